@@ -1,0 +1,83 @@
+"""Sequential: a chain of layers, each feeding the next — the notes' ConvNet."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from volnet.layers.base import Layer, format_shape
+
+
+class Sequential(Layer):
+    """Layers applied in order; backward runs them in reverse.
+
+    Shapes are inferred: give the input shape of one example (D, H, W) — here or to
+    `build` — and each layer is built for the output of the one before, so no layer's
+    input depth is ever written twice.
+
+    Args:
+        layers: the layers, in order.
+        input_shape: (D, H, W) or (D,) of one example, to build at once.
+        seed: seeds the initial weights when building.
+    """
+
+    def __init__(self, layers, input_shape=None, seed: int | None = None, dtype=np.float32):
+        super().__init__()
+        self.layers = list(layers)
+        if not all(isinstance(layer, Layer) for layer in self.layers):
+            wrong = next(layer for layer in self.layers if not isinstance(layer, Layer))
+            raise TypeError(f"Sequential takes layers, got {type(wrong).__name__}: {wrong!r}")
+        self.seed = seed
+        self.number_layers()
+        if input_shape is not None:
+            self.build(input_shape, dtype=dtype, rng=np.random.default_rng(seed))
+
+    def number_layers(self):
+        prefix = f"{self.index}." if self.index else ""
+        for position, layer in enumerate(self.layers, start=1):
+            layer.index = f"{prefix}{position}"
+            layer.number_layers()
+
+    def config(self):
+        return {}
+
+    def output_shapes(self, input_shape) -> list[tuple[int, ...]]:
+        """The shape of one example after each layer (checks that every layer fits)."""
+        shapes, shape = [], tuple(input_shape)
+        for layer in self.layers:
+            shape = layer.output_shape(shape)
+            shapes.append(shape)
+        return shapes
+
+    def output_shape(self, input_shape):
+        return self.output_shapes(input_shape)[-1] if self.layers else tuple(input_shape)
+
+    def build(self, input_shape, dtype=None, rng=None):
+        rng = rng if rng is not None else np.random.default_rng(self.seed)
+        shape = tuple(int(s) for s in input_shape)
+        self.input_shape, self._checked_shape = shape, shape
+        self.dtype = np.dtype(dtype or self.dtype)
+        for layer in self.layers:
+            shape = layer.build(shape, dtype=self.dtype, rng=rng)
+        return shape
+
+    def forward(self, x):
+        x = self.check_input(x)
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    def backward(self, dout):
+        for layer in reversed(self.layers):
+            dout = layer.backward(dout)
+        return dout
+
+    def __len__(self):
+        return len(self.layers)
+
+    def __getitem__(self, position):
+        return self.layers[position]
+
+    def __repr__(self):
+        inner = "\n".join(f"  ({i}) {layer!r}" for i, layer in enumerate(self.layers))
+        built = f", input {format_shape(self.input_shape)}" if self.built else ""
+        return f"{type(self).__name__}({len(self.layers)} layers{built})\n{inner}"

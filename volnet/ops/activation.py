@@ -1,0 +1,51 @@
+"""Elementwise activations. Each forward returns (out, cache); each backward returns dx.
+
+    relu(x)       = max(0, x)                 d/dx = 1[x > 0]
+    leaky_relu(x) = x if x > 0 else α·x       d/dx = 1 or α
+    sigmoid(x)    = 1 / (1 + e^−x)            d/dx = σ(x)·(1 − σ(x))
+    tanh(x)                                   d/dx = 1 − tanh²(x)
+The derivative at the kink x = 0 of relu and leaky_relu is taken as the left one (0 or α),
+as PyTorch does.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def relu_forward(x):
+    return np.maximum(x, 0), x > 0
+
+
+def relu_backward(dout, positive):
+    return np.where(positive, dout, 0).astype(dout.dtype, copy=False)
+
+
+def leaky_relu_forward(x, slope=0.01):
+    positive = x > 0
+    return np.where(positive, x, slope * x).astype(x.dtype, copy=False), (positive, slope)
+
+
+def leaky_relu_backward(dout, cache):
+    positive, slope = cache
+    return np.where(positive, dout, slope * dout).astype(dout.dtype, copy=False)
+
+
+def sigmoid_forward(x):
+    # exp of a non-positive number only, so neither branch overflows
+    z = np.exp(-np.abs(x))
+    out = np.where(x >= 0, 1 / (1 + z), z / (1 + z)).astype(x.dtype, copy=False)
+    return out, out
+
+
+def sigmoid_backward(dout, out):
+    return dout * out * (1 - out)
+
+
+def tanh_forward(x):
+    out = np.tanh(x)
+    return out, out
+
+
+def tanh_backward(dout, out):
+    return dout * (1 - out * out)

@@ -1,0 +1,178 @@
+"""How a sliding window fits a volume: the notes' output-size rule and its error messages.
+
+A window of F×F (a conv filter or a pooling window), moved with stride S over an input of
+width W padded with P zeros on each side, fits
+
+    OW = (W − F + 2P)/S + 1
+
+times along the width, and likewise along the height. With dilation d the window covers
+F_eff = d·(F − 1) + 1 pixels. Padding may be asymmetric only through "same" padding, which is
+resolved here to a whole number per side.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Iterable
+
+
+def pair(value, name: str = "value") -> tuple[int, int]:
+    """Return `value` as (height, width): an int n becomes (n, n); a pair stays a pair."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise ValueError(f"{name} must be an integer or a (height, width) pair, got {value!r}")
+        height, width = value
+    else:
+        height = width = value
+    try:
+        return operator.index(height), operator.index(width)
+    except TypeError:
+        raise TypeError(f"{name} must be a whole number or a pair of them, got {value!r}") from None
+
+
+def effective_size(filter_size: int, dilation: int = 1) -> int:
+    """The span of a dilated window: d·(F − 1) + 1."""
+    return dilation * (filter_size - 1) + 1
+
+
+def same_padding(filter_size: int, dilation: int = 1) -> int:
+    """The padding that keeps W unchanged at stride 1: P = (F_eff − 1)/2 for odd F_eff.
+
+    Raises:
+        ValueError: an even effective filter size has no symmetric "same" padding.
+    """
+    span = effective_size(filter_size, dilation)
+    if span % 2 == 0:
+        raise ValueError(
+            f'pad="same" needs an odd filter size so that P = (F − 1)/2 is whole; '
+            f"F = {span} is even. Give pad as a number instead."
+        )
+    return (span - 1) // 2
+
+
+def output_size(size: int, filter_size: int, stride: int = 1, pad: int = 0, dilation: int = 1) -> int:
+    """The number of positions a window fits along one axis: (W − F + 2P)/S + 1.
+
+    Args:
+        size: W (or H), the input's extent along the axis.
+        filter_size: F, the window's extent (before dilation).
+        stride: S, how far the window jumps.
+        pad: P, zeros added on each side.
+        dilation: d, spacing between the window's taps (F_eff = d·(F − 1) + 1).
+
+    Returns:
+        The output extent, a whole number ≥ 1.
+
+    Raises:
+        ValueError: the window is larger than the padded input, or (W − F + 2P)/S is not a
+            whole number. The message shows the formula with the numbers filled in.
+
+    Example:
+        >>> output_size(32, 5, stride=1, pad=2)
+        32
+    """
+    if size < 1 or filter_size < 1 or stride < 1 or pad < 0 or dilation < 1:
+        raise ValueError(
+            f"sizes must be positive and padding non-negative: W={size}, F={filter_size}, "
+            f"S={stride}, P={pad}, dilation={dilation}"
+        )
+    span = effective_size(filter_size, dilation)
+    padded = size + 2 * pad
+    if span > padded:
+        raise ValueError(
+            f"the filter ({span}) is larger than the padded input: W + 2P = {size} + 2·{pad} = {padded} < F = {span}"
+        )
+    numerator = size - span + 2 * pad
+    if numerator % stride:
+        raise ValueError(
+            f"(W − F + 2P)/S + 1 = ({size} − {span} + {2 * pad})/{stride} + 1 = "
+            f"{numerator / stride + 1:g} is not a whole number"
+        )
+    return numerator // stride + 1
+
+
+def fitting_pads(size: int, filter_size: int, stride: int, pad: int, dilation: int = 1) -> list[int]:
+    """Paddings near `pad` (up to F − 1 away) that make the output size whole, nearest first."""
+    span = effective_size(filter_size, dilation)
+    candidates = [p for p in range(0, max(span, pad + 1) + 1) if p != pad]
+    fits = [p for p in candidates if size + 2 * p >= span and (size - span + 2 * p) % stride == 0]
+    return sorted(fits, key=lambda p: (abs(p - pad), p))
+
+
+def fitting_strides(size: int, filter_size: int, stride: int, pad: int, dilation: int = 1) -> list[int]:
+    """Strides below and near `stride` that make the output size whole, nearest first."""
+    span = effective_size(filter_size, dilation)
+    numerator = size - span + 2 * pad
+    if numerator < 0:
+        return []
+    fits = [s for s in range(1, max(stride, 2) + 2) if s != stride and numerator % s == 0]
+    return sorted(fits, key=lambda s: (abs(s - stride), s))
+
+
+def window_output_shape(
+    layer: str,
+    input_shape: Iterable[int],
+    window: tuple[int, int],
+    stride: tuple[int, int],
+    pad: tuple[int, int],
+    dilation: tuple[int, int] = (1, 1),
+    out_depth: int | None = None,
+) -> tuple[int, int, int]:
+    """The output volume (D_out, OH, OW) of a sliding window over an input volume (D, H, W).
+
+    Args:
+        layer: how the layer is named in messages, e.g. "Conv2D #2 (filters=64, size=5, stride=2)".
+        input_shape: (D, H, W) of one example.
+        window, stride, pad, dilation: (height, width) pairs.
+        out_depth: the output depth (number of filters); None keeps the input depth (pooling).
+
+    Raises:
+        ValueError: naming the layer, showing the formula with the numbers, and suggesting a
+            padding or stride that fits, e.g.
+            "Conv2D #2 (filters=64, size=5, stride=2) does not fit its 32×32×16 input:
+             (W − F + 2P)/S + 1 = (32 − 5 + 0)/2 + 1 = 14.5 is not a whole number.
+             Try pad=1 (→ 15×15×64) or stride=1 (→ 28×28×64)."
+    """
+    depth, height, width = input_shape
+    out_depth = depth if out_depth is None else out_depth
+    sizes = []
+    for axis, size in (("height", height), ("width", width)):
+        a = 0 if axis == "height" else 1
+        try:
+            sizes.append(output_size(size, window[a], stride[a], pad[a], dilation[a]))
+        except ValueError as error:
+            hint = _suggestion(size, window[a], stride[a], pad[a], dilation[a], (height, width), a,
+                               window, stride, pad, dilation, out_depth)
+            raise ValueError(
+                f"{layer} does not fit its {width}×{height}×{depth} input (W×H×D) along the {axis}:\n"
+                f"{error}.\n{hint}"
+            ) from None
+    return out_depth, sizes[0], sizes[1]
+
+
+def _suggestion(size, filter_size, stride, pad, dilation, hw, axis, window, strides, pads, dilations, out_depth):
+    """Describe the nearest pads and strides that fit, with the output volume each would give."""
+
+    def volume(new_pad=None, new_stride=None):
+        dims = []
+        for a in (0, 1):
+            p = new_pad if (new_pad is not None and (a == axis or pads[0] == pads[1])) else pads[a]
+            s = new_stride if (new_stride is not None and (a == axis or strides[0] == strides[1])) else strides[a]
+            try:
+                dims.append(output_size(hw[a], window[a], s, p, dilations[a]))
+            except ValueError:
+                return None
+        return f"{dims[1]}×{dims[0]}×{out_depth}"
+
+    options = []
+    for p in fitting_pads(size, filter_size, stride, pad, dilation)[:2]:
+        shape = volume(new_pad=p)
+        if shape:
+            options.append(f"pad={p} (→ {shape})")
+    for s in fitting_strides(size, filter_size, stride, pad, dilation)[:1]:
+        shape = volume(new_stride=s)
+        if shape:
+            options.append(f"stride={s} (→ {shape})")
+    if not options:
+        return "Use a smaller filter or a larger input."
+    return "Try " + " or ".join(options) + "."
