@@ -9,10 +9,15 @@ Multiclass SVM (hinge) loss, as in CS231n (PyTorch's MultiMarginLoss is this div
     L = (1/N) Σ_n Σ_{j ≠ y_n} max(0, s_j − s_{y_n} + Δ)
     ∂L/∂s_j = 1[margin_j > 0]/N for j ≠ y;  ∂L/∂s_y = −(number of positive margins)/N
 
-Each function returns (loss, dscores).
+Each function returns (loss, dscores). The loss is summed with math.fsum, which rounds
+exactly: the same scores give the same loss to the last bit whatever their memory layout
+(NumPy's pairwise sums can differ by an ulp with alignment), so resumed runs and gradient
+checks are reproducible.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -47,9 +52,9 @@ def softmax_cross_entropy(scores, labels, label_smoothing=0.0):
     log_probs = log_softmax(scores)
     target = np.full(scores.shape, label_smoothing / classes, dtype=scores.dtype)
     target[np.arange(n_examples), labels] += 1 - label_smoothing
-    loss = -(target * log_probs).sum() / n_examples
+    loss = -math.fsum((target * log_probs).ravel()) / n_examples
     dscores = (np.exp(log_probs) - target) / n_examples
-    return float(loss), dscores.astype(scores.dtype, copy=False)
+    return loss, dscores.astype(scores.dtype, copy=False)
 
 
 def svm_loss(scores, labels, margin=1.0):
@@ -61,4 +66,4 @@ def svm_loss(scores, labels, margin=1.0):
     margins[rows, labels] = 0
     positive = (margins > 0).astype(scores.dtype)
     positive[rows, labels] = -positive.sum(axis=1)
-    return float(margins.sum() / n_examples), positive / n_examples
+    return math.fsum(margins.ravel()) / n_examples, positive / n_examples
