@@ -56,7 +56,7 @@ def test_errors_say_what_was_given():
         Dataset(images, [0, 1, 2], ["a", "b"])
     with pytest.raises(ValueError, match=r"labels must lie in \[0, 2\).*from -1 to 1"):
         Dataset(images, [0, 1, -1], ["a", "b"])
-    with pytest.raises(ValueError, match=r"images must be \(N, C, H, W\).*\(3, 2, 2\)\. Add the depth axis"):
+    with pytest.raises(ValueError, match=r"images must be \(N, D, H, W\).*\(3, 2, 2\)\. Add the depth axis"):
         Dataset(images[:, 0], [0, 1, 0], ["a", "b"])
     with pytest.raises(TypeError, match=r"images must be uint8 \(0..255\), got float32"):
         Dataset(images.astype(np.float32), [0, 1, 0], ["a", "b"])

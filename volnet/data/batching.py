@@ -30,8 +30,8 @@ class Normalization:
     Normalization(**value.to_dict()) rebuilds it.
 
     Args:
-        mean: C numbers, one per channel.
-        std: C positive numbers.
+        mean: D numbers, one per channel (depth slice).
+        std: D positive numbers.
     """
 
     mean: tuple[float, ...]
@@ -80,7 +80,7 @@ def channel_stats(dataset: Dataset) -> Normalization:
     float copy of the dataset is made.
 
     Returns:
-        a Normalization with C means and C standard deviations.
+        a Normalization with D means and D standard deviations.
     """
     values = np.arange(256) / 255
     means, stds = [], []
