@@ -46,6 +46,7 @@ class Residual(Layer):
         self.body.number_layers()
         if self.projection:
             self.projection.index = f"{self.index}.shortcut" if self.index else "shortcut"
+            self.projection.number_layers()
 
     def build(self, input_shape, dtype=None, rng=None):
         out = super().build(input_shape, dtype=dtype, rng=rng)

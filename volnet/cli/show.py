@@ -1,0 +1,190 @@
+"""`volnet show`: pictures and animations of ConvNets, written into --out (default ./volnet-show).
+
+    volnet show conv        a convolution step by step (GIF + HTML page with controls)
+    volnet show pool        pooling forward and backward (PNG + GIF + HTML)
+    volnet show backprop    dw, dx and db of a convolution drawn as convolutions (PNG)
+    volnet show kernels     classic image kernels on a photograph and a Fashion-MNIST image (PNG)
+    volnet show model       a model's volumes, layer by layer (PNG)
+    volnet show filters     a trained model's filters (PNG)
+    volnet show activations a trained model's activation maps for one input (PNGs)
+
+Each prints the paths of the files it wrote, one a line.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+DEFAULT_OUT = "volnet-show"
+
+# volnet.viz (and so matplotlib) is imported inside each run_*, when a picture is asked for,
+# so that other commands and `volnet --help` do not wait for it
+
+
+def register(subparsers):
+    parser = subparsers.add_parser(
+        "show", help="draw convolution, pooling, backprop, kernels, models, filters and activations",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="picture", metavar="PICTURE", required=True)
+
+    def command(name, help_text, run):
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument("--out", metavar="DIR", default=DEFAULT_OUT, help=f"folder to write into (default: ./{DEFAULT_OUT})")
+        sub.set_defaults(run=run)
+        return sub
+
+    conv = command("conv", "a convolution, one frame per output number (GIF and HTML)", run_conv)
+    conv.add_argument("--width", type=int, help="W of the input (default 5; 9 with --image)")
+    conv.add_argument("--height", type=int, help="H of the input (default 5; 9 with --image)")
+    conv.add_argument("--depth", type=int, help="D of the input (default 3; an --image has depth 1)")
+    conv.add_argument("--filters", type=int, default=2, help="K, the number of filters (default 2)")
+    conv.add_argument("--size", type=int, default=3, help="F, filters are F×F (default 3)")
+    conv.add_argument("--stride", type=int, default=2, help="S (default 2)")
+    conv.add_argument("--pad", type=int, default=1, help="P, zeros on each side (default 1)")
+    conv.add_argument("--seed", type=int, default=0, help="seeds the numbers (default 0)")
+    conv.add_argument("--image", help="a picture to convolve instead of random numbers (grayscale, resized)")
+
+    pool = command("pool", "pooling forward (the winners) and backward (where the gradient goes)", run_pool)
+    pool.add_argument("--width", type=int, default=4, help="W of the depth slice (default 4)")
+    pool.add_argument("--height", type=int, default=4, help="H of the depth slice (default 4)")
+    pool.add_argument("--size", type=int, default=2, help="F, windows are F×F (default 2)")
+    pool.add_argument("--stride", type=int, help="S (default: the size)")
+    pool.add_argument("--pad", type=int, default=0, help="P (default 0)")
+    pool.add_argument("--mode", choices=("max", "avg"), default="max", help="max (default) or avg")
+    pool.add_argument("--seed", type=int, default=0, help="seeds the numbers (default 0)")
+
+    grads = command("backprop", "a convolution's gradients drawn as convolutions, checked against volnet", run_backprop)
+    grads.add_argument("--width", type=int, default=4, help="W of the input slice (default 4)")
+    grads.add_argument("--height", type=int, default=4, help="H of the input slice (default 4)")
+    grads.add_argument("--size", type=int, default=3, help="F (default 3)")
+    grads.add_argument("--stride", type=int, default=1, help="S (default 1)")
+    grads.add_argument("--pad", type=int, default=0, help="P (default 0)")
+    grads.add_argument("--seed", type=int, default=0, help="seeds the numbers (default 0)")
+
+    kernel = command("kernels", "blur, sharpen, outline, Sobel and emboss on real pictures", run_kernels)
+    kernel.add_argument("--image", help="a picture to use instead of the sample photograph")
+    kernel.add_argument("--index", type=int, default=0, help="which Fashion-MNIST sample test image (default 0)")
+
+    model = command("model", "a model's volumes drawn as boxes, layer by layer", run_model)
+    model.add_argument("model", metavar="SPEC_OR_MODEL",
+                       help='a preset ("tiny"), an architecture string ("[conv3-32 relu]*2 pool fc10") '
+                            'or a saved model file')
+    model.add_argument("--input-shape", type=shape_argument, help="D,H,W of one example, e.g. 1,28,28 "
+                                                                   "(presets and saved models know their own)")
+
+    weights = command("filters", "a trained model's filters as images", run_filters)
+    weights.add_argument("model", metavar="MODEL", help="a saved model file")
+    weights.add_argument("--layer", type=int, default=1, help="which conv layer, counting from 1 (default 1)")
+
+    maps = command("activations", "a trained model's activation maps for one input", run_activations)
+    maps.add_argument("model", metavar="MODEL", help="a saved model file")
+    maps.add_argument("image", metavar="IMAGE", nargs="?", help="a picture (resized to the model's input)")
+    maps.add_argument("--index", type=int, default=0, help="without IMAGE: which Fashion-MNIST sample test "
+                                                           "image (default 0)")
+
+
+def shape_argument(text: str) -> tuple[int, int, int]:
+    """ "1,28,28" -> (1, 28, 28): D, H, W of one example."""
+    try:
+        shape = tuple(int(part) for part in text.replace("×", ",").replace("x", ",").split(","))
+    except ValueError:
+        shape = ()
+    if len(shape) != 3 or min(shape) < 1:
+        raise argparse.ArgumentTypeError(f"expected D,H,W such as 1,28,28 or 3,32,32; got {text!r}")
+    return shape
+
+
+def _report(paths) -> int:
+    for path in paths:
+        print(path)
+    return 0
+
+
+def run_conv(args) -> int:
+    from volnet.viz import convolution
+
+    if args.image and args.depth not in (None, 1):
+        raise ValueError(f"a picture is one depth slice (grayscale); drop --depth {args.depth} or --image")
+    width, height = args.width or (9 if args.image else 5), args.height or (9 if args.image else 5)
+    depth = 1 if args.image else args.depth or 3
+    convolution.check_hyperparameters(width, height, depth, args.filters, args.size, args.stride, args.pad)
+    if args.image:
+        x, weights, bias = convolution.image_demo_volume(args.image, width, height, args.filters, args.size, args.seed)
+    else:
+        x, weights, bias = convolution.random_demo_volume(width, height, depth, args.filters, args.size, args.seed)
+    demo = convolution.convolution_demo(x, weights, bias, args.stride, args.pad)
+    return _report(convolution.save_convolution_animation(demo, args.out, shaded=bool(args.image)))
+
+
+def run_pool(args) -> int:
+    from volnet.viz import pooling
+
+    stride = args.size if args.stride is None else args.stride
+    pooling.check_hyperparameters(args.width, args.height, args.size, stride, args.pad, args.mode)
+    x, dout = pooling.random_pooling_inputs(args.width, args.height, args.size, stride, args.pad, args.seed)
+    return _report(pooling.save_pooling_pictures(pooling.pooling_demo(x, dout, args.size, stride, args.pad, args.mode),
+                                                 args.out))
+
+
+def run_backprop(args) -> int:
+    from volnet.viz import backprop
+
+    x, weight, bias, dout = backprop.random_backprop_inputs(args.width, args.height, args.size, args.stride, args.pad,
+                                                            args.seed)
+    gradients = backprop.convolution_gradients(x, weight, bias, dout, args.stride, args.pad)
+    return _report(backprop.save_backprop_picture(gradients, args.out))
+
+
+def run_kernels(args) -> int:
+    from volnet.viz import images, kernels
+
+    path = Path(args.image) if args.image else images.photograph_path()
+    photo = images.load_image(path, depth=1, width=kernels.PHOTO_WIDTH)[0] / 255
+    fashion, name = images.fashion_image(args.index)
+    title = f"your picture ({path.name})" if args.image else "photograph (Grace Hopper, public domain)"
+    return _report(kernels.save_kernel_figure([photo, fashion[0] / 255],
+                                              [title, f"Fashion-MNIST test image {args.index}: {name}"], args.out))
+
+
+def run_model(args) -> int:
+    from volnet.models import build_model, load_model
+    from volnet.viz import diagram
+
+    if Path(args.model).is_file():
+        model, title = load_model(args.model)[0], Path(args.model).name
+    else:
+        model, title = build_model(args.model, input_shape=args.input_shape), args.model
+    volumes = diagram.model_volumes(model, args.input_shape)
+    return _report(diagram.save_model_figure(volumes, args.out, title=title))
+
+
+def run_filters(args) -> int:
+    from volnet.training.run import load_trained_model
+    from volnet.viz import filters
+
+    model = load_trained_model(args.model)[0]
+    layers = filters.conv_layers(model)
+    if not layers:
+        raise ValueError(f"{args.model} has no conv layer, so it has no filters to draw")
+    if not 1 <= args.layer <= len(layers):
+        raise ValueError(f"--layer must be between 1 and {len(layers)}: the model has {len(layers)} conv layers")
+    name, layer = layers[args.layer - 1]
+    return _report(filters.save_filters_figure(layer, name, args.out, f"filters-layer{args.layer}"))
+
+
+def run_activations(args) -> int:
+    from volnet.training.run import load_trained_model
+    from volnet.viz import activations, images
+
+    model, normalization, _, _ = load_trained_model(args.model)
+    depth, height, width = model.input_shape
+    if args.image:
+        image = images.load_image(args.image, depth=depth, width=width, height=height)
+    else:
+        image, _ = images.fashion_image(args.index)
+        if image.shape != tuple(model.input_shape):
+            raise ValueError(f"the Fashion-MNIST sample images are 28×28×1 but {args.model} takes "
+                             f"{width}×{height}×{depth} inputs; give an IMAGE file to look at")
+    maps = activations.activation_maps(model, activations.model_input(image, normalization))
+    return _report(activations.save_activation_figures(maps, args.out, image))

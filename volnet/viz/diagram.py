@@ -1,0 +1,176 @@
+"""A model drawn as the notes draw it: the volume after each layer, as a box labelled W×H×D.
+
+Every layer that makes a new volume (a conv, a pool, a fully-connected layer, a residual
+block, flatten) gets a box; the elementwise layers after it (ReLU, batch norm, dropout, ...)
+keep its shape and are written on the arrow that leads to it. A volume D×H×W is a cuboid:
+its front face is H high and D wide, and it recedes W into the page; a vector of D numbers
+is a thin bar D long. Sizes grow with the square root of the dimension, so that a
+224×224×3 input and a 7×7×512 volume fit in one picture and still look bigger or smaller
+than each other.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from matplotlib.patches import FancyArrowPatch, Polygon
+
+from volnet.layers import (AvgPool2D, BatchNorm, Conv2D, Dropout, Flatten, GlobalAvgPool2D, Layer, LeakyReLU, Linear,
+                           MaxPool2D, ReLU, Residual, Sequential, Sigmoid, Tanh, format_shape)
+from volnet.viz import style
+
+ELEMENTWISE = (ReLU, LeakyReLU, Sigmoid, Tanh, BatchNorm, Dropout)
+PER_ROW = 7
+
+
+@dataclass
+class Volume:
+    """One box of the diagram: the shape of one example after `layers` (D, H, W) or (D,)."""
+
+    shape: tuple[int, ...]
+    layers: list[str] = field(default_factory=list)
+
+
+def describe(layer: Layer) -> str:
+    """A short name for a layer, in the notes' words: "conv 3×3, 32 filters", "max pool 2×2"."""
+    if isinstance(layer, Conv2D):
+        (fh, fw), (sh, sw), (ph, pw) = layer.window, layer.strides, layer.pads
+        text = f"conv {fh}×{fw}, {layer.filters} filters"
+        if (sh, sw) != (1, 1):
+            text += f", stride {sh if sh == sw else (sh, sw)}"
+        if (ph, pw) != (0, 0):
+            text += f", pad {ph if ph == pw else (ph, pw)}"
+        return text
+    if isinstance(layer, (MaxPool2D, AvgPool2D)):
+        (fh, fw), (sh, sw) = layer.window, layer.strides
+        name = "max" if isinstance(layer, MaxPool2D) else "avg"
+        return f"{name} pool {fh}×{fw}" + ("" if (sh, sw) == (fh, fw) else f", stride {sh}")
+    if isinstance(layer, GlobalAvgPool2D):
+        return "global avg pool"
+    if isinstance(layer, Linear):
+        return f"fc {layer.units}"
+    if isinstance(layer, Residual):
+        inner = ", ".join(describe(child) for child in layer.body.layers if not isinstance(child, ELEMENTWISE))
+        return f"residual block [{inner}]" + (" + projection" if layer.projection else "")
+    if isinstance(layer, BatchNorm):
+        return "batch norm"
+    if isinstance(layer, Dropout):
+        return f"dropout {layer.rate:g}"
+    if isinstance(layer, LeakyReLU):
+        return f"leaky relu {layer.slope:g}"
+    if isinstance(layer, Flatten):
+        return "flatten"
+    return type(layer).__name__.lower()
+
+
+def model_volumes(model: Sequential, input_shape=None) -> list[Volume]:
+    """The volumes of a model, input first (see the module doc for which layers make a box).
+
+    Args:
+        model: a Sequential. input_shape: (D, H, W) of one example; default: the model's own.
+
+    Raises:
+        ValueError: no input shape is known, or a layer does not fit (its own message).
+    """
+    shape = input_shape if input_shape is not None else model.input_shape
+    if shape is None:
+        raise ValueError("the model has no input shape yet; give input_shape, e.g. (1, 28, 28)")
+    volumes = [Volume(tuple(shape), ["input"])]
+    for layer in model.layers:
+        shape = layer.output_shape(shape)
+        if isinstance(layer, ELEMENTWISE):
+            volumes[-1].layers.append(describe(layer))
+        else:
+            volumes.append(Volume(tuple(shape), [describe(layer)]))
+    return volumes
+
+
+def _box_size(volume: Volume, largest_side: int, largest_depth: int):
+    """(front width, front height, recession) in inches: √-scaled, never vanishing."""
+    def scaled(value, largest, longest):
+        return max(longest * np.sqrt(value / largest), 0.06)
+
+    if len(volume.shape) == 3:
+        depth, height, width = volume.shape
+        return scaled(depth, largest_depth, 0.7), scaled(height, largest_side, 1.5), scaled(width, largest_side, 0.9)
+    return 0.1, scaled(volume.shape[0], max(largest_depth, volume.shape[0]), 1.5), 0.1
+
+
+def model_figure(volumes: list[Volume], title: str = ""):
+    """Draw the volumes left to right (wrapping after seven), each with its W×H×D and, below,
+    the layers that made it.
+
+    Returns:
+        A matplotlib Figure.
+    """
+    sides = [s for v in volumes if len(v.shape) == 3 for s in v.shape[1:]] or [1]
+    depths = [v.shape[0] for v in volumes]
+    largest_side, largest_depth = max(sides), max(depths)
+    sizes = [_box_size(v, largest_side, largest_depth) for v in volumes]
+    labels = ["\n".join(line for layer in (["input"] if i == 0 else v.layers)
+                        for line in textwrap.wrap(layer, 28)) for i, v in enumerate(volumes)]
+    step, line = 2.0, 0.16  # inches from one box to the next; of one line of 8.5 pt text
+    rows = [list(range(start, min(start + PER_ROW, len(volumes)))) for start in range(0, len(volumes), PER_ROW)]
+    heights = []
+    for row in rows:
+        boxes = max(sizes[i][1] + 0.6 * sizes[i][2] for i in row)
+        text = max(labels[i].count("\n") + 1 for i in row) * line
+        heights.append((boxes, boxes + 0.45 + text + 0.35))
+    width = step * min(len(volumes), PER_ROW) + 0.4
+    top_margin = 0.5 if title else 0.15
+    height = top_margin + sum(total for _, total in heights)
+    figure = style.new_figure(width, height)
+    axes = figure.add_axes((0, 0, 1, 1))
+    axes.set_xlim(0, width)
+    axes.set_ylim(0, height)
+    axes.set_axis_off()
+    if title:
+        axes.text(0.2, height - 0.15, title, fontsize=11.5, fontweight="bold", va="top")
+    row_top = height - top_margin
+    for row, (boxes, total) in zip(rows, heights):
+        middle = row_top - boxes / 2
+        for column, index in enumerate(row):
+            front, tall, recede = sizes[index]
+            centre = 0.2 + step * column + step / 2
+            left = centre - (front + 0.5 * recede) / 2
+            bottom = middle - (tall + 0.6 * recede) / 2
+            _cuboid(axes, left, bottom, front, tall, recede, index == 0)
+            axes.text(centre, row_top - boxes - 0.12, format_shape(volumes[index].shape), ha="center", va="top",
+                      fontsize=10, fontweight="bold")
+            axes.text(centre, row_top - boxes - 0.42, labels[index], ha="center", va="top", fontsize=8.5,
+                      color=style.FIELD if index else style.PADDING_TEXT, linespacing=1.25)
+            if index:
+                start = centre - step + 0.6 if column else 0.15
+                axes.add_patch(FancyArrowPatch((start, bottom + tall / 2), (left - 0.08, bottom + tall / 2),
+                                               arrowstyle="-|>", mutation_scale=12, color=style.FIELD, linewidth=1.3))
+        row_top -= total
+    return figure
+
+
+def _cuboid(axes, left, bottom, front, tall, recede, is_input):
+    """A box whose front face is front×tall, receding by `recede` up and to the right."""
+    dx, dy = 0.5 * recede, 0.6 * recede
+    colour = "#f3f3f3" if is_input else style.FIELD_FILL
+    faces = [
+        [(left, bottom), (left + front, bottom), (left + front, bottom + tall), (left, bottom + tall)],
+        [(left, bottom + tall), (left + front, bottom + tall), (left + front + dx, bottom + tall + dy),
+         (left + dx, bottom + tall + dy)],
+        [(left + front, bottom), (left + front + dx, bottom + dy), (left + front + dx, bottom + tall + dy),
+         (left + front, bottom + tall)],
+    ]
+    for face, shade in zip(faces, (1.0, 0.9, 0.8)):
+        axes.add_patch(Polygon(face, closed=True, facecolor=_darker(colour, shade), edgecolor=style.TEXT,
+                               linewidth=0.8))
+
+
+def _darker(colour: str, factor: float):
+    red, green, blue = (int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5))
+    return red * factor, green * factor, blue * factor
+
+
+def save_model_figure(volumes: list[Volume], folder, name: str = "model", title: str = "") -> list[Path]:
+    """Write `name`.png into folder (see model_figure)."""
+    return [style.save_figure(model_figure(volumes, title), Path(folder) / f"{name}.png")]

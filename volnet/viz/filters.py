@@ -1,0 +1,119 @@
+"""What a trained conv layer looks for: its filters drawn as small images.
+
+A first-layer filter is as deep as the input: for an RGB input (depth 3) each filter is one
+small colour image, for a grayscale input one gray image. Deeper filters are as deep as the
+volume before them (e.g. 32), which no colour can show at once, so each filter becomes a
+row of gray tiles, one per depth slice. Each filter is scaled to its own range,
+(w − min)/(max − min): black is its most negative weight, white its most positive.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from volnet.layers import Conv2D, Layer
+from volnet.viz import style
+from volnet.viz.diagram import describe
+
+BACKGROUND = 0.85  # the grey between tiles: different from both black and white
+
+
+def conv_layers(model: Layer) -> list[tuple[str, Conv2D]]:
+    """Every Conv2D of a model, in order, with its position (e.g. "4.1" inside block 4)."""
+    found = []
+    for _, child in model.children():
+        if isinstance(child, Conv2D):
+            found.append((str(child.index), child))
+        found.extend(conv_layers(child))
+    return found
+
+
+def _scaled(filter_weights: np.ndarray) -> np.ndarray:
+    low, high = filter_weights.min(), filter_weights.max()
+    if high == low:
+        return np.full(filter_weights.shape, 0.5)
+    return (filter_weights - low) / (high - low)
+
+
+def filter_grid(weights, scale: int = 8, gap: int = 2, columns: int | None = None) -> np.ndarray:
+    """Lay a filter bank out as one RGB image.
+
+    Args:
+        weights: (K, D, F, F) filters (FH×FW also works).
+        scale: every weight becomes scale×scale pixels.
+        gap: pixels of background between tiles and around them.
+        columns: tiles per row when each filter is one tile (D = 1 or 3); default ≈ √K.
+
+    Returns:
+        (height, width, 3) float array in [0, 1]. With D = 1 or 3, filter k is the tile in
+        row k // columns, column k % columns; with another D, filter k is row k and its
+        depth slice d is column d. The tile in row r, column c starts at pixel
+        (gap + r·(FH·scale + gap), gap + c·(FW·scale + gap)).
+    """
+    weights = np.asarray(weights, dtype=np.float64)
+    if weights.ndim != 4:
+        raise ValueError(f"filter_grid wants filters (K, D, F, F), got shape {weights.shape}")
+    filters, depth, height, width = weights.shape
+    tiles = [[]]
+    if depth in (1, 3):
+        columns = columns or math.ceil(math.sqrt(filters))
+        for k in range(filters):
+            if len(tiles[-1]) == columns:
+                tiles.append([])
+            tile = _scaled(weights[k]).transpose(1, 2, 0)
+            tiles[-1].append(np.repeat(tile, 3, axis=2) if depth == 1 else tile)
+    else:
+        tiles = [[np.repeat(slice_[:, :, None], 3, axis=2) for slice_ in _scaled(weights[k])] for k in range(filters)]
+    rows, columns = len(tiles), max(len(row) for row in tiles)
+    tile_height, tile_width = height * scale, width * scale
+    grid = np.full((gap + rows * (tile_height + gap), gap + columns * (tile_width + gap), 3), BACKGROUND)
+    for r, row in enumerate(tiles):
+        for c, tile in enumerate(row):
+            top, left = gap + r * (tile_height + gap), gap + c * (tile_width + gap)
+            grid[top:top + tile_height, left:left + tile_width] = np.kron(tile, np.ones((scale, scale, 1)))
+    return grid
+
+
+def filters_figure(layer: Conv2D, name: str = ""):
+    """The filters of one conv layer as a figure (see filter_grid for the layout).
+
+    Returns:
+        A matplotlib Figure.
+    """
+    weights = layer.weight.data
+    filters, depth, height, width = weights.shape
+    per_slice = depth not in (1, 3)
+    columns = depth if per_slice else math.ceil(math.sqrt(filters))
+    # about 800 pixels across at most, and never less than 2 pixels a weight
+    scale = max(2, min(16, (800 // columns - 2) // width))
+    grid = filter_grid(weights, scale=scale)
+    pixels_per_inch = 90
+    image_width = max(grid.shape[1] / pixels_per_inch, 4.0)
+    image_height = grid.shape[0] * image_width / grid.shape[1]
+    figure = style.new_figure(image_width + 1.2, image_height + 1.3)
+    axes = figure.add_axes((0.6 / (image_width + 1.2), 0.35 / (image_height + 1.3),
+                            image_width / (image_width + 1.2), image_height / (image_height + 1.3)))
+    axes.imshow(grid, interpolation="nearest")
+    axes.set_xticks([])
+    axes.set_yticks([])
+    how = ("each row is one filter, each column one depth slice of it" if per_slice else
+           f"each tile is one {width}×{height}×{depth} filter" + (" in colour (RGB)" if depth == 3 else ""))
+    figure.text(0.02, 1 - 0.1 / (image_height + 1.3),
+                f"Layer {name}: {describe(layer)}, on a depth-{depth} input\n{how};\n"
+                f"each filter scaled to its own range: min black, max white", fontsize=10, va="top", linespacing=1.4)
+    if per_slice:
+        step = height * scale + 2
+        if filters <= 64:
+            axes.set_yticks([2 + k * step + height * scale / 2 for k in range(filters)],
+                            [f"w{k}" for k in range(filters)], fontsize=max(5, min(9, 400 / filters)))
+        axes.set_xlabel(f"depth slice 0 … {depth - 1} →", fontsize=9)
+        axes.set_ylabel(f"filter 0 … {filters - 1} ↓", fontsize=9)
+    return figure
+
+
+def save_filters_figure(layer: Conv2D, name: str, folder, file_name: str = "filters") -> list[Path]:
+    """Write `file_name`.png into folder (see filters_figure)."""
+    return [style.save_figure(filters_figure(layer, name), Path(folder) / f"{file_name}.png")]
