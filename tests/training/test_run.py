@@ -1,0 +1,103 @@
+"""A whole run on the embedded sample: it learns, writes its files, saves a model that predicts
+identically after loading, and resumes exactly."""
+
+import json
+
+import numpy as np
+import pytest
+
+from volnet.data import load_dataset
+from volnet.training import Trainer, predict_proba
+from volnet.training.run import TrainingConfig, load_config, load_trained_model, parse_augment, train
+
+QUICK = dict(limit=2000, epochs=2, val_fraction=0.1)
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    return train(TrainingConfig(**QUICK), out, progress=False, log=lambda line: None), out
+
+
+@pytest.mark.slow
+def test_a_short_run_learns_well_above_chance(quick_run):
+    result, _ = quick_run
+    assert result.test.accuracy > 0.6  # chance is 0.1; this run reaches about 0.8
+    assert len(result.history) == 2 and result.validation is not None
+
+
+@pytest.mark.slow
+def test_the_run_writes_its_files(quick_run):
+    result, out = quick_run
+    for name in ("model.npz", "history.json", "metrics.json", "checkpoint.npz", "best.npz", "curves.png"):
+        assert (out / name).is_file(), name
+    assert json.loads((out / "history.json").read_text()) == result.history
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["test"]["accuracy"] == result.test.accuracy
+    assert len(metrics["test"]["per_class_accuracy"]) == 10
+    assert load_config(out) == TrainingConfig(**QUICK)
+
+
+@pytest.mark.slow
+def test_the_saved_model_needs_nothing_else_and_predicts_identically(quick_run):
+    result, out = quick_run
+    model, normalization, class_names, metadata = load_trained_model(out / "model.npz")
+    test_set = load_dataset("sample", "test").subset(slice(0, 300))
+    assert class_names == test_set.class_names
+    assert metadata["architecture"] == "tiny" and metadata["metrics"]["test_accuracy"] == result.test.accuracy
+    expected = predict_proba(result.model, test_set, normalize=normalization)
+    assert np.array_equal(predict_proba(model, test_set, normalize=normalization), expected)
+
+
+@pytest.mark.slow
+def test_a_killed_run_resumes_to_the_same_result(tmp_path, monkeypatch):
+    config = TrainingConfig(limit=400, epochs=2, augment="crop,flip", seed=3)
+    quiet = dict(progress=False, log=lambda line: None)
+    straight = train(config, tmp_path / "straight", **quiet)
+
+    step = Trainer.train_step
+    calls = []
+
+    def dies_in_epoch_two(self, x, labels):
+        calls.append(1)
+        if len(calls) == 8:  # 360 training examples: 6 steps of 64 per epoch
+            raise KeyboardInterrupt
+        return step(self, x, labels)
+
+    monkeypatch.setattr(Trainer, "train_step", dies_in_epoch_two)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, tmp_path / "killed", **quiet)
+    monkeypatch.setattr(Trainer, "train_step", step)
+    resumed = train(load_config(tmp_path / "killed"), tmp_path / "killed", resume=True, **quiet)
+
+    strip = [{key: value for key, value in record.items() if key not in ("seconds", "examples_per_second")}
+             for record in straight.history]
+    assert [{key: record[key] for key in strip[0]} for record in resumed.history] == strip
+    for name, value in straight.model.state().items():
+        assert np.array_equal(resumed.model.state()[name], value), name
+    assert resumed.test.accuracy == straight.test.accuracy
+
+
+def test_augment_words():
+    assert parse_augment("", 28) is None
+    assert parse_augment("crop,flip", 28).padding == 3 and parse_augment("flip", 28).flip
+    assert parse_augment("crop:2", 32).padding == 2
+    with pytest.raises(ValueError, match="unknown augmentation 'rotate'"):
+        parse_augment("crop,rotate", 28)
+
+
+def test_settings_are_checked_before_anything_is_loaded(tmp_path):
+    with pytest.raises(ValueError, match="unknown optimizer 'adamm'"):
+        train(TrainingConfig(optimizer="adamm"), tmp_path)
+    with pytest.raises(ValueError, match="validation fraction"):
+        train(TrainingConfig(val_fraction=1.5), tmp_path)
+
+
+def test_a_model_for_other_classes_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="has 10 classes; end the architecture with fc10"):
+        train(TrainingConfig(architecture="conv3-4 relu pool fc3", limit=50), tmp_path)
+
+
+def test_resuming_where_there_is_no_run(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no run to resume"):
+        load_config(tmp_path)

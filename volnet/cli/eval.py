@@ -1,0 +1,59 @@
+"""`volnet eval`: measure a saved model on a dataset split (see volnet.training.metrics)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+MISCLASSIFIED_SHOWN = 32
+
+
+def register(subparsers):
+    parser = subparsers.add_parser(
+        "eval", help="accuracy, per-class accuracy and confusion matrix of a saved model",
+        description="Evaluate a model saved by `volnet train` on a dataset split: print the accuracy, the accuracy "
+                    "of every class and the confusion matrix, and draw confusion.png and misclassified.png (the "
+                    f"first {MISCLASSIFIED_SHOWN} misclassified images) into the output folder. The model file "
+                    "holds the normalisation and the class names, so nothing else is needed.")
+    parser.add_argument("model", metavar="MODEL", help="a model file written by `volnet train` (model.npz)")
+    parser.add_argument("--dataset", help="sample, fashion-mnist, mnist, cifar10 or an image folder; default: the "
+                                          "dataset the model was trained on")
+    parser.add_argument("--split", default="test", choices=("train", "test"), help="default %(default)s")
+    parser.add_argument("--data-dir", metavar="DIR", help="look for the dataset files here first")
+    parser.add_argument("--download", action="store_true", help="download missing dataset files")
+    parser.add_argument("--batch-size", type=int, default=256, help="examples per forward pass; default %(default)s")
+    parser.add_argument("--out", metavar="DIR", help="folder for the pictures; default: the model's folder")
+    parser.add_argument("--no-pictures", dest="pictures", action="store_false", help="print the tables only")
+    parser.add_argument("--metrics-out", metavar="FILE", help="also write the metrics as JSON to FILE")
+    parser.set_defaults(run=run)
+
+
+def run(args) -> int:
+    import json
+
+    import numpy as np
+
+    from volnet.data import load_dataset
+    from volnet.training import evaluate
+    from volnet.training.run import load_trained_model
+
+    model, normalization, _, metadata = load_trained_model(args.model)
+    name = args.dataset or metadata.get("dataset") or "sample"
+    dataset = load_dataset(name, args.split, args.data_dir, args.download)
+    result = evaluate(model, dataset, args.batch_size, normalization)
+    print(f"{args.model} on {dataset.name} ({len(dataset)} images)")
+    print(result.report())
+    if args.metrics_out:
+        Path(args.metrics_out).write_text(json.dumps(result.to_dict(), indent=1))
+        print(f"wrote {args.metrics_out}")
+    if args.pictures:
+        from volnet.viz.evaluation import plot_confusion_matrix, plot_misclassified
+
+        out = Path(args.out) if args.out else Path(args.model).parent
+        out.mkdir(parents=True, exist_ok=True)
+        written = [plot_confusion_matrix(result.confusion, result.class_names, out / "confusion.png")]
+        wrong = np.flatnonzero(result.predictions != dataset.labels)[:MISCLASSIFIED_SHOWN]
+        if len(wrong):
+            written.append(plot_misclassified(dataset.images[wrong], dataset.labels[wrong], result.predictions[wrong],
+                                              result.class_names, out / "misclassified.png"))
+        print("wrote " + ", ".join(map(str, written)))
+    return 0

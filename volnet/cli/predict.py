@@ -1,0 +1,57 @@
+"""`volnet predict`: the top classes of a saved model for image files or dataset examples."""
+
+from __future__ import annotations
+
+
+def register(subparsers):
+    parser = subparsers.add_parser(
+        "predict", help="top-k classes with probabilities for image files or dataset examples",
+        description="Classify image files (converted to the model's channels and resized to its input, as the "
+                    "model was trained) or examples of a dataset split chosen by --index, and print the top-k "
+                    "classes with their softmax probabilities.")
+    parser.add_argument("model", metavar="MODEL", help="a model file written by `volnet train` (model.npz)")
+    parser.add_argument("images", metavar="IMAGE", nargs="*", help="image files (any format Pillow reads)")
+    parser.add_argument("--index", metavar="N", type=int, nargs="+", help="positions of examples in a dataset split")
+    parser.add_argument("--dataset", help="the dataset for --index; default: the one the model was trained on")
+    parser.add_argument("--split", default="test", choices=("train", "test"), help="default %(default)s")
+    parser.add_argument("--data-dir", metavar="DIR", help="look for the dataset files here first")
+    parser.add_argument("--top-k", type=int, default=3, metavar="K",
+                        help="classes shown per image; default %(default)s")
+    parser.set_defaults(run=run)
+
+
+def run(args) -> int:
+    import numpy as np
+
+    from volnet.data import Dataset, load_dataset
+    from volnet.training import predict_proba
+    from volnet.training.run import load_trained_model
+
+    if not args.images and not args.index:
+        raise ValueError("nothing to classify: give image files (volnet predict MODEL shoe.png) or dataset "
+                         "positions (volnet predict MODEL --index 0 1 2)")
+    if args.top_k < 1:
+        raise ValueError(f"--top-k must be at least 1, got {args.top_k}")
+    model, normalization, class_names, metadata = load_trained_model(args.model)
+    depth, height, width = model.input_shape
+    if args.images:
+        from volnet.viz.images import load_image
+
+        images = np.stack([load_image(path, depth, width, height) for path in args.images])
+        names = class_names or [f"class {k}" for k in range(model.output_shape(model.input_shape)[0])]
+        examples, labels = Dataset(images, np.zeros(len(images), np.int64), names, "images"), [None] * len(images)
+        titles = list(args.images)
+    else:
+        split = load_dataset(args.dataset or metadata.get("dataset") or "sample", args.split, args.data_dir)
+        bad = [index for index in args.index if not 0 <= index < len(split)]
+        if bad:
+            raise ValueError(f"--index {bad[0]} is outside {split.name}, which has positions 0 to {len(split) - 1}")
+        examples = split.subset(np.asarray(args.index))
+        labels, names = examples.labels, class_names or split.class_names
+        titles = [f"{split.name}[{index}]" for index in args.index]
+    probabilities = predict_proba(model, examples, normalize=normalization)
+    for title, label, row in zip(titles, labels, probabilities):
+        top = np.argsort(row)[::-1][:args.top_k]
+        truth = "" if label is None else f" (true: {names[label]})"
+        print(f"{title}{truth}: " + ", ".join(f"{names[k]} {row[k]:.1%}" for k in top))
+    return 0

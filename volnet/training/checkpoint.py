@@ -1,0 +1,83 @@
+"""Checkpoints: everything a training run needs to continue exactly where it stopped.
+
+A checkpoint is one .npz file of arrays plus JSON metadata, written atomically and with a
+checksum by volnet.models' write_npz_atomic (temporary file, fsync, rename), so a run
+killed mid-write leaves the previous checkpoint intact and a damaged file is reported as
+such rather than half-read. It holds
+
+    arrays    model/<name>       every parameter and running statistic (Layer.state())
+              optimizer/<name>   the optimizer's arrays (momentum, Adam's moments, ...)
+    metadata  epoch, step        epochs completed and optimizer steps taken (the schedule's position)
+              history            one dict per completed epoch
+              generators         bit_generator.state of every random generator: the shuffling
+                                 one ("shuffle") and each one inside the model (dropout)
+              optimizer          the optimizer's scalars
+              best               the best monitored value so far, its epoch, epochs since then
+              settings           what the caller chose to store, e.g. the training configuration
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from volnet.models.serialize import read_npz_checked, write_npz_atomic
+
+KIND = "checkpoint"
+VERSION = 1
+
+
+@dataclass
+class Checkpoint:
+    """The state of a training run after a whole number of epochs (see the module doc)."""
+
+    model_state: dict[str, np.ndarray]
+    optimizer_arrays: dict[str, np.ndarray]
+    optimizer_scalars: dict
+    epoch: int
+    step: int
+    history: list[dict]
+    generators: dict[str, dict]
+    best: dict
+    settings: dict = field(default_factory=dict)
+
+
+def model_generators(layer, prefix: str = "") -> dict[str, np.random.Generator]:
+    """Every np.random.Generator held by a layer or the layers inside it, by dotted name
+    (e.g. {"7.rng": ...} for a Dropout at position 7 of a Sequential)."""
+    found = {prefix + name: value for name, value in vars(layer).items() if isinstance(value, np.random.Generator)}
+    for name, child in layer.children():
+        found.update(model_generators(child, f"{prefix}{name}."))
+    return found
+
+
+def save_checkpoint(path, checkpoint: Checkpoint) -> None:
+    """Write a checkpoint atomically to path (an .npz file)."""
+    arrays = {f"model/{name}": value for name, value in checkpoint.model_state.items()}
+    arrays.update({f"optimizer/{name}": value for name, value in checkpoint.optimizer_arrays.items()})
+    meta = {
+        "version": VERSION, "epoch": checkpoint.epoch, "step": checkpoint.step,
+        "history": checkpoint.history, "generators": checkpoint.generators,
+        "optimizer": checkpoint.optimizer_scalars, "best": checkpoint.best, "settings": checkpoint.settings,
+    }
+    write_npz_atomic(path, arrays, meta, kind=KIND)
+
+
+def load_checkpoint(path) -> Checkpoint:
+    """Read a checkpoint written by save_checkpoint.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: a truncated or corrupt file (checksum or format), or a file that is not a
+            checkpoint (e.g. a saved model); the message says which.
+    """
+    arrays, meta = read_npz_checked(path, kind=KIND)
+    if meta.get("version") != VERSION:
+        raise ValueError(f"{path} is a version {meta.get('version')} checkpoint; this volnet reads version {VERSION}")
+
+    def section(prefix):
+        return {name[len(prefix):]: value for name, value in arrays.items() if name.startswith(prefix)}
+
+    return Checkpoint(section("model/"), section("optimizer/"), meta["optimizer"], meta["epoch"], meta["step"],
+                      meta["history"], meta["generators"], meta["best"], meta["settings"])

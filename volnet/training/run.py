@@ -1,0 +1,292 @@
+"""A whole training run, from a dataset name to a saved model: what `volnet train` does.
+
+    load the training split; hold out a validation split; measure the per-channel mean/std
+    build the model; check it fits the images and the classes; make optimizer and schedule
+    (optionally) the sanity checks; train with checkpoints; evaluate on the test split
+    save model.npz (weights + everything eval/predict need), history.json, metrics.json,
+    curves.png into the output folder
+
+A TrainingConfig describes the run in JSON-friendly values and is stored in every
+checkpoint, so `train(config, out_dir, resume=True)` — or `volnet train --resume DIR` —
+rebuilds the same run and continues it exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from volnet.data import DATASETS, Augmentation, Dataset, Normalization, channel_stats, load_dataset
+from volnet.layers import SoftmaxCrossEntropy
+from volnet.models import build_model
+from volnet.models.serialize import load_model, save_model
+from volnet.optim import OPTIMIZERS, make_optimizer, make_schedule
+from volnet.training.checkpoint import load_checkpoint
+from volnet.training.metrics import Evaluation, evaluate
+from volnet.training.sanity import SanityReport, sanity_check
+from volnet.training.trainer import LAST_CHECKPOINT, Trainer
+
+# names for SGD with momentum, as the notes use them
+SGD_VARIANTS = {"momentum": {"momentum": 0.9}, "nesterov": {"momentum": 0.9, "nesterov": True}}
+OPTIMIZER_NAMES = (*OPTIMIZERS, *SGD_VARIANTS)
+
+
+@dataclass
+class TrainingConfig:
+    """Everything that defines a run. The defaults train the "tiny" preset on the embedded
+    Fashion-MNIST sample to > 85% test accuracy in about a minute on two CPU cores.
+
+    Attributes:
+        dataset: "sample", "fashion-mnist", "mnist", "cifar10" or an image folder (volnet.data.load_dataset).
+        data_dir: a folder to look for the dataset files in first.
+        architecture: a preset name ("tiny") or an architecture string ("[conv3-16 relu]*2 pool fc10").
+        optimizer: one of OPTIMIZER_NAMES; "momentum" and "nesterov" are SGD with momentum 0.9.
+        lr: the base learning rate (the peak for onecycle).
+        weight_decay: L2 regularisation λ (decoupled for adamw).
+        clip_norm: clip the global gradient norm to this, or None.
+        schedule: "constant", "step", "cosine" or "onecycle" (volnet.optim.make_schedule).
+        warmup: steps of linear learning-rate warm-up before the schedule.
+        epochs: passes over the training split.
+        batch_size: examples per step.
+        augment: comma-separated: "crop" (random translation by up to H/8 pixels; "crop:N"
+            for N pixels) and "flip" (random horizontal mirror); "" for none.
+        label_smoothing: ε of the cross-entropy.
+        val_fraction: the share of the training split held out for validation (0: none).
+        limit: train on this many randomly chosen training examples (before the validation
+            split), for quick trials; None for all.
+        seed: seeds the weights, dropout, the validation split, the order and the augmentation.
+        patience: stop after this many epochs without improvement of `monitor`; None never stops early.
+        monitor: "val_loss" or "val_accuracy".
+    """
+
+    dataset: str = "sample"
+    data_dir: str | None = None
+    architecture: str = "tiny"
+    optimizer: str = "adam"
+    lr: float = 2e-3
+    weight_decay: float = 0.0
+    clip_norm: float | None = None
+    schedule: str = "cosine"
+    warmup: int = 0
+    epochs: int = 5
+    batch_size: int = 64
+    augment: str = ""
+    label_smoothing: float = 0.0
+    val_fraction: float = 0.1
+    limit: int | None = None
+    seed: int = 0
+    patience: int | None = None
+    monitor: str = "val_loss"
+
+    def check(self) -> None:
+        """Raise ValueError, naming the setting, for values that cannot work."""
+        if self.optimizer not in OPTIMIZER_NAMES:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZER_NAMES)}")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError(f"epochs and batch size must be ≥ 1, got epochs={self.epochs}, "
+                             f"batch size={self.batch_size}")
+        if not 0 <= self.val_fraction < 1:
+            raise ValueError(f"the validation fraction must be in [0, 1), got {self.val_fraction}")
+        if self.limit is not None and self.limit < 2:
+            raise ValueError(f"limit must be at least 2 examples, got {self.limit}")
+        if self.warmup < 0:
+            raise ValueError(f"warm-up must be a number of steps ≥ 0, got {self.warmup}")
+        parse_augment(self.augment, 32)
+
+
+def parse_augment(text: str, image_size: int) -> Augmentation | None:
+    """An Augmentation from "crop", "crop:N", "flip" joined by commas ("" gives None).
+
+    Args:
+        text: e.g. "crop,flip" or "crop:2".
+        image_size: the images' height, which sets the default crop padding (H/8: 3 for
+            28×28, 4 for 32×32).
+
+    Raises:
+        ValueError: an unknown word or a bad number of pixels.
+    """
+    padding, flip = 0, False
+    for word in filter(None, (part.strip().lower() for part in text.split(","))):
+        name, _, pixels = word.partition(":")
+        if name == "flip" and not pixels:
+            flip = True
+        elif name == "crop" and (not pixels or pixels.isdigit()):
+            padding = int(pixels) if pixels else max(1, image_size // 8)
+        else:
+            raise ValueError(f"unknown augmentation {word!r}: use 'crop' (random translation by up to H/8 pixels), "
+                             "'crop:N' (up to N pixels) and 'flip' (random horizontal mirror), joined by commas, "
+                             "e.g. crop,flip")
+    return Augmentation(padding=padding, flip=flip) if padding or flip else None
+
+
+@dataclass
+class TrainingResult:
+    """What a run produced.
+
+    Attributes:
+        model: the trained model (in inference mode).
+        history: one dict per epoch (see volnet.training.trainer).
+        test: the evaluation on the test split, or None when the dataset has none.
+        validation: the final evaluation on the validation split, or None.
+        sanity: the sanity report, when asked for.
+        files: what was written, by role: "model", "history", "metrics", "checkpoint", "curves"
+            (and "metrics_out").
+    """
+
+    model: object
+    history: list[dict]
+    test: Evaluation | None
+    validation: Evaluation | None
+    sanity: SanityReport | None = None
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+def load_config(out_dir) -> TrainingConfig:
+    """The configuration stored in the last checkpoint of the run in out_dir.
+
+    Raises:
+        FileNotFoundError: out_dir holds no checkpoint.
+        ValueError: a corrupt checkpoint, or one without a training configuration.
+    """
+    path = Path(out_dir) / LAST_CHECKPOINT
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist: there is no run to resume in {out_dir} "
+                                "(give the --out folder of an earlier `volnet train`)")
+    settings = load_checkpoint(path).settings
+    if "config" not in settings:
+        raise ValueError(f"{path} holds no training configuration; it was not written by `volnet train`")
+    return TrainingConfig(**settings["config"])
+
+
+def load_trained_model(path):
+    """A model saved by train (or by volnet.models.save_model), ready for evaluate and predict_proba.
+
+    Returns:
+        (model in inference mode, its Normalization or None, its class names or None, metadata).
+
+    Raises:
+        FileNotFoundError: no file at path.
+        ValueError: not a model file, or a corrupt one.
+    """
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"no model file at {path}; give the model.npz that `volnet train` wrote")
+    model, metadata = load_model(path)
+    normalization = metadata.get("normalization")
+    return model, None if normalization is None else Normalization(**normalization), metadata["class_names"], metadata
+
+
+def _test_split(config: TrainingConfig, download: bool) -> Dataset | None:
+    """The test split, or None for an image folder without train/ and test/ sub-folders."""
+    folder = Path(config.dataset).expanduser()
+    if config.dataset not in DATASETS and not (folder / "test").is_dir():
+        return None
+    return load_dataset(config.dataset, "test", config.data_dir, download)
+
+
+def _split(config: TrainingConfig, dataset: Dataset) -> tuple[Dataset, Dataset | None]:
+    rng = np.random.default_rng(config.seed)
+    if config.limit is not None and config.limit < len(dataset):
+        dataset = dataset.subset(np.sort(rng.permutation(len(dataset))[:config.limit]))
+    if config.val_fraction == 0:
+        return dataset, None
+    return dataset.split(config.val_fraction, rng)
+
+
+def _build(config: TrainingConfig, train_set: Dataset):
+    model = build_model(config.architecture, input_shape=train_set.image_shape, seed=config.seed)
+    classes = len(train_set.class_names)
+    scores = model.output_shape(train_set.image_shape)
+    if scores != (classes,):
+        raise ValueError(f"the model {config.architecture!r} gives scores of shape {scores} but {train_set.name} has "
+                         f"{classes} classes; end the architecture with fc{classes}")
+    options = {"lr": config.lr, "weight_decay": config.weight_decay, "clip_norm": config.clip_norm}
+    if config.optimizer in SGD_VARIANTS:
+        optimizer = make_optimizer("sgd", model.parameters(), **options, **SGD_VARIANTS[config.optimizer])
+    else:
+        optimizer = make_optimizer(config.optimizer, model.parameters(), **options)
+    steps = config.epochs * math.ceil(len(train_set) / config.batch_size)
+    schedule = make_schedule(config.schedule, config.lr, steps, warmup_steps=config.warmup)
+    return model, optimizer, schedule
+
+
+def _write_json(path: Path, value) -> Path:
+    """Write JSON atomically (temporary file, fsync, rename)."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    with open(temporary, "w") as file:
+        json.dump(value, file, indent=1)
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(temporary, path)
+    return path
+
+
+def train(config: TrainingConfig, out_dir, resume: bool = False, sanity: bool = False, download: bool = False,
+          metrics_out=None, progress: bool | None = None, log: Callable[[str], None] = print) -> TrainingResult:
+    """Run a whole training (module doc) and write its files into out_dir.
+
+    Args:
+        config: the run's settings.
+        out_dir: the output folder (created if missing).
+        resume: continue the run whose checkpoint.npz is in out_dir; config must be the one
+            it was started with (load_config(out_dir) reads it).
+        sanity: run the sanity checks before training (volnet.training.sanity) and report them.
+        download: fetch missing dataset files.
+        metrics_out: a further path for metrics.json's content, or None.
+        progress: a progress bar (None: when stderr is a terminal).
+        log: called with each line to report.
+
+    Returns:
+        a TrainingResult.
+
+    Raises:
+        ValueError, TypeError, OSError: bad settings, missing or corrupt files (one-line
+            messages); NonFiniteError (a ValueError) when training diverges.
+    """
+    config.check()
+    train_set, val_set = _split(config, load_dataset(config.dataset, "train", config.data_dir, download))
+    test_set = _test_split(config, download)
+    normalize = channel_stats(train_set)
+    model, optimizer, schedule = _build(config, train_set)
+    out_dir = Path(out_dir)  # created only once the run is known to start
+    out_dir.mkdir(parents=True, exist_ok=True)
+    loss = SoftmaxCrossEntropy(config.label_smoothing)
+    report = sanity_check(model, train_set, loss, normalize, seed=config.seed) if sanity else None
+    for line in report.lines() if report else ():
+        log(line)
+    trainer = Trainer(model, optimizer, loss, schedule, batch_size=config.batch_size,
+                      augment=parse_augment(config.augment, train_set.image_shape[1]), normalize=normalize,
+                      seed=config.seed, monitor=config.monitor, patience=config.patience, out_dir=out_dir,
+                      settings={"config": dataclasses.asdict(config)}, progress=progress, log=log)
+    if resume:
+        trainer.resume(out_dir / LAST_CHECKPOINT)
+        log(f"resuming {out_dir} after epoch {trainer.epoch} of {config.epochs}")
+    history = trainer.fit(train_set, val_set, config.epochs)
+
+    model.eval()
+    validation = None if val_set is None else evaluate(model, val_set, normalize=normalize, loss=loss)
+    test = None if test_set is None else evaluate(model, test_set, normalize=normalize, loss=loss)
+    metrics = {"test": None if test is None else test.to_dict(),
+               "validation": None if validation is None else validation.to_dict(),
+               "sanity": None if report is None else report.to_dict(),
+               "epochs": len(history), "config": dataclasses.asdict(config)}
+    final = {"test_accuracy": None if test is None else test.accuracy,
+               "val_accuracy": None if validation is None else validation.accuracy, "epochs": len(history)}
+    files = {"model": out_dir / "model.npz", "history": out_dir / "history.json",
+             "metrics": out_dir / "metrics.json", "checkpoint": out_dir / LAST_CHECKPOINT}
+    save_model(files["model"], model, {"normalization": normalize.to_dict(), "architecture": config.architecture,
+                                       "dataset": config.dataset, "metrics": final,
+                                       "config": dataclasses.asdict(config)}, class_names=train_set.class_names)
+    _write_json(files["history"], history)
+    _write_json(files["metrics"], metrics)
+    if metrics_out is not None:
+        files["metrics_out"] = _write_json(Path(metrics_out), metrics)
+    from volnet.viz.curves import plot_training_curves  # matplotlib loads only when a run ends
+    files["curves"] = plot_training_curves(history, out_dir / "curves.png")
+    return TrainingResult(model, history, test, validation, report, files)

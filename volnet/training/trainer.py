@@ -1,0 +1,244 @@
+"""The training loop: mini-batch gradient descent with validation, checkpoints and early stopping.
+
+One step, for a batch x (B, C, H, W) with labels y (B,):
+
+    lr ← schedule(step)                 the learning rate for this step
+    scores = model.forward(x)           (B, classes), in training mode
+    loss, dscores = loss_fn(scores, y)
+    model.backward(dscores)             fills every Parameter's .grad
+    optimizer.step()                    updates every Parameter's .data
+
+An epoch runs one step per batch of a fresh random order of the training set (augmented
+if asked), then measures the validation set in inference mode. Every epoch appends a
+record to the history:
+
+    {"epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr",
+     "seconds", "examples_per_second"}
+
+train_* are means over the epoch's batches (the weights changing as they go); val_* are
+measured after the epoch (None without a validation set); lr is the last step's.
+
+Reproducibility: given the same model (built with the same seed), settings and seed, a run
+is the same to the last bit. All randomness comes from one generator for the order and
+the augmentation (seeded by `seed`) and the generators inside the model (dropout). A
+checkpoint holds all of their states, so a run resumed from one continues exactly as if it
+had never stopped.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from typing import Callable
+
+import numpy as np
+from tqdm import tqdm
+
+from volnet.data import Dataset, iterate_batches
+from volnet.layers import SoftmaxCrossEntropy
+from volnet.training.checkpoint import Checkpoint, load_checkpoint, model_generators, save_checkpoint
+from volnet.training.divergence import NonFiniteError, locate_non_finite
+from volnet.training.metrics import evaluate
+
+LAST_CHECKPOINT = "checkpoint.npz"
+BEST_CHECKPOINT = "best.npz"
+MONITORS = ("val_loss", "val_accuracy")  # lower, higher is better
+
+
+class Trainer:
+    """Trains a model; holds everything that changes as it does (step, epoch, history, best).
+
+    Args:
+        model: a built model giving (N, C) class scores (e.g. from volnet.models.build_model).
+        optimizer: from volnet.optim.make_optimizer, over model.parameters().
+        loss: (scores, labels) -> (loss, dscores); default SoftmaxCrossEntropy().
+        schedule: lr(step) -> learning rate, from volnet.optim.make_schedule; None keeps the
+            optimizer's learning rate.
+        batch_size: B, examples per step.
+        augment: (images uint8 (B, C, H, W), rng) -> images, e.g. volnet.data.Augmentation.
+        normalize: the volnet.data.Normalization applied to every batch (and saved with the model).
+        seed: seeds the generator of the order and the augmentation.
+        monitor: "val_loss" (lower is better) or "val_accuracy" (higher is better): what
+            picks the best epoch and drives early stopping; without a validation set, the
+            training counterpart is used.
+        patience: stop after this many epochs without improvement of the monitored value;
+            None never stops early. The model keeps the last epoch's weights; best.npz holds
+            the best epoch's.
+        out_dir: a folder for checkpoint.npz (every epoch) and best.npz (the best epoch);
+            None writes no checkpoints.
+        settings: a JSON-friendly dict stored in every checkpoint (e.g. how to rebuild the run).
+        progress: show a progress bar (examples/s, ETA); None shows one when stderr is a terminal.
+        log: called with one line per epoch (and notices); default print.
+    """
+
+    def __init__(self, model, optimizer, loss=None, schedule: Callable[[int], float] | None = None,
+                 batch_size: int = 64, augment=None, normalize=None, seed: int = 0, monitor: str = "val_loss",
+                 patience: int | None = None, out_dir=None, settings: dict | None = None,
+                 progress: bool | None = None, log: Callable[[str], None] = print):
+        if monitor not in MONITORS:
+            raise ValueError(f"monitor must be one of {', '.join(MONITORS)}, got {monitor!r}")
+        if patience is not None and patience < 1:
+            raise ValueError(f"patience must be a whole number of epochs ≥ 1 (or None to never stop early), "
+                             f"got {patience!r}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be ≥ 1, got {batch_size}")
+        self.model, self.optimizer = model, optimizer
+        self.loss = loss if loss is not None else SoftmaxCrossEntropy()
+        self.schedule, self.batch_size, self.augment, self.normalize = schedule, batch_size, augment, normalize
+        self.monitor, self.patience = monitor, patience
+        self.out_dir, self.settings = out_dir, dict(settings or {})
+        self.progress = sys.stderr.isatty() if progress is None else progress
+        self.log = log
+        self.rng = np.random.default_rng(seed)
+        self.generators = {"shuffle": self.rng, **model_generators(model)}
+        self.epoch = 0  # epochs completed
+        self.step = 0  # optimizer steps taken: the schedule's position
+        self.history: list[dict] = []
+        self.best = {"epoch": None, "value": None, "bad_epochs": 0}
+
+    # -- one step, one epoch -----------------------------------------------------------------
+    def train_step(self, x: np.ndarray, labels: np.ndarray) -> tuple[float, int]:
+        """One gradient step on a batch; returns (mean loss, correctly classified count).
+
+        Raises:
+            NonFiniteError: the input, the loss or a gradient holds NaN or inf; the message
+                names the epoch, the step and what first went non-finite.
+        """
+        if self.schedule is not None:
+            self.optimizer.lr = self.schedule(self.step)
+        states = {name: generator.bit_generator.state for name, generator in self.generators.items()}
+        # overflow is caught below, by value, with a better message than NumPy's warning
+        with np.errstate(over="ignore", invalid="ignore"):
+            scores = self.model.forward(x)
+            loss, dscores = self.loss(scores, labels)
+            finite = math.isfinite(loss)
+            if finite:
+                self.optimizer.zero_grad()
+                self.model.backward(dscores)
+                finite = all(np.isfinite(grad).all() for grad in self.model.grads.values())
+        if not finite:
+            for name, generator in self.generators.items():
+                generator.bit_generator.state = states[name]
+            where = locate_non_finite(self.model, x, labels, self.loss)
+            raise NonFiniteError(
+                f"training went non-finite at epoch {self.epoch + 1}, step {self.step} (loss {loss}): first in "
+                f"{where}. Lower the learning rate (it is {self.optimizer.lr:.3g}), clip gradients, or check the data",
+                self.epoch + 1, self.step, where)
+        self.optimizer.step()
+        self.step += 1
+        return loss, int(np.count_nonzero(scores.argmax(axis=1) == labels))
+
+    def train_epoch(self, train_set: Dataset, epochs: int) -> tuple[float, float]:
+        """One pass over the training set in a fresh random order; returns (mean loss, accuracy)."""
+        self.model.train()
+        total_loss, correct = [], 0
+        batches = iterate_batches(train_set, self.batch_size, shuffle=True, rng=self.rng, augment=self.augment,
+                                  normalize=self.normalize)
+        with tqdm(total=len(train_set), desc=f"epoch {self.epoch + 1}/{epochs}", unit="ex", leave=False,
+                  disable=not self.progress, dynamic_ncols=True) as bar:
+            for x, labels in batches:
+                loss, right = self.train_step(x, labels)
+                total_loss.append(loss * len(labels))
+                correct += right
+                bar.update(len(labels))
+                bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
+        return math.fsum(total_loss) / len(train_set), correct / len(train_set)
+
+    # -- the run -------------------------------------------------------------------------------
+    def fit(self, train_set: Dataset, val_set: Dataset | None = None, epochs: int = 10) -> list[dict]:
+        """Train until `epochs` epochs are completed (counting those before a resume) or
+        early stopping ends the run.
+
+        Returns:
+            the history, one dict per epoch (module doc).
+
+        Raises:
+            NonFiniteError: a step went non-finite (see train_step).
+        """
+        key = self.monitor if val_set is not None else self.monitor.replace("val_", "train_")
+        while self.epoch < epochs and not self.stopped_early:
+            started = time.perf_counter()
+            train_loss, train_accuracy = self.train_epoch(train_set, epochs)
+            train_seconds = time.perf_counter() - started
+            measured = None if val_set is None else evaluate(self.model, val_set, normalize=self.normalize,
+                                                             loss=self.loss)
+            self.epoch += 1
+            record = {
+                "epoch": self.epoch, "train_loss": train_loss, "train_accuracy": train_accuracy,
+                "val_loss": None if measured is None else measured.loss,
+                "val_accuracy": None if measured is None else measured.accuracy,
+                "lr": float(self.optimizer.lr), "seconds": time.perf_counter() - started,
+                "examples_per_second": len(train_set) / train_seconds,
+            }
+            self.history.append(record)
+            improved = self._update_best(record[key])
+            self.log(format_epoch(record, epochs))
+            if self.out_dir is not None:
+                checkpoint = self.checkpoint()
+                save_checkpoint(os.path.join(self.out_dir, LAST_CHECKPOINT), checkpoint)
+                if improved:
+                    save_checkpoint(os.path.join(self.out_dir, BEST_CHECKPOINT), checkpoint)
+            if self.stopped_early:
+                self.log(f"early stopping: {key} has not improved for {self.patience} epochs "
+                         f"(best {self.best['value']:.4g} at epoch {self.best['epoch']})")
+        return self.history
+
+    def _update_best(self, value: float) -> bool:
+        """Record the epoch just completed as the best if it improves the monitored value."""
+        best = self.best["value"]
+        if best is None or (value < best if self.monitor == "val_loss" else value > best):
+            self.best = {"epoch": self.epoch, "value": value, "bad_epochs": 0}
+            return True
+        self.best["bad_epochs"] += 1
+        return False
+
+    @property
+    def stopped_early(self) -> bool:
+        return self.patience is not None and self.best["bad_epochs"] >= self.patience
+
+    # -- checkpoints ---------------------------------------------------------------------------
+    def checkpoint(self) -> Checkpoint:
+        """The state of the run now (copies of every array)."""
+        arrays, scalars = self.optimizer.state_dict()
+        return Checkpoint(
+            model_state={name: value.copy() for name, value in self.model.state().items()},
+            optimizer_arrays={name: np.array(value) for name, value in arrays.items()},
+            optimizer_scalars=dict(scalars), epoch=self.epoch, step=self.step,
+            history=[dict(record) for record in self.history],
+            generators={name: generator.bit_generator.state for name, generator in self.generators.items()},
+            best=dict(self.best), settings=self.settings)
+
+    def restore(self, checkpoint: Checkpoint) -> None:
+        """Put the model, the optimizer, the generators and the progress back as a checkpoint holds them.
+
+        Raises:
+            ValueError: the checkpoint was made for a different model (other layers,
+                shapes or random generators).
+        """
+        if set(checkpoint.generators) != set(self.generators):
+            raise ValueError(f"the checkpoint holds random generators {sorted(checkpoint.generators)} but this run "
+                             f"has {sorted(self.generators)}: it was made for a different model")
+        self.model.load_state(checkpoint.model_state)
+        self.optimizer.load_state_dict(checkpoint.optimizer_arrays, checkpoint.optimizer_scalars)
+        for name, generator in self.generators.items():
+            generator.bit_generator.state = checkpoint.generators[name]
+        self.epoch, self.step = checkpoint.epoch, checkpoint.step
+        self.history = [dict(record) for record in checkpoint.history]
+        self.best = dict(checkpoint.best)
+
+    def resume(self, path) -> None:
+        """Restore from a checkpoint file (see restore and volnet.training.checkpoint.load_checkpoint)."""
+        self.restore(load_checkpoint(path))
+
+
+def format_epoch(record: dict, epochs: int) -> str:
+    """One line for an epoch, e.g.
+    "epoch  3/8  train loss 0.412 acc 85.1%  val loss 0.389 acc 86.0%  lr 1.0e-03  12.3 s  812 ex/s"."""
+    width = len(str(epochs))
+    line = (f"epoch {record['epoch']:>{width}}/{epochs}  "
+            f"train loss {record['train_loss']:.3f} acc {record['train_accuracy']:.1%}  ")
+    if record["val_loss"] is not None:
+        line += f"val loss {record['val_loss']:.3f} acc {record['val_accuracy']:.1%}  "
+    return line + f"lr {record['lr']:.1e}  {record['seconds']:.1f} s  {record['examples_per_second']:.0f} ex/s"
