@@ -1,0 +1,363 @@
+"""Architecture strings: a whole ConvNet on one line, in the notes' layer-pattern notation.
+
+The notes describe the common ConvNet as
+
+    INPUT -> [[CONV -> RELU]*N -> POOL?]*M -> [FC -> RELU]*K -> FC
+
+and name VGG's layers conv3-64 (64 filters of 3×3). An architecture string is that pattern
+with concrete words:
+
+    "[conv3-32 relu]*2 pool [conv3-64 relu]*2 pool fc128 relu fc10"
+
+Grammar. Words are separated by spaces (a "->" between words is allowed and ignored);
+brackets may touch the words inside them:
+
+    architecture := item*
+    item         := (word | "[" architecture "]" | "res[" architecture "]") ["*" N]
+
+Words (F, K, N, S, P, d, G are whole numbers; p and slope are decimals):
+
+    conv<F>-<K>      Conv2D: K filters of F×F, stride 1, pad "same" (P = (F − 1)/2, keeps W×H),
+                     with bias. Suffixes, in any order: /s<S> stride, /p<P> pad, /d<d> dilation,
+                     /g<G> groups, /nobias. E.g. conv3-64, conv5-32/s2/p0, conv3-64/g64/nobias.
+    pool             MaxPool2D: 2×2 windows, stride 2.
+    pool<F>          F×F windows, stride F; suffixes /s<S> stride, /p<P> pad: pool3/s2.
+    avgpool...       AvgPool2D, in the same forms as pool.
+    gap              GlobalAvgPool2D: each depth slice averaged to one number, D×H×W -> D.
+    fc<N>            Linear with N outputs (a volume is flattened first); suffix /nobias.
+    flatten          Flatten.
+    relu, lrelu, lrelu<slope>, sigmoid, tanh
+                     activations; lrelu's slope defaults to 0.01 (lrelu0.1).
+    bn               BatchNorm (of vectors or, per depth slice, of volumes).
+    dropout<p>       Dropout with rate p, e.g. dropout0.5; plain "dropout" means 0.5.
+    [ ... ]*N        the items inside, N times over, with fresh layers each time; nests.
+    res[ ... ]       Residual: out = body(x) + shortcut(x), the body being the items inside.
+                     The shortcut is the identity when the body keeps the volume's shape;
+                     otherwise a projection: a Conv2D with the body's output depth and the
+                     stride S that brings W×H to the body's (1×1 windows when they land on a
+                     whole number of positions, S×S windows otherwise), without bias and
+                     followed by a BatchNorm when the body contains one. res[...]*N repeats
+                     the block.
+
+Words are matched case-insensitively. Errors (unknown words, malformed suffixes, layers that
+do not fit their input) are ValueErrors that quote the string and point at the word with a
+caret line; positions count characters from 1:
+
+    unknown word 'conf3-32' at position 19; did you mean 'conv3-32'?
+      [conv3-32 relu]*2 conf3-32 fc10
+                        ^^^^^^^^
+
+Example:
+    >>> model = build_model("[conv3-16 relu]*2 pool fc10", input_shape=(1, 28, 28))
+    >>> model.output_shape((1, 28, 28))
+    (10,)
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from volnet.layers import (AvgPool2D, BatchNorm, Conv2D, Dropout, Flatten, GlobalAvgPool2D, Layer, LeakyReLU, Linear,
+                           MaxPool2D, ReLU, Residual, Sequential, Sigmoid, Tanh, format_shape)
+from volnet.models.presets import PRESETS, get_preset
+from volnet.ops.geometry import output_size
+
+_TOKEN = re.compile(r"res\[|\[|\]|\*(?:\s*\d+)?|[^\s\[\]*]+", re.IGNORECASE)
+_SUFFIX = re.compile(r"([a-z]+)(\d*)")
+_COUNT = r"([1-9]\d*)"  # a whole number ≥ 1
+_NUMBER = r"(\d+(?:\.\d*)?|\.\d+)"
+
+
+@dataclass
+class _Word:
+    """One word of the string: where it is and how to make its layer."""
+
+    text: str
+    start: int
+    make: Callable[[np.random.Generator | None], Layer]
+    times: int = 1
+
+
+@dataclass
+class _Group:
+    """`[ ... ]` or `res[ ... ]`, spanning text[start:end]."""
+
+    items: list
+    start: int
+    end: int
+    residual: bool
+    times: int = 1
+
+
+def _pointed(text: str, start: int, length: int, message: str, hint: str = "") -> ValueError:
+    """A ValueError: the message, the string with a caret line under text[start:start+length], the hint."""
+    line = re.sub(r"\s", " ", text)  # newlines and tabs would misalign the carets
+    return ValueError(f"{message}\n  {line}\n  {' ' * start}{'^' * max(length, 1)}" + (f"\n{hint}" if hint else ""))
+
+
+# -- words ------------------------------------------------------------------------------------
+
+def _suffixes(word: str, allowed: dict[str, str]) -> dict[str, int | bool]:
+    """Parse "/s2/p0/nobias" into {"s": 2, "p": 0, "nobias": True}; `allowed` maps each
+    suffix to its meaning, for the error message."""
+    found = {}
+    for part in word.split("/")[1:]:
+        match = _SUFFIX.fullmatch(part)
+        key = match.group(1) if match else part
+        if key not in allowed or (key == "nobias") != (match.group(2) == ""):
+            choices = ", ".join(f"/{k}{'' if k == 'nobias' else '<n>'} ({meaning})" for k, meaning in allowed.items())
+            raise ValueError(f"'/{part}' is not a suffix of '{word.split('/')[0]}'; it takes {choices or 'none'}")
+        if key in found:
+            raise ValueError(f"suffix '/{key}' is given twice")
+        found[key] = True if key == "nobias" else int(match.group(2))
+        if found[key] == 0 and key != "p":
+            raise ValueError(f"the {allowed[key]} in '/{part}' must be at least 1")
+    return found
+
+
+_CONV_SUFFIXES = {"s": "stride", "p": "pad", "d": "dilation", "g": "groups", "nobias": "no bias"}
+_POOL_SUFFIXES = {"s": "stride", "p": "pad"}
+
+
+def _conv(head, options, rng):
+    size, filters = int(head.group(1)), int(head.group(2))
+    return Conv2D(filters, size, stride=options.get("s", 1), pad=options.get("p", "same"),
+                  bias=not options.get("nobias", False), dilation=options.get("d", 1), groups=options.get("g", 1))
+
+
+def _pool(kind):
+    def make(head, options, rng):
+        size = int(head.group(1) or 2)
+        return kind(size, stride=options.get("s"), pad=options.get("p", 0))
+    return make
+
+
+def _dropout(head, options, rng):
+    seed = None if rng is None else int(rng.integers(2**31))
+    return Dropout(float(head.group(1) or 0.5), seed=seed)
+
+
+# name -> (pattern of the part before any "/", suffixes it takes, the form for messages, maker)
+_WORDS = {
+    "conv": (f"conv{_COUNT}-{_COUNT}", _CONV_SUFFIXES, "conv<F>-<K>, e.g. conv3-64", _conv),
+    "pool": (f"pool{_COUNT}?", _POOL_SUFFIXES, "pool, pool<F> or pool<F>/s<S>", _pool(MaxPool2D)),
+    "avgpool": (f"avgpool{_COUNT}?", _POOL_SUFFIXES, "avgpool, avgpool<F> or avgpool<F>/s<S>", _pool(AvgPool2D)),
+    "gap": ("gap", {}, "gap", lambda head, options, rng: GlobalAvgPool2D()),
+    "fc": (f"fc{_COUNT}", {"nobias": "no bias"}, "fc<N>, e.g. fc10",
+           lambda head, options, rng: Linear(int(head.group(1)), bias=not options.get("nobias", False))),
+    "flatten": ("flatten", {}, "flatten", lambda head, options, rng: Flatten()),
+    "relu": ("relu", {}, "relu", lambda head, options, rng: ReLU()),
+    "lrelu": (f"lrelu{_NUMBER}?", {}, "lrelu or lrelu<slope>, e.g. lrelu0.1",
+              lambda head, options, rng: LeakyReLU(float(head.group(1) or 0.01))),
+    "sigmoid": ("sigmoid", {}, "sigmoid", lambda head, options, rng: Sigmoid()),
+    "tanh": ("tanh", {}, "tanh", lambda head, options, rng: Tanh()),
+    "bn": ("bn", {}, "bn", lambda head, options, rng: BatchNorm()),
+    "dropout": (f"dropout{_NUMBER}?", {}, "dropout<p>, e.g. dropout0.5", _dropout),
+}
+_EXAMPLES = ["conv3-32", "pool", "avgpool", "gap", "fc10", "flatten", "relu", "lrelu", "sigmoid", "tanh", "bn",
+             "dropout0.5", "res["]
+
+
+def _word(text: str, token: str, start: int) -> _Word:
+    """Recognise one word; raise a pointed error for unknown or malformed words."""
+    word = token.lower()
+    head = word.split("/")[0]
+    name = re.match(r"[a-z]*", head).group()
+    if name in _WORDS:
+        pattern, allowed, form, make = _WORDS[name]
+        match = re.fullmatch(pattern, head)
+        if match is None:
+            raise _pointed(text, start, len(token),
+                           f"'{token}' at position {start + 1} is not a well-formed {name} word; write {form}")
+        try:
+            options = _suffixes(word, allowed)
+        except ValueError as error:
+            raise _pointed(text, start, len(token), f"'{token}' at position {start + 1}: {error}") from None
+        return _Word(token, start, lambda rng: make(match, options, rng))
+    guess = difflib.get_close_matches(name, _WORDS, n=1, cutoff=0.5) if name else []
+    hint = f"; did you mean '{guess[0]}{word[len(name):]}'?" if guess else ""
+    raise _pointed(text, start, len(token), f"unknown word '{token}' at position {start + 1}{hint}",
+                   f"Words are {', '.join(_EXAMPLES)}; the grammar is in volnet.models.architecture.")
+
+
+# -- the grammar ----------------------------------------------------------------------------
+
+def _tokens(text: str) -> list[tuple[str, int]]:
+    return [(m.group(), m.start()) for m in _TOKEN.finditer(text) if m.group() != "->"]
+
+
+def _items(text, tokens, position, opening=None):
+    """Parse items from tokens[position] up to a "]" (when inside brackets opened at `opening`)."""
+    items = []
+    while position < len(tokens):
+        token, start = tokens[position]
+        if token == "]":
+            if opening is None:
+                raise _pointed(text, start, 1, f"']' at position {start + 1} has no matching '['")
+            return items, position
+        if token.startswith("*"):
+            raise _pointed(text, start, len(token), f"'{token}' at position {start + 1} repeats nothing; "
+                                                    f"write it right after a word or a ']', e.g. [conv3-32 relu]*2")
+        if token.lower() in ("[", "res["):
+            inner, end = _items(text, tokens, position + 1, opening=start)
+            if end == len(tokens):
+                raise _pointed(text, start, len(token), f"'{token}' at position {start + 1} is never closed; add a ']'")
+            if not inner:
+                raise _pointed(text, start, tokens[end][1] + 1 - start, f"empty brackets at position {start + 1}")
+            item = _Group(inner, start, tokens[end][1] + 1, residual=token.lower() == "res[")
+            position = end + 1
+        else:
+            item = _word(text, token, start)
+            position += 1
+        if position < len(tokens) and tokens[position][0].startswith("*"):
+            count, count_start = tokens[position]
+            times = count[1:].strip()
+            if not times.isdigit() or int(times) < 1:
+                raise _pointed(text, count_start, len(count), f"'{count}' at position {count_start + 1}: "
+                                                              f"a repetition needs a count ≥ 1, e.g. *2")
+            item.times = int(times)
+            position += 1
+        items.append(item)
+    return items, position
+
+
+def _parse(text: str) -> list:
+    if not isinstance(text, str):
+        raise TypeError(f"an architecture is a string such as 'conv3-16 relu pool fc10', got {type(text).__name__}")
+    items, _ = _items(text, _tokens(text), 0)
+    if not items:
+        raise ValueError("the architecture string is empty; write layers such as 'conv3-16 relu pool fc10'")
+    return items
+
+
+# -- layers and shapes ------------------------------------------------------------------------
+
+def _projection(text, group: _Group, body: list[Layer], shape, body_shape, where) -> Layer | None:
+    """The shortcut of a residual block that turns `shape` into `body_shape` (see module doc)."""
+    if body_shape == shape:
+        return None
+
+    def fail(why):
+        return _pointed(text, group.start, group.end - group.start,
+                        f"res[...] at position {group.start + 1}{where}: the body turns {format_shape(shape)} into "
+                        f"{format_shape(body_shape)}; {why}")
+
+    if len(shape) != 3 or len(body_shape) != 3:
+        raise fail("a shortcut can only project a volume onto a volume. Keep fc, flatten and gap out of res[...].")
+    windows, strides = [], []
+    for size, out in zip(shape[1:], body_shape[1:]):
+        fits = [(window, stride) for window in (1, None) for stride in range(1, size + 1)
+                if size >= (window or stride) and _fits(size, window or stride, stride, out)]
+        if not fits:
+            raise fail(f"no strided window maps {size} onto {out}. "
+                       f"Make the body's W×H a whole fraction of its input's.")
+        window, stride = fits[0]
+        windows.append(window or stride)
+        strides.append(stride)
+    with_bn = any(isinstance(layer, BatchNorm) for layer in _all_layers(body))
+    size, stride = (windows[0] if windows[0] == windows[1] else tuple(windows),
+                    strides[0] if strides[0] == strides[1] else tuple(strides))
+    conv = Conv2D(body_shape[0], size, stride=stride, bias=not with_bn)
+    return Sequential([conv, BatchNorm()]) if with_bn else conv
+
+
+def _fits(size, window, stride, out):
+    try:
+        return output_size(size, window, stride) == out
+    except ValueError:
+        return False
+
+
+def _all_layers(layers):
+    for layer in layers:
+        yield layer
+        yield from _all_layers(child for _, child in layer.children())
+
+
+def _instantiate(text, items, shape, rng, where=""):
+    """Make the layers of `items` for one example of `shape` (None: unknown, no checks).
+    Returns the layers and the output shape."""
+    layers = []
+    for item in items:
+        for repetition in range(1, item.times + 1):
+            what = "word" if isinstance(item, _Word) else "brackets"
+            here = where + (f" (in repetition {repetition} of {item.times} of the {what} at position {item.start + 1})"
+                            if item.times > 1 else "")
+            if isinstance(item, _Word):
+                try:
+                    layer = item.make(rng)
+                    shape = None if shape is None else layer.output_shape(shape)
+                except (ValueError, TypeError) as error:
+                    raise _pointed(text, item.start, len(item.text),
+                                   f"'{item.text}' at position {item.start + 1}{here}: {error}") from None
+                layers.append(layer)
+            elif not item.residual:
+                inner, shape = _instantiate(text, item.items, shape, rng, here)
+                layers.extend(inner)
+            else:
+                if shape is None:
+                    raise _pointed(text, item.start, item.end - item.start,
+                                   f"res[...] at position {item.start + 1} needs the input shape to choose its "
+                                   f"shortcut; pass input_shape, e.g. build_model(text, input_shape=(3, 32, 32))")
+                body, body_shape = _instantiate(text, item.items, shape, rng, here)
+                layers.append(Residual(body, _projection(text, item, body, shape, body_shape, here)))
+                shape = body_shape
+    return layers, shape
+
+
+def parse_architecture(text: str, input_shape=None, seed: int | None = None) -> list[Layer]:
+    """Turn an architecture string into a list of fresh, unbuilt layers (grammar in the module doc).
+
+    Args:
+        text: e.g. "[conv3-32 relu]*2 pool fc10".
+        input_shape: (D, H, W) of one example. When given, every layer is checked against the
+            output of the one before, and shape errors point at the word that caused them;
+            residual blocks need it to choose their shortcut.
+        seed: seeds the dropout layers' random generators (None: unseeded).
+
+    Returns:
+        The layers, in order; repetitions are separate layers with their own parameters.
+
+    Raises:
+        ValueError: an unknown or malformed word, unbalanced brackets, or a layer that does
+            not fit its input; the message quotes the string with a caret under the word.
+        TypeError: text is not a string.
+    """
+    shape = None if input_shape is None else tuple(int(s) for s in input_shape)
+    layers, _ = _instantiate(text, _parse(text), shape, None if seed is None else np.random.default_rng(seed))
+    return layers
+
+
+def build_model(spec: str, input_shape=None, seed: int = 0, dtype=np.float32) -> Sequential:
+    """Build a Sequential model from an architecture string or a preset name, with its parameters.
+
+    Args:
+        spec: an architecture string ("conv3-16 relu pool fc10") or a preset name ("tiny";
+            see volnet.models.presets.list_presets).
+        input_shape: (D, H, W) of one example; a preset supplies its own when this is None.
+        seed: seeds the initial weights (and the dropout layers).
+        dtype: float32 (default) or float64.
+
+    Returns:
+        A built Sequential in training mode.
+
+    Raises:
+        ValueError: as parse_architecture; also a missing input_shape, or a single word that
+            is neither a preset nor a layer (with the nearest preset name).
+    """
+    name = spec.strip().lower() if isinstance(spec, str) else None
+    if name in PRESETS:
+        preset = get_preset(name)
+        spec, input_shape = preset.architecture, input_shape or preset.input_shape
+    elif name and name not in _WORDS and difflib.get_close_matches(name, PRESETS, n=1, cutoff=0.6):
+        get_preset(name)  # a lone name close to a preset's: say which one was probably meant
+    if input_shape is None:
+        raise ValueError(f"build_model needs input_shape, the (D, H, W) of one example, to build {spec!r}; "
+                         f"e.g. input_shape=(1, 28, 28) for Fashion-MNIST or (3, 32, 32) for CIFAR-10")
+    layers = parse_architecture(spec, input_shape, seed)
+    return Sequential(layers, input_shape=input_shape, seed=seed, dtype=dtype)
