@@ -8,6 +8,7 @@ and a fast matrix op (volnet.ops), and every backward pass is checked (volnet.te
 from volnet.layers import (AvgPool2D, BatchNorm, Conv2D, Dropout, Flatten, GlobalAvgPool2D, Layer, LeakyReLU, Linear,
                            MaxPool2D, Parameter, ReLU, Residual, Sequential, Sigmoid, SoftmaxCrossEntropy, SVMLoss,
                            Tanh)
+from volnet.models import build_model, load_model, save_model, summary
 from volnet.ops.geometry import output_size
 
 __version__ = "0.1.0"

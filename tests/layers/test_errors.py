@@ -97,3 +97,12 @@ def test_labels_checked_by_losses():
         v.SVMLoss()(scores, np.array([0, 1]))
     with pytest.raises(TypeError, match="whole class indices"):
         v.SoftmaxCrossEntropy()(scores, np.array([0.0, 1.0, 2.0]))
+
+
+def test_sizes_and_strides_must_be_positive():
+    with pytest.raises(ValueError, match="size must be at least 1, got 0"):
+        v.MaxPool2D(0)
+    with pytest.raises(ValueError, match=r"stride must be at least 1, got \(1, 0\)"):
+        v.Conv2D(4, 3, stride=(1, 0))
+    with pytest.raises(ValueError, match="pad must be at least 0, got -1"):
+        v.AvgPool2D(2, pad=-1)

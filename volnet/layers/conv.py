@@ -40,11 +40,12 @@ class Conv2D(Layer):
         self.filters, self.size, self.stride, self.pad = filters, size, stride, pad
         self.weight = None  # created by build, from the input depth
         self.bias, self.dilation, self.groups, self.in_depth = bias, dilation, groups, in_depth
-        self.window, self.strides, self.dilations = pair(size, "size"), pair(stride, "stride"), pair(dilation, "dilation")
+        self.window, self.strides, self.dilations = (pair(size, "size", minimum=1), pair(stride, "stride", minimum=1),
+                                                       pair(dilation, "dilation", minimum=1))
         if pad == "same":
             self.pads = tuple(same_padding(f, d) for f, d in zip(self.window, self.dilations))
         else:
-            self.pads = pair(pad, "pad")
+            self.pads = pair(pad, "pad", minimum=0)
         if in_depth is not None:
             self._create_parameters((in_depth,), np.random.default_rng())
 

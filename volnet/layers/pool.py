@@ -13,9 +13,9 @@ class _Pool2D(Layer):
     def __init__(self, size=2, stride=None, pad=0):
         super().__init__()
         self.size, self.stride, self.pad = size, stride, pad
-        self.window = pair(size, "size")
-        self.strides = self.window if stride is None else pair(stride, "stride")
-        self.pads = pair(pad, "pad")
+        self.window = pair(size, "size", minimum=1)
+        self.strides = self.window if stride is None else pair(stride, "stride", minimum=1)
+        self.pads = pair(pad, "pad", minimum=0)
 
     def output_shape(self, input_shape):
         self.expect_rank(input_shape, (3,), "a volume D×H×W (a batch (N, D, H, W))")

@@ -16,8 +16,12 @@ import operator
 from typing import Iterable
 
 
-def pair(value, name: str = "value") -> tuple[int, int]:
-    """Return `value` as (height, width): an int n becomes (n, n); a pair stays a pair."""
+def pair(value, name: str = "value", minimum: int | None = None) -> tuple[int, int]:
+    """Return `value` as (height, width): an int n becomes (n, n); a pair stays a pair.
+
+    Raises:
+        TypeError: not whole numbers. ValueError: not a pair, or below `minimum`.
+    """
     if isinstance(value, (tuple, list)):
         if len(value) != 2:
             raise ValueError(f"{name} must be an integer or a (height, width) pair, got {value!r}")
@@ -25,9 +29,12 @@ def pair(value, name: str = "value") -> tuple[int, int]:
     else:
         height = width = value
     try:
-        return operator.index(height), operator.index(width)
+        height, width = operator.index(height), operator.index(width)
     except TypeError:
         raise TypeError(f"{name} must be a whole number or a pair of them, got {value!r}") from None
+    if minimum is not None and min(height, width) < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value!r}")
+    return height, width
 
 
 def effective_size(filter_size: int, dilation: int = 1) -> int:
