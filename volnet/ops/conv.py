@@ -26,7 +26,14 @@ from __future__ import annotations
 import numpy as np
 
 from volnet.ops.geometry import output_size, pair
-from volnet.ops.im2col import col2im, im2col, zero_pad
+from volnet.ops.im2col import (
+    add_window_taps,
+    pad_channel_last,
+    unpad_channel_last,
+    window_view,
+    zero_pad,
+)
+from volnet.ops.parallel import batch_slices, map_chunks
 
 
 def _geometry(x, w, stride, pad, dilation, groups):
@@ -102,56 +109,134 @@ def conv2d_backward_reference(dout, cache):
     return dx, dw, db
 
 
-def _filter_matrix(w_group):
-    """Lay filters (Kg, Dg, FH, FW) out as columns in (fh, fw, d) order: (FH·FW·Dg, Kg)."""
-    return w_group.transpose(2, 3, 1, 0).reshape(-1, w_group.shape[0])
+# The matrix version works on a few images at a time, so that each chunk's im2col matrix
+# (F·F times the chunk's input) stays in cache between being written and being multiplied,
+# and only the padded input, never the whole im2col matrix, is kept for the backward pass.
+CHUNK_NUMBERS = 1 << 19
+# At stride 1, dx is a convolution of dout whose matrix multiply has D_g output columns;
+# below this depth col2im, which moves D_g rather than K numbers per tap, is faster.
+TRANSPOSED_MIN_DEPTH = 16
+
+
+def _chunks(n_examples, numbers_per_example):
+    """Slices of the batch, each holding about CHUNK_NUMBERS numbers of im2col matrix."""
+    return batch_slices(n_examples, numbers_per_example, CHUNK_NUMBERS)
+
+
+def _group_fields(fields, g, group_depth):
+    """The im2col rows of group g: (n·OH·OW, FH·FW·Dg), a copy unless the view is contiguous."""
+    n, oh, ow, fh, fw, _ = fields.shape
+    depth = slice(g * group_depth, (g + 1) * group_depth)
+    return fields[..., depth].reshape(n * oh * ow, fh * fw * group_depth)
+
+
+def _filter_matrices(w, groups):
+    """Filters (K, Dg, FH, FW) as columns in (fh, fw, d) order: (G, FH·FW·Dg, Kg), one matrix per group."""
+    filters, group_depth, fh, fw = w.shape
+    matrices = w.reshape(groups, filters // groups, group_depth, fh, fw).transpose(0, 3, 4, 2, 1)
+    return matrices.reshape(groups, fh * fw * group_depth, filters // groups)
+
+
+def _correlate(x_pad, matrices, window, out_hw, stride, dilation, bias=None):
+    """out[n, i, j] = (receptive field of output (i, j) in x_pad) @ matrices + bias, chunk by chunk.
+
+    Args:
+        x_pad: (N, Hp, Wp, D), padded and channel-last. matrices: (G, FH·FW·Dg, Kg). bias: (K,) or None.
+    Returns:
+        out: (N, OH, OW, K), K = G·Kg.
+    """
+    groups, _, per_group = matrices.shape
+    group_depth = x_pad.shape[3] // groups
+    out = np.empty((x_pad.shape[0], *out_hw, groups * per_group), dtype=np.result_type(x_pad, matrices))
+    fields = window_view(x_pad, window, out_hw, stride, dilation)
+
+    def correlate_chunk(chunk):
+        out_rows = out[chunk].reshape(-1, out.shape[3])
+        for g in range(groups):
+            np.matmul(_group_fields(fields[chunk], g, group_depth), matrices[g],
+                      out=out_rows[:, g * per_group:(g + 1) * per_group])
+        if bias is not None:
+            out_rows += bias  # while the chunk is in cache
+
+    map_chunks(correlate_chunk, _chunks(len(x_pad), fields[0].size))
+    return out
 
 
 def conv2d_forward(x, w, b=None, stride=1, pad=0, dilation=1, groups=1):
-    """Convolution as im2col + one matrix multiply per group (see volnet.ops.im2col).
+    """Convolution as im2col + matrix multiply, a chunk of the batch at a time.
+
+    Filters are laid out as columns in (fh, fw, d) order, W_g (FH·FW·Dg, Kg) per group,
+    and each chunk's rows of im2col multiply them: out_chunk = cols_chunk @ W_g + b.
 
     Same arguments and result as conv2d_forward_reference. The output is returned as a
-    (N, K, OH, OW) view of channel-last memory, which the next layer's im2col reads without
-    a copy.
+    (N, K, OH, OW) view of channel-last memory, which the next layer reads in order.
     """
-    (oh, ow), stride, pad, dilation = _geometry(x, w, stride, pad, dilation, groups)
-    n_examples, filters, group_depth, fh, fw = x.shape[0], *w.shape
-    cols = im2col(x, (fh, fw), (oh, ow), stride, pad, dilation)
-    group_cols = cols.reshape(len(cols), fh * fw, groups, group_depth)
+    out_hw, stride, pad, dilation = _geometry(x, w, stride, pad, dilation, groups)
+    x_pad = pad_channel_last(x, pad)
+    out = _correlate(x_pad, _filter_matrices(w, groups), w.shape[2:], out_hw, stride, dilation, b)
+    return out.transpose(0, 3, 1, 2), (x.shape, x_pad, w, b is not None, stride, pad, dilation, groups)
+
+
+def _transposed_filters(w, groups):
+    """The filters of the backward convolution: (K, Dg, FH, FW) -> (D, Kg, FH, FW), each
+    rotated by 180°, so that dx = dout correlated with them (at stride 1)."""
+    filters, group_depth, fh, fw = w.shape
     per_group = filters // groups
-    out = np.empty((len(cols), filters), dtype=np.result_type(x, w))
-    for g in range(groups):
-        group_filters = slice(g * per_group, (g + 1) * per_group)
-        np.matmul(group_cols[:, :, g, :].reshape(len(cols), -1), _filter_matrix(w[group_filters]),
-                  out=out[:, group_filters])
-    if b is not None:
-        out += b
-    out = out.reshape(n_examples, oh, ow, filters).transpose(0, 3, 1, 2)
-    return out, (x.shape, cols, w, b is not None, stride, pad, dilation, groups)
+    flipped = w.reshape(groups, per_group, group_depth, fh, fw)[:, :, :, ::-1, ::-1]
+    return flipped.transpose(0, 2, 1, 3, 4).reshape(groups * group_depth, per_group, fh, fw)
 
 
 def conv2d_backward(dout, cache):
-    """Backward of conv2d_forward with matrix multiplies and col2im.
+    """Backward of conv2d_forward, a chunk of the batch at a time.
 
-    With dout laid out as a matrix (N·OH·OW, K):
-        dw_matrix = colsᵀ @ dout         (FH·FW·D, K)
-        dcols     = dout @ filter_matrixᵀ (N·OH·OW, FH·FW·D), then col2im adds rows back.
+    With a chunk of dout laid out as a matrix (n·OH·OW, K) and the chunk's im2col rows
+    recomputed from the cached padded input:
+        dw_matrix += colsᵀ @ dout                          (FH·FW·D, K)
+    dx is the "full" convolution of dout with the rotated filters (module doc). At stride 1
+    it is computed as one: dout padded by F_eff − 1 − P, correlated with _transposed_filters,
+    the same im2col + matrix multiply as the forward pass. At larger strides each filter
+    offset's (n·OH·OW, D) block of dout @ w[:, :, a, b] is added back where it was read.
     """
-    input_shape, cols, w, has_bias, stride, pad, dilation, groups = cache
+    input_shape, x_pad, w, has_bias, stride, pad, dilation, groups = cache
     n_examples, filters, oh, ow = dout.shape
     _, group_depth, fh, fw = w.shape
-    dout_matrix = dout.transpose(0, 2, 3, 1).reshape(-1, filters)
-    group_cols = cols.reshape(len(cols), fh * fw, groups, group_depth)
-    dcols = np.empty_like(group_cols)
-    dw = np.empty_like(w)
     per_group = filters // groups
-    for g in range(groups):
-        group_filters = slice(g * per_group, (g + 1) * per_group)
-        dout_group = dout_matrix[:, group_filters]
-        columns = group_cols[:, :, g, :].reshape(len(cols), -1)
-        dw_matrix = columns.T @ dout_group
-        dw[group_filters] = dw_matrix.reshape(fh, fw, group_depth, per_group).transpose(3, 2, 0, 1)
-        dcols[:, :, g, :] = (dout_group @ _filter_matrix(w[group_filters]).T).reshape(len(cols), fh * fw, group_depth)
-    dx = col2im(dcols.reshape(len(cols), -1), input_shape, (fh, fw), (oh, ow), stride, pad, dilation)
-    db = dout_matrix.sum(axis=0) if has_bias else None
-    return dx, dw, db
+    spans = [d * (f - 1) + 1 for d, f in zip(dilation, (fh, fw))]
+    full_pad = tuple(span - 1 - p for span, p in zip(spans, pad))
+    transposed = stride == (1, 1) and min(full_pad) >= 0 and group_depth >= TRANSPOSED_MIN_DEPTH
+    # one channel-last copy of dout serves dw, db and dx; padded when dx is a convolution of it
+    border = full_pad if transposed else (0, 0)
+    dout_pad = pad_channel_last(dout, border)
+    dout_nhwc = dout_pad[:, border[0]:border[0] + oh, border[1]:border[1] + ow]
+    fields = window_view(x_pad, (fh, fw), (oh, ow), stride, dilation)
+    chunks = _chunks(n_examples, fields[0].size)
+
+    def dw_db_chunk(chunk):
+        rows = dout_nhwc[chunk].reshape(-1, filters)
+        dw_part = np.stack([_group_fields(fields[chunk], g, group_depth).T @ rows[:, g * per_group:(g + 1) * per_group]
+                            for g in range(groups)])
+        return dw_part, rows.sum(axis=0)
+
+    parts = map_chunks(dw_db_chunk, chunks)
+    dw_matrices = sum(dw_part for dw_part, _ in parts)
+    dw = dw_matrices.reshape(groups, fh, fw, group_depth, per_group).transpose(0, 4, 3, 1, 2).reshape(w.shape)
+    db = sum(db_part for _, db_part in parts) if has_bias else None
+    if transposed:
+        dx = _correlate(dout_pad, _filter_matrices(_transposed_filters(w, groups), groups),
+                        (fh, fw), input_shape[2:], stride, dilation)
+        return dx.transpose(0, 3, 1, 2), dw, db
+    # (G, FH·FW, Kg, Dg): the filters' taps, one (Kg, Dg) matrix per offset (a, b)
+    taps_weights = w.reshape(groups, per_group, group_depth, fh * fw).transpose(0, 3, 1, 2)
+    dx_pad = np.zeros_like(x_pad)
+
+    def dx_chunk(chunk):
+        rows = dout_nhwc[chunk].reshape(-1, filters)
+        count = chunk.stop - chunk.start
+        for g in range(groups):
+            taps = np.matmul(rows[:, g * per_group:(g + 1) * per_group], taps_weights[g])
+            add_window_taps(dx_pad[chunk, :, :, g * group_depth:(g + 1) * group_depth],
+                            taps.reshape(fh, fw, count, oh, ow, group_depth).transpose(2, 3, 4, 0, 1, 5),
+                            stride, dilation)
+
+    map_chunks(dx_chunk, chunks)
+    return unpad_channel_last(dx_pad, pad, input_shape[2:]), dw, db

@@ -24,6 +24,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from volnet.ops.parallel import map_chunks
+
 
 def zero_pad(x: np.ndarray, pad: tuple[int, int], value: float = 0.0) -> np.ndarray:
     """Pad the two spatial axes of x (N, D, H, W) with `pad` = (P_h, P_w) on each side."""
@@ -60,6 +62,26 @@ def window_view(
     )
 
 
+def pad_channel_last(x: np.ndarray, pad: tuple[int, int]) -> np.ndarray:
+    """x (N, D, H, W), any memory layout, zero-padded and copied once to (N, H + 2P_h, W + 2P_w, D).
+
+    A batch that is already channel-last in memory (a conv's output) is copied in order; only
+    the border is zeroed, not the whole array. Halves of the batch are copied on separate
+    cores (volnet.ops.parallel): a copy that transposes the layout is slow enough to gain.
+    """
+    n, depth, height, width = x.shape
+    pad_h, pad_w = pad
+    x_pad = np.empty((n, height + 2 * pad_h, width + 2 * pad_w, depth), dtype=x.dtype)
+
+    def copy(part):
+        x_pad[part, pad_h:pad_h + height, pad_w:pad_w + width, :] = x[part].transpose(0, 2, 3, 1)
+
+    map_chunks(copy, [slice(0, n // 2), slice(n // 2, n)] if n > 1 else [slice(0, n)])
+    for border in (x_pad[:, :pad_h], x_pad[:, pad_h + height:], x_pad[:, :, :pad_w], x_pad[:, :, pad_w + width:]):
+        border.fill(0)
+    return x_pad
+
+
 def im2col(
     x: np.ndarray,
     window: tuple[int, int],
@@ -72,16 +94,33 @@ def im2col(
 
     Args:
         x: the input volume batch, (N, D, H, W) — any memory layout; a batch that is
-            channel-last in memory (the output of a previous conv) is read without a copy.
+            channel-last in memory (the output of a previous conv) is read in order.
 
     Returns:
         cols: (N·OH·OW, FH·FW·D), row (n·OH + i)·OW + j holds the field of output (n, i, j)
         in (fh, fw, d) order.
     """
-    x_nhwc = np.ascontiguousarray(zero_pad(x, pad).transpose(0, 2, 3, 1))
-    fields = window_view(x_nhwc, window, out_hw, stride, dilation)
+    fields = window_view(pad_channel_last(x, pad), window, out_hw, stride, dilation)
     n, oh, ow, fh, fw, depth = fields.shape
     return fields.reshape(n * oh * ow, fh * fw * depth)
+
+
+def add_window_taps(dx_pad: np.ndarray, taps: np.ndarray, stride: tuple[int, int], dilation: tuple[int, int]):
+    """The scatter half of col2im: add each window offset's gradients onto the positions it read.
+
+    Args:
+        dx_pad: (N, Hp, Wp, D), the padded input's gradient, added to in place.
+        taps: (N, OH, OW, FH, FW, D) or any view of it: taps[n, i, j, a, b] is the gradient
+            for x_pad[n, i·S_h + a·d_h, j·S_w + b·d_w]. Give it as a tap-major array
+            (FH, FW, N, OH, OW, D) transposed, and each add walks OW·D numbers in order.
+    """
+    _, oh, ow, fh, fw, _ = taps.shape
+    (sh, sw), (dh, dw) = stride, dilation
+    for a in range(fh):
+        for b in range(fw):
+            rows = slice(a * dh, a * dh + sh * (oh - 1) + 1, sh)
+            columns = slice(b * dw, b * dw + sw * (ow - 1) + 1, sw)
+            dx_pad[:, rows, columns, :] += taps[:, :, :, a, b, :]
 
 
 def col2im(
@@ -103,13 +142,13 @@ def col2im(
         dx: (N, D, H, W), a channel-last-in-memory view; fields that overlap add up.
     """
     n, depth, height, width = input_shape
-    (fh, fw), (oh, ow), (sh, sw), (pad_h, pad_w), (dh, dw) = window, out_hw, stride, pad, dilation
-    fields = dcols.reshape(n, oh, ow, fh, fw, depth)
-    dx_padded = np.zeros((n, height + 2 * pad_h, width + 2 * pad_w, depth), dtype=dcols.dtype)
-    for a in range(fh):
-        for b in range(fw):
-            rows = slice(a * dh, a * dh + sh * (oh - 1) + 1, sh)
-            columns = slice(b * dw, b * dw + sw * (ow - 1) + 1, sw)
-            dx_padded[:, rows, columns, :] += fields[:, :, :, a, b, :]
-    dx = dx_padded[:, pad_h:pad_h + height, pad_w:pad_w + width, :]
-    return dx.transpose(0, 3, 1, 2)
+    (fh, fw), (oh, ow), (pad_h, pad_w) = window, out_hw, pad
+    dx_pad = np.zeros((n, height + 2 * pad_h, width + 2 * pad_w, depth), dtype=dcols.dtype)
+    add_window_taps(dx_pad, dcols.reshape(n, oh, ow, fh, fw, depth), stride, dilation)
+    return unpad_channel_last(dx_pad, pad, (height, width))
+
+
+def unpad_channel_last(x_pad: np.ndarray, pad: tuple[int, int], hw: tuple[int, int]) -> np.ndarray:
+    """The inverse of pad_channel_last, without a copy: (N, Hp, Wp, D) -> an (N, D, H, W) view."""
+    (pad_h, pad_w), (height, width) = pad, hw
+    return x_pad[:, pad_h:pad_h + height, pad_w:pad_w + width, :].transpose(0, 3, 1, 2)

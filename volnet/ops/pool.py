@@ -21,11 +21,16 @@ import numpy as np
 
 from volnet.ops.geometry import output_size, pair
 from volnet.ops.im2col import zero_pad
+from volnet.ops.parallel import batch_slices, map_chunks
 
 MODES = ("max", "avg")
+# The fast version works on slices of the batch of about this many input numbers, on all
+# cores (volnet.ops.parallel): each slice's passes then run while it is in cache.
+CHUNK_NUMBERS = 1 << 18
 
 
-def _geometry(x, window, stride, pad, mode):
+def _check(x, window, stride, pad, mode):
+    """Validate the arguments; return (OH, OW) and window, stride, pad as (height, width) pairs."""
     if mode not in MODES:
         raise ValueError(f"pooling mode must be one of {MODES}, got {mode!r}")
     if x.ndim != 4:
@@ -35,6 +40,11 @@ def _geometry(x, window, stride, pad, mode):
     if any(2 * p > f for p, f in zip(pad, window)):
         raise ValueError(f"pooling pad {pad} must be at most half the window {window}, or a window could see only padding")
     out_hw = tuple(output_size(x.shape[2 + a], window[a], stride[a], pad[a]) for a in (0, 1))
+    return out_hw, window, stride, pad
+
+
+def _geometry(x, window, stride, pad, mode):
+    out_hw, window, stride, pad = _check(x, window, stride, pad, mode)
     x_pad = zero_pad(x, pad, value=-np.inf if mode == "max" else 0.0)
     return x_pad, out_hw, window, stride, pad
 
@@ -85,49 +95,109 @@ def pool2d_backward_reference(dout, cache):
     return _unpad(dx_pad, pad, *x.shape[2:])
 
 
-def _window_offsets(window, out_hw, stride):
-    """For each offset (a, b) inside the window: its index a·FW + b and the strided slices
-    that pick, for every output position (i, j), the input at (i·S_h + a, j·S_w + b)."""
+def _empty(shape_nhwc, dtype, channel_last):
+    """An uninitialised (N, H, W, D) array, or an (N, H, W, D) view of (N, D, H, W) memory."""
+    if channel_last:
+        return np.empty(shape_nhwc, dtype)
+    n, height, width, depth = shape_nhwc
+    return np.empty((n, depth, height, width), dtype).transpose(0, 2, 3, 1)
+
+
+def _window_slices(window, out_hw, stride):
+    """For each offset (a, b) of the window, in row-major order: the strided slices of an
+    (N, Hp, Wp, D) array that pick, for every output (i, j), the input at (i·S_h + a, j·S_w + b)."""
     (fh, fw), (oh, ow), (sh, sw) = window, out_hw, stride
-    for a in range(fh):
-        for b in range(fw):
-            yield a * fw + b, (slice(None), slice(None), slice(a, a + sh * (oh - 1) + 1, sh),
-                               slice(b, b + sw * (ow - 1) + 1, sw))
+    return [(slice(None), slice(a, a + sh * (oh - 1) + 1, sh), slice(b, b + sw * (ow - 1) + 1, sw))
+            for a in range(fh) for b in range(fw)]
 
 
 def pool2d_forward(x, window=2, stride=None, pad=0, mode="max"):
-    """Pooling as FH·FW passes over strided views of the input: no copy of the fields.
+    """Pooling as FH·FW elementwise passes over strided views of the input: no copy of the fields.
 
-    Same arguments and result as pool2d_forward_reference. For max pooling the cache keeps
-    the index (a·FW + b) of each window's winner, the "switches" that backward routes by.
+    Works in x's own memory layout (channel-last or not) and returns the output in it. For
+    max pooling the cache keeps each window's "switch": the index a·FW + b of the first
+    maximum (the one the reference routes to). It is found without branching, from
+    ne_i = (field_i ≠ max):  switch = ne_0·(1 + ne_1·(1 + ne_2·(…))), the count of leading misses.
+
+    Same arguments and result as pool2d_forward_reference.
     """
-    x_pad, out_hw, window, stride, pad = _geometry(x, window, stride, pad, mode)
-    offsets = _window_offsets(window, out_hw, stride)
-    _, first = next(offsets)
-    out = x_pad[first].copy()
-    winner = np.zeros(out.shape, dtype=np.uint8 if window[0] * window[1] <= 256 else np.int32)
-    for index, where in offsets:
-        field = x_pad[where]
-        if mode == "max":
-            better = field > out  # strictly greater: the first maximum keeps the gradient
-            np.copyto(out, field, where=better)
-            winner[better] = index
-        else:
-            out += field
-    if mode == "avg":
-        out /= window[0] * window[1]
-    return out, (x.shape, winner if mode == "max" else None, window, stride, pad, mode)
+    out_hw, window, stride, pad = _check(x, window, stride, pad, mode)
+    n_examples, depth, height, width = x.shape
+    channel_last = x.transpose(0, 2, 3, 1).flags.c_contiguous
+    x_view = x.transpose(0, 2, 3, 1)
+    if pad != (0, 0):
+        x_view = _empty((n_examples, height + 2 * pad[0], width + 2 * pad[1], depth), x.dtype, channel_last)
+        x_view.fill(-np.inf if mode == "max" else 0)
+        x_view[:, pad[0]:pad[0] + height, pad[1]:pad[1] + width] = x.transpose(0, 2, 3, 1)
+    out = _empty((n_examples, *out_hw, depth), x.dtype, channel_last)
+    switch_type = np.uint8 if window[0] * window[1] <= 256 else np.int32
+    switches = _empty(out.shape, switch_type, channel_last) if mode == "max" else None
+    slices = _window_slices(window, out_hw, stride)
+
+    def pool_chunk(part):
+        fields = [x_view[part][where] for where in slices]
+        chunk_out = out[part]
+        np.copyto(chunk_out, fields[0])
+        for field in fields[1:]:
+            (np.maximum if mode == "max" else np.add)(chunk_out, field, out=chunk_out)
+        if mode == "avg":
+            chunk_out *= x.dtype.type(1 / len(fields))
+            return
+        chunk_switches, missed = switches[part], _empty(chunk_out.shape, bool, channel_last)
+        chunk_switches.fill(0)
+        for field in reversed(fields[:-1]):
+            chunk_switches += 1
+            np.not_equal(field, chunk_out, out=missed)
+            np.multiply(chunk_switches, missed, out=chunk_switches)
+
+    map_chunks(pool_chunk, batch_slices(n_examples, x[0].size, CHUNK_NUMBERS))
+    return out.transpose(0, 3, 1, 2), (x.shape, switches, window, stride, pad, mode, channel_last)
 
 
 def pool2d_backward(dout, cache):
-    """Backward of pool2d_forward: FH·FW strided adds into dx, one per window offset."""
-    input_shape, winner, window, stride, pad, mode = cache
+    """Backward of pool2d_forward: one elementwise pass per window offset.
+
+    The offset-(a, b) inputs of all windows form one strided view of dx; they get dout
+    where the switch is a·FW + b (max) or dout/(FH·FW) (avg). When the windows tile the
+    padded input exactly (stride = window) every input is in one window and the passes
+    write dx directly; otherwise they add into zeros. dx comes back in x's memory layout.
+    """
+    input_shape, switches, window, stride, pad, mode, channel_last = cache
     n_examples, depth, height, width = input_shape
-    dx_pad = np.zeros((n_examples, depth, height + 2 * pad[0], width + 2 * pad[1]), dtype=dout.dtype)
-    share = dout / (window[0] * window[1]) if mode == "avg" else None
-    for index, where in _window_offsets(window, dout.shape[2:], stride):
-        dx_pad[where] += share if mode == "avg" else np.where(winner == index, dout, 0)
-    return _unpad(dx_pad, pad, height, width)
+    out_hw = dout.shape[2:]
+    dout_view = dout.transpose(0, 2, 3, 1)
+    padded_hw = (height + 2 * pad[0], width + 2 * pad[1])
+    dx_view = _empty((n_examples, *padded_hw, depth), dout.dtype, channel_last)
+    tiled = stride == window and all(o * f == p for o, f, p in zip(out_hw, window, padded_hw))
+    slices = _window_slices(window, out_hw, stride)
+    share = dout.dtype.type(1 / (window[0] * window[1]))
+
+    def unpool_chunk(part):
+        gradient = dout_view[part]
+        if gradient.flags.c_contiguous != channel_last:  # match the switches' layout: one pass in order
+            gradient = _empty(gradient.shape, dout.dtype, channel_last)
+            gradient[...] = dout_view[part]
+        chunk_dx = dx_view[part]
+        if not tiled:
+            chunk_dx.fill(0)
+        if mode == "avg":
+            gradient = gradient * share
+        chosen = _empty(gradient.shape, bool, channel_last)
+        for index, where in enumerate(slices):
+            if mode == "max":
+                np.equal(switches[part], index, out=chosen)
+                if tiled:
+                    np.multiply(gradient, chosen, out=chunk_dx[where])
+                else:
+                    chunk_dx[where] += gradient * chosen
+            elif tiled:
+                chunk_dx[where] = gradient
+            else:
+                chunk_dx[where] += gradient
+
+    map_chunks(unpool_chunk, batch_slices(n_examples, depth * padded_hw[0] * padded_hw[1], CHUNK_NUMBERS))
+    dx = dx_view[:, pad[0]:pad[0] + height, pad[1]:pad[1] + width]
+    return dx.transpose(0, 3, 1, 2)
 
 
 def global_avgpool_forward(x):
