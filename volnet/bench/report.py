@@ -1,0 +1,35 @@
+"""The benchmark's results as a table for the terminal (and docs/performance.md)."""
+
+from __future__ import annotations
+
+
+def _number(value, digits=1, suffix=""):
+    return "—" if value is None else f"{value:.{digits}f}{suffix}"
+
+
+def table(results: dict) -> str:
+    """Markdown tables: one row per case, then peak memory; every speed also as a % of peak."""
+    peak = results["matmul_peak_gflops"]
+    lines = [
+        f"threads: {results['threads']} (NumPy's BLAS; torch.set_num_threads the same)   "
+        f"float32 matmul peak: {peak:.0f} GFLOP/s   load average before: {results['load_average'][0]:.2f}",
+        "",
+        "| case | volnet ms | PyTorch ms | volnet/PyTorch | volnet GFLOP/s (% peak) | PyTorch GFLOP/s (% peak) | agree |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in results["rows"]:
+        speeds = []
+        for key in ("volnet_gflops", "torch_gflops"):
+            value = row[key]
+            speeds.append("—" if value is None else f"{value:.0f} ({100 * value / peak:.0f}%)")
+        agree = "—" if row["agreement"] is None else f"{row['agreement']:.0e}"
+        lines.append(f"| {row['name']} | {_number(row['volnet_ms'])} | {_number(row['torch_ms'])} | "
+                     f"{_number(row['ratio'], 2)} | {speeds[0]} | {speeds[1]} | {agree} |")
+    if results.get("memory"):
+        lines += ["", "| training step, peak memory | volnet MiB | PyTorch MiB | volnet/PyTorch |", "|---|---:|---:|---:|"]
+        for row in results["memory"]:
+            lines.append(f"| {row['name']} | {_number(row['volnet_mib'])} | {_number(row['torch_mib'])} | "
+                         f"{_number(row['ratio'], 2)} |")
+    if not results["torch"]:
+        lines += ["", "PyTorch is not installed: only volnet was timed (pip install torch to compare)."]
+    return "\n".join(lines)
