@@ -8,25 +8,75 @@ running ones and are constants.
 
 Backward in training (μ and σ² depend on every x, which gives the two extra terms):
     dβ = Σ dout,   dγ = Σ dout·x̂,   dx̂ = dout·γ
-    dx = (1/M)·(1/√(σ² + ε))·(M·dx̂ − Σ dx̂ − x̂·Σ(dx̂·x̂))
-The Σ dx̂ term comes through μ; the x̂·Σ(dx̂·x̂) term through σ², whose own dependence on μ
-drops out because Σ(x − μ) = 0. In inference dx = dx̂/√(σ² + ε).
+    dx = (γ/√(σ² + ε))·(dout − mean(dout) − x̂·mean(dout·x̂))
+       = (γ/√(σ² + ε))·(dout − dβ/M − x̂·dγ/M)
+The mean(dout) term comes through μ; the x̂·mean(dout·x̂) term through σ², whose own
+dependence on μ drops out because Σ(x − μ) = 0. In inference dx = dout·γ/√(σ² + ε).
+
+Memory layout: a volume that is channel-last in memory (every conv's output is, see
+volnet.ops.conv) is handled as the matrix (N·H·W, D) it is, so each pass streams through
+memory in order and the result keeps the layout; any other volume as (N, D, H·W).
+Each pass works on slices of rows of about CHUNK_NUMBERS numbers on all cores
+(volnet.ops.parallel); per-feature sums are then added over the slices in float64.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from volnet.ops.parallel import batch_slices, map_chunks
 
-def _axes(x):
-    if x.ndim not in (2, 4):
+CHUNK_NUMBERS = 1 << 18
+
+
+def _features(x):
+    """x as an array whose axis 1 is the feature d and whose axis 0 can be sliced into rows:
+    (N, D) for vectors, (N·H·W, D) for channel-last volumes (no copy), (N, D, H·W) for others."""
+    if x.ndim == 2:
+        return x
+    if x.ndim != 4:
         raise ValueError(f"batch norm wants (N, D) or (N, D, H, W), got shape {x.shape}")
-    return (0,) if x.ndim == 2 else (0, 2, 3)
+    channel_last = x.transpose(0, 2, 3, 1)
+    if channel_last.flags.c_contiguous:
+        return channel_last.reshape(-1, x.shape[1])
+    return np.ascontiguousarray(x).reshape(x.shape[0], x.shape[1], -1)
 
 
-def _per_feature(v, x):
-    """Shape a (D,) vector to broadcast against x."""
-    return v.reshape((1, -1) + (1,) * (x.ndim - 2))
+def _like(view, x):
+    """The inverse of _features: view back in x's shape (N, D) or (N, D, H, W)."""
+    if x.ndim == 2:
+        return view
+    if view.ndim == 2:
+        n, depth, height, width = x.shape
+        return view.reshape(n, height, width, depth).transpose(0, 3, 1, 2)
+    return view.reshape(x.shape)
+
+
+def _per_feature(v, view):
+    """A (D,) vector shaped to broadcast against a _features view."""
+    return v if view.ndim == 2 else v.reshape(1, -1, 1)
+
+
+def _row_slices(view):
+    """Slices of a _features view's axis 0, each of about CHUNK_NUMBERS numbers."""
+    return batch_slices(len(view), view[0].size, CHUNK_NUMBERS)
+
+
+def _feature_sums(function, chunks):
+    """Σ over the slices of function(rows), whose partial sums are (D,) or a tuple of (D,),
+    added in float64 on all cores: (D,) or (len(tuple), D)."""
+    return np.sum(map_chunks(function, chunks), axis=0, dtype=np.float64)
+
+
+def _sum(block):
+    """Σ per feature of a _features view: (D,). For rows (m, D) a matrix-vector product,
+    several times faster than NumPy's sum over the outer axis."""
+    return np.ones(len(block), block.dtype) @ block if block.ndim == 2 else block.sum(axis=(0, 2))
+
+
+def _sum_of_products(a, b):
+    """Σ a·b per feature of two _features views of the same shape: (D,)."""
+    return np.einsum("md,md->d", a, b) if a.ndim == 2 else np.einsum("ndk,ndk->d", a, b)
 
 
 def batchnorm_forward(x, gamma, beta, running_mean, running_var, training=True, momentum=0.1, eps=1e-5):
@@ -35,37 +85,69 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training=True, 
     Args:
         x: (N, D) or (N, D, H, W). gamma, beta, running_mean, running_var: (D,).
     Returns:
-        out (same shape as x), cache for batchnorm_backward.
+        out (same shape and memory layout as x), cache for batchnorm_backward.
     """
-    axes = _axes(x)
+    view = _features(x)
+    count = view.size // view.shape[1]
+    chunks = _row_slices(view)
+    x_hat, out = np.empty_like(view), np.empty_like(view)
+
+    def center(rows):
+        """x − μ into x_hat's rows; returns their Σ (x − μ)² per feature."""
+        centered = np.subtract(view[rows], shift, out=x_hat[rows])
+        return _sum_of_products(centered, centered)
+
     if training:
-        count = x.size // x.shape[1]
         if count < 2:
             raise ValueError(f"batch norm in training needs at least 2 numbers per feature to estimate a variance, got {count}")
-        mean = x.mean(axis=axes)
-        var = x.var(axis=axes)
+        mean = _feature_sums(lambda rows: _sum(view[rows]), chunks) / count
+        shift = _per_feature(mean.astype(x.dtype), view)
+        var = _feature_sums(center, chunks) / count
         running_mean *= 1 - momentum
         running_mean += momentum * mean
         running_var *= 1 - momentum
         running_var += momentum * var * count / (count - 1)
     else:
         mean, var = running_mean, running_var
-    inv_std = 1.0 / np.sqrt(var + eps)
-    x_hat = (x - _per_feature(mean, x)) * _per_feature(inv_std, x)
-    out = x_hat * _per_feature(gamma, x) + _per_feature(beta, x)
-    return out.astype(x.dtype, copy=False), (x_hat, gamma, inv_std, training)
+        shift = _per_feature(mean.astype(x.dtype), view)
+        map_chunks(center, chunks)
+    inv_std = (1.0 / np.sqrt(var + eps)).astype(x.dtype)
+    normaliser, scale, offset = (_per_feature(v.astype(x.dtype), view) for v in (inv_std, gamma, beta))
+
+    def normalise(rows):
+        """x̂ = (x − μ)/√(σ² + ε) in place, out = γ·x̂ + β, while the rows are in cache."""
+        np.multiply(x_hat[rows], normaliser, out=x_hat[rows])
+        np.multiply(x_hat[rows], scale, out=out[rows])
+        out[rows] += offset
+
+    map_chunks(normalise, chunks)
+    return _like(out, x), (x_hat, gamma, inv_std, training)
 
 
 def batchnorm_backward(dout, cache):
-    """Returns dx (shape of x), dgamma (D,), dbeta (D,)."""
+    """Returns dx (shape and memory layout of x̂), dgamma (D,), dbeta (D,)."""
     x_hat, gamma, inv_std, training = cache
-    axes = _axes(dout)
-    dbeta = dout.sum(axis=axes)
-    dgamma = (dout * x_hat).sum(axis=axes)
-    dx_hat = dout * _per_feature(gamma, dout)
-    if not training:
-        return dx_hat * _per_feature(inv_std, dout), dgamma, dbeta
-    count = dout.size // dout.shape[1]
-    dx = (count * dx_hat - _per_feature(dx_hat.sum(axis=axes), dout)
-          - x_hat * _per_feature((dx_hat * x_hat).sum(axis=axes), dout))
-    return (dx * _per_feature(inv_std / count, dout)).astype(dout.dtype, copy=False), dgamma, dbeta
+    view = _features(dout)
+    if view.shape != x_hat.shape:  # dout in another memory layout than the forward's input
+        view = np.ascontiguousarray(dout.transpose(0, 2, 3, 1) if x_hat.ndim == 2 else dout).reshape(x_hat.shape)
+    chunks = _row_slices(view)
+    dbeta, dgamma = _feature_sums(lambda rows: (_sum(view[rows]), _sum_of_products(view[rows], x_hat[rows])),
+                                  chunks).astype(dout.dtype)
+    scale = _per_feature((gamma * inv_std).astype(dout.dtype), view)
+    dx = np.empty_like(view)
+    if training:
+        count = view.size // view.shape[1]
+        through_var = _per_feature((dgamma / count).astype(dout.dtype), view)
+        through_mean = _per_feature((dbeta / count).astype(dout.dtype), view)
+
+        def gradient(rows):
+            np.multiply(x_hat[rows], through_var, out=dx[rows])
+            np.subtract(view[rows], dx[rows], out=dx[rows])
+            dx[rows] -= through_mean
+            dx[rows] *= scale
+    else:
+        def gradient(rows):
+            np.multiply(view[rows], scale, out=dx[rows])
+
+    map_chunks(gradient, chunks)
+    return _like(dx, dout), dgamma, dbeta

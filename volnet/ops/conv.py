@@ -53,12 +53,21 @@ def _geometry(x, w, stride, pad, dilation, groups):
     return out_hw, stride, pad, dilation
 
 
-def _receptive_field(n, depth, i, j, window, stride, dilation):
-    """x_pad[n, depth, rows, columns] seen by output position (i, j)."""
-    (fh, fw), (sh, sw), (dh, dw) = window, stride, dilation
-    rows = slice(i * sh, i * sh + dh * (fh - 1) + 1, dh)
-    columns = slice(j * sw, j * sw + dw * (fw - 1) + 1, dw)
-    return (n, depth, rows, columns)
+def _receptive_fields(n_examples, w, groups, out_hw, stride, dilation):
+    """Slide every filter over every example: yields (n, k, i, j, field), where
+    x_pad[field] = x_pad[n, depth slice of filter k's group, rows, columns] is the region
+    that output (n, k, i, j) sees."""
+    filters, group_depth, fh, fw = w.shape
+    (sh, sw), (dh, dw) = stride, dilation
+    for n in range(n_examples):
+        for k in range(filters):
+            group = k // (filters // groups)
+            depth = slice(group * group_depth, (group + 1) * group_depth)
+            for i in range(out_hw[0]):
+                for j in range(out_hw[1]):
+                    rows = slice(i * sh, i * sh + dh * (fh - 1) + 1, dh)
+                    columns = slice(j * sw, j * sw + dw * (fw - 1) + 1, dw)
+                    yield n, k, i, j, (n, depth, rows, columns)
 
 
 def conv2d_forward_reference(x, w, b=None, stride=1, pad=0, dilation=1, groups=1):
@@ -67,18 +76,11 @@ def conv2d_forward_reference(x, w, b=None, stride=1, pad=0, dilation=1, groups=1
     Returns:
         out (N, K, OH, OW); cache for conv2d_backward_reference.
     """
-    (oh, ow), stride, pad, dilation = _geometry(x, w, stride, pad, dilation, groups)
-    n_examples, filters, group_depth = x.shape[0], w.shape[0], w.shape[1]
+    out_hw, stride, pad, dilation = _geometry(x, w, stride, pad, dilation, groups)
     x_pad = zero_pad(x, pad)
-    out = np.zeros((n_examples, filters, oh, ow), dtype=np.result_type(x, w))
-    for n in range(n_examples):
-        for k in range(filters):
-            group = k // (filters // groups)
-            depth = slice(group * group_depth, (group + 1) * group_depth)
-            for i in range(oh):
-                for j in range(ow):
-                    field = x_pad[_receptive_field(n, depth, i, j, w.shape[2:], stride, dilation)]
-                    out[n, k, i, j] = np.sum(field * w[k]) + (0 if b is None else b[k])
+    out = np.zeros((x.shape[0], w.shape[0], *out_hw), dtype=np.result_type(x, w))
+    for n, k, i, j, field in _receptive_fields(x.shape[0], w, groups, out_hw, stride, dilation):
+        out[n, k, i, j] = np.sum(x_pad[field] * w[k]) + (0 if b is None else b[k])
     return out, (x, w, b, stride, pad, dilation, groups)
 
 
@@ -89,20 +91,12 @@ def conv2d_backward_reference(dout, cache):
         dx (N, D, H, W), dw (K, D/G, FH, FW), db (K,) or None when there is no bias.
     """
     x, w, b, stride, pad, dilation, groups = cache
-    n_examples, filters, oh, ow = dout.shape
-    group_depth = w.shape[1]
     x_pad = zero_pad(x, pad)
     dx_pad = np.zeros_like(x_pad)
     dw = np.zeros_like(w)
-    for n in range(n_examples):
-        for k in range(filters):
-            group = k // (filters // groups)
-            depth = slice(group * group_depth, (group + 1) * group_depth)
-            for i in range(oh):
-                for j in range(ow):
-                    where = _receptive_field(n, depth, i, j, w.shape[2:], stride, dilation)
-                    dx_pad[where] += dout[n, k, i, j] * w[k]
-                    dw[k] += dout[n, k, i, j] * x_pad[where]
+    for n, k, i, j, field in _receptive_fields(x.shape[0], w, groups, dout.shape[2:], stride, dilation):
+        dx_pad[field] += dout[n, k, i, j] * w[k]
+        dw[k] += dout[n, k, i, j] * x_pad[field]
     height, width = x.shape[2:]
     dx = dx_pad[:, :, pad[0]:pad[0] + height, pad[1]:pad[1] + width]
     db = None if b is None else dout.sum(axis=(0, 2, 3))
@@ -186,8 +180,11 @@ def _transposed_filters(w, groups):
     return flipped.transpose(0, 2, 1, 3, 4).reshape(groups * group_depth, per_group, fh, fw)
 
 
-def conv2d_backward(dout, cache):
+def conv2d_backward(dout, cache, input_gradient=True):
     """Backward of conv2d_forward, a chunk of the batch at a time.
+
+    With input_gradient=False only dw and db are computed and dx is None (a net's first
+    layer: nothing uses the gradient of the images).
 
     With a chunk of dout laid out as a matrix (n·OH·OW, K) and the chunk's im2col rows
     recomputed from the cached padded input:
@@ -203,7 +200,7 @@ def conv2d_backward(dout, cache):
     per_group = filters // groups
     spans = [d * (f - 1) + 1 for d, f in zip(dilation, (fh, fw))]
     full_pad = tuple(span - 1 - p for span, p in zip(spans, pad))
-    transposed = stride == (1, 1) and min(full_pad) >= 0 and group_depth >= TRANSPOSED_MIN_DEPTH
+    transposed = input_gradient and stride == (1, 1) and min(full_pad) >= 0 and group_depth >= TRANSPOSED_MIN_DEPTH
     # one channel-last copy of dout serves dw, db and dx; padded when dx is a convolution of it
     border = full_pad if transposed else (0, 0)
     dout_pad = pad_channel_last(dout, border)
@@ -221,6 +218,8 @@ def conv2d_backward(dout, cache):
     dw_matrices = sum(dw_part for dw_part, _ in parts)
     dw = dw_matrices.reshape(groups, fh, fw, group_depth, per_group).transpose(0, 4, 3, 1, 2).reshape(w.shape)
     db = sum(db_part for _, db_part in parts) if has_bias else None
+    if not input_gradient:
+        return None, dw, db
     if transposed:
         dx = _correlate(dout_pad, _filter_matrices(_transposed_filters(w, groups), groups),
                         (fh, fw), input_shape[2:], stride, dilation)

@@ -9,7 +9,6 @@ Backward, given dout (N, D_out):
 
 from __future__ import annotations
 
-import numpy as np
 
 
 def linear_forward(x, w, b=None):
