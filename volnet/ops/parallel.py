@@ -12,6 +12,7 @@ so the threads run in parallel and never wait for each other until the layer is 
 
 from __future__ import annotations
 
+import contextvars
 import ctypes
 import functools
 import os
@@ -79,7 +80,9 @@ def map_chunks(function, chunks) -> list:
             _POOLS[cores] = ThreadPoolExecutor(cores, thread_name_prefix="volnet")
         _set_blas_threads(1)
         try:
-            return list(_POOLS[cores].map(function, chunks))
+            # each worker runs in a copy of the caller's context, so np.errstate reaches it
+            context = contextvars.copy_context()
+            return list(_POOLS[cores].map(lambda chunk: context.copy().run(function, chunk), chunks))
         finally:
             _set_blas_threads(cores)
     finally:
