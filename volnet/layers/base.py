@@ -12,6 +12,7 @@ through a differentiable function. It holds:
 
 from __future__ import annotations
 
+import functools
 import inspect
 
 import numpy as np
@@ -40,9 +41,47 @@ def format_shape(shape) -> str:
     return "×".join(str(s) for s in shape)
 
 
+def _recording_output_shape(forward):
+    """Wrap a layer's forward so that it remembers the shape of the batch it returns."""
+
+    @functools.wraps(forward)
+    def recorded(self, x, *args, **kwargs):
+        out = forward(self, x, *args, **kwargs)
+        self.last_output_shape = out.shape
+        return out
+
+    return recorded
+
+
+def _checking_dout(backward):
+    """Wrap a layer's backward so that dout must have the shape of the last forward's output."""
+
+    @functools.wraps(backward)
+    def checked(self, dout, *args, **kwargs):
+        if getattr(dout, "shape", None) != self.last_output_shape:
+            self._reject_dout(dout)
+        return backward(self, dout, *args, **kwargs)
+
+    return checked
+
+
 class Layer:
     """Base class: subclasses define output_shape, forward and backward, and may define
-    _create_parameters (called once by build)."""
+    _create_parameters (called once by build).
+
+    Every subclass's forward and backward are wrapped once, when the class is defined:
+    forward records the shape of the batch it returns (`last_output_shape`), and backward
+    first checks that dout has exactly that shape — one tuple comparison per call — so a
+    wrong dout gives an error naming the layer rather than a broadcasting traceback or, worse,
+    a silently wrong gradient.
+    """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "forward" in vars(cls):
+            cls.forward = _recording_output_shape(cls.forward)
+        if "backward" in vars(cls):
+            cls.backward = _checking_dout(cls.backward)
 
     def __init__(self):
         self.training = True
@@ -50,6 +89,7 @@ class Layer:
         self.input_shape: tuple[int, ...] | None = None
         self.dtype = DEFAULT_DTYPE
         self._checked_shape = None
+        self.last_output_shape: tuple[int, ...] | None = None  # (N, ...) of the last forward's output
 
     # -- naming ---------------------------------------------------------------------------
     def config(self) -> dict:
@@ -132,10 +172,32 @@ class Layer:
 
     # -- computation ------------------------------------------------------------------------
     def forward(self, x: np.ndarray) -> np.ndarray:
+        """The output batch (N, ...) for an input batch x (N, ...); keeps what backward needs."""
         raise NotImplementedError
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
+        """dx (the input's shape) for dout, the gradient of the loss with respect to the last
+        forward's output (its shape); adds the parameters' gradients onto their .grad."""
         raise NotImplementedError
+
+    def _reject_dout(self, dout):
+        """Raise the error for a dout that backward cannot take (see the class docstring).
+
+        Raises:
+            RuntimeError: forward has not run yet, so there is no output to differentiate.
+            TypeError: dout is not a NumPy array.
+            ValueError: dout's shape differs from that of the last forward's output.
+        """
+        expected = self.last_output_shape
+        if expected is None:
+            raise RuntimeError(f"{self.label()}: backward called before forward; run forward(x) on a batch first, "
+                               f"then backward(dout) with the gradient of the loss with respect to its output")
+        if not isinstance(dout, np.ndarray):
+            raise TypeError(f"{self.label()}: backward wants dout as a NumPy array of shape {expected}, "
+                            f"got {type(dout).__name__}")
+        raise ValueError(f"{self.label()}: backward got dout of shape {dout.shape}, but the last forward gave an output "
+                         f"of shape {expected}; dout is the gradient of the loss with respect to that output and "
+                         f"must have its shape")
 
     def __call__(self, x):
         return self.forward(x)

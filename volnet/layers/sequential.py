@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 
 from volnet.layers.base import Layer, format_shape
@@ -15,17 +17,36 @@ class Sequential(Layer):
     input depth is ever written twice.
 
     Args:
-        layers: the layers, in order.
+        *layers: the layers, in order: Sequential(conv, relu, pool) or Sequential([conv, relu, pool]).
         input_shape: (D, H, W) or (D,) of one example, to build at once.
         seed: seeds the initial weights when building.
+        dtype: the dtype of the parameters when building.
+
+    Raises:
+        TypeError: something other than layers, e.g. an architecture string (which
+            volnet.build_model reads).
+
+    Example:
+        >>> model = Sequential(Conv2D(8, 3, pad=1), ReLU(), MaxPool2D(), Flatten(), Linear(10))
+        >>> model.output_shape((1, 28, 28))
+        (10,)
     """
 
-    def __init__(self, layers, input_shape=None, seed: int | None = None, dtype=np.float32):
+    def __init__(self, *layers, input_shape=None, seed: int | None = None, dtype=np.float32):
         super().__init__()
+        if len(layers) == 1 and isinstance(layers[0], str):
+            raise TypeError(
+                f"Sequential takes layers, not an architecture string; to build {layers[0]!r} use "
+                f"volnet.build_model({layers[0]!r}, input_shape), e.g. input_shape=(1, 28, 28), "
+                f"or give the layers: Sequential(Conv2D(32, 3), ReLU(), ...)")
+        if len(layers) == 1 and isinstance(layers[0], Iterable) and not isinstance(layers[0], Layer):
+            layers = layers[0]
         self.layers = list(layers)
         if not all(isinstance(layer, Layer) for layer in self.layers):
             wrong = next(layer for layer in self.layers if not isinstance(layer, Layer))
-            raise TypeError(f"Sequential takes layers, got {type(wrong).__name__}: {wrong!r}")
+            raise TypeError(f"Sequential takes layers, got {type(wrong).__name__}: {wrong!r}; write "
+                            f"Sequential(layer, layer, ...) or Sequential([layer, layer, ...]), and give input_shape, "
+                            f"seed and dtype by keyword")
         self.seed = seed
         self.number_layers()
         if input_shape is not None:

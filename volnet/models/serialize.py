@@ -21,9 +21,10 @@ exactly as np.savez writes it, so np.load(path, allow_pickle=False) opens it too
 
 Files are written atomically: into a temporary file in the same folder, flushed and
 fsync'ed, then renamed over the target with os.replace, so a crash leaves either the old
-file or the new one, never half of one. Reading checks the zip's CRCs, the arrays' dtypes
-(no object arrays, which would need pickle) and the SHA-256; any failure is a ValueError
-that says the file is truncated or corrupt.
+file or the new one, never half of one; missing folders are created, as for all of
+volnet's output files. Reading checks the zip's CRCs, the arrays' dtypes (no object
+arrays, which would need pickle) and the SHA-256; any failure is a ValueError that says
+the file is truncated or corrupt.
 
 write_npz_atomic and read_npz_checked are the general pair under save_model/load_model: any
 set of named arrays plus a JSON object (training checkpoints use them for model state,
@@ -79,8 +80,8 @@ def write_npz_atomic(path, arrays: dict[str, np.ndarray], meta: dict, kind: str)
     """Write named arrays and a JSON object to one .npz file, atomically (format in the module doc).
 
     Args:
-        path: the file to write (its folder must exist); an existing file is replaced only
-            once the new one is completely on disk.
+        path: the file to write (missing folders are created); an existing file is replaced
+            only once the new one is completely on disk.
         arrays: name -> numeric NumPy array (bool, integer, float or complex). Names must not
             start with "__volnet__".
         meta: a JSON-serialisable dict (NumPy scalars and arrays are turned into numbers and
@@ -90,7 +91,7 @@ def write_npz_atomic(path, arrays: dict[str, np.ndarray], meta: dict, kind: str)
     Raises:
         TypeError: an array of Python objects (it would need pickle), or meta that JSON cannot hold.
         ValueError: a reserved array name.
-        OSError: the folder is missing or not writable.
+        OSError: the folder cannot be created or written to (the message names it).
 
     Example:
         >>> path = os.path.join(tempfile.mkdtemp(), "checkpoint.npz")
@@ -112,7 +113,12 @@ def write_npz_atomic(path, arrays: dict[str, np.ndarray], meta: dict, kind: str)
     entries = {**arrays, META_ENTRY: np.frombuffer(text.encode("utf-8"), dtype=np.uint8)}
 
     folder = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+    try:
+        os.makedirs(folder, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+    except OSError as error:  # name the folder, not the temporary file
+        raise type(error)(error.errno, f"cannot write {path}: the folder {folder} cannot be created or written "
+                                       f"to ({error.strerror})") from None
     try:
         with os.fdopen(handle, "wb") as file:
             # np.savez's layout, written directly so that no array name can clash with its arguments
@@ -265,8 +271,20 @@ def save_model(path, model: Layer, metadata: dict | None = None, class_names=Non
 
     Raises:
         ValueError: the model is not built (it has no input shape yet).
-        TypeError: a layer type that cannot be saved, or metadata JSON cannot hold.
+        TypeError: the arguments in the wrong order (the model first, as torch.save takes
+            them), a model that is not a volnet layer, a layer type that cannot be saved, or
+            metadata JSON cannot hold.
+        OSError: the folder cannot be created or written to.
     """
+    if isinstance(path, Layer):
+        raise TypeError(f"save_model takes the file path first and the model second: save_model(path, model); "
+                        f"got a {type(path).__name__} as path and {model!r} as model. Swap them.")
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"save_model(path, model): path must be a file name (str or pathlib.Path), "
+                        f"got {type(path).__name__}")
+    if not isinstance(model, Layer):
+        raise TypeError(f"save_model(path, model): model must be a volnet model or layer (e.g. a Sequential), "
+                        f"got {type(model).__name__}")
     if not model.built:
         raise ValueError(f"{model.label()} is not built, so it has no weights to save; build it with "
                          f"model.build(input_shape) or run a batch through it first")

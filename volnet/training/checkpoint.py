@@ -14,6 +14,8 @@ such rather than half-read. It holds
               optimizer          the optimizer's scalars
               best               the best monitored value so far, its epoch, epochs since then
               settings           what the caller chose to store, e.g. the training configuration
+              first_loss         the loss of the run's first step, against which divergence is
+                                 judged (absent from older checkpoints: then the first resumed step's)
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class Checkpoint:
     generators: dict[str, dict]
     best: dict
     settings: dict = field(default_factory=dict)
+    first_loss: float | None = None
 
 
 def model_generators(layer, prefix: str = "") -> dict[str, np.random.Generator]:
@@ -60,6 +63,7 @@ def save_checkpoint(path, checkpoint: Checkpoint) -> None:
         "version": VERSION, "epoch": checkpoint.epoch, "step": checkpoint.step,
         "history": checkpoint.history, "generators": checkpoint.generators,
         "optimizer": checkpoint.optimizer_scalars, "best": checkpoint.best, "settings": checkpoint.settings,
+        "first_loss": checkpoint.first_loss,
     }
     write_npz_atomic(path, arrays, meta, kind=KIND)
 
@@ -80,4 +84,4 @@ def load_checkpoint(path) -> Checkpoint:
         return {name[len(prefix):]: value for name, value in arrays.items() if name.startswith(prefix)}
 
     return Checkpoint(section("model/"), section("optimizer/"), meta["optimizer"], meta["epoch"], meta["step"],
-                      meta["history"], meta["generators"], meta["best"], meta["settings"])
+                      meta["history"], meta["generators"], meta["best"], meta["settings"], meta.get("first_loss"))

@@ -1,31 +1,78 @@
-"""Finding where a training step went non-finite (NaN or ±inf).
+"""Finding where training diverged: the loss blew up, or a step went non-finite (NaN or ±inf).
 
-Once a NaN appears it spreads through every later layer and every weight it touches, so
-the useful question is where it first appeared. After a step fails its finiteness check
-the batch is run again, one layer at a time — forward through the model's layers in order,
-then backward in reverse — and the first non-finite thing is named: the input, a layer's
-parameters (overflowed by an earlier update), a layer's output, the loss, a layer's dx, or
-the gradient of one of its parameters.
+Two ways a run diverges, both usually from too large a learning rate:
+- the loss grows without bound while every number stays finite: `loss_diverged` flags a
+  loss more than DIVERGENCE_FACTOR times the first step's and above DIVERGENCE_FLOOR;
+- a number overflows to inf, and inf − inf or 0·inf makes NaN. Once a NaN appears it
+  spreads through every later layer and every weight it touches, so the useful question is
+  where it first appeared. After a step fails its finiteness check the batch is run again,
+  one layer at a time — forward through the model's layers in order, then backward in
+  reverse — and the first non-finite thing is named: the input, a layer's parameters
+  (overflowed by an earlier update), a layer's output, the loss, a layer's dx, or the
+  gradient of one of its parameters.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
 from volnet.layers import Sequential
 
+DIVERGENCE_FACTOR = 1000.0
+DIVERGENCE_FLOOR = 100.0
 
-class NonFiniteError(ValueError):
-    """A training step met NaN or inf.
+
+class DivergenceError(ValueError):
+    """Training diverged: the loss blew up, or a step met NaN or inf.
 
     Attributes:
         epoch, step: where training stopped (1-based epoch, 0-based global step).
-        where: what first went non-finite, e.g. "the output of Conv2D #1 (filters=8)".
+        where: what went wrong first, e.g. "the output of Conv2D #1 (filters=8)".
     """
 
     def __init__(self, message: str, epoch: int, step: int, where: str):
         super().__init__(message)
         self.epoch, self.step, self.where = epoch, step, where
+
+
+class NonFiniteError(DivergenceError):
+    """A training step met NaN or inf (attributes as DivergenceError)."""
+
+
+def loss_diverged(loss: float, first_loss: float | None) -> bool:
+    """Whether a finite loss has clearly diverged from the first step's.
+
+    The rule: loss > DIVERGENCE_FACTOR · first_loss and loss > DIVERGENCE_FLOOR, i.e. more
+    than 1000 times the first step's loss and above 100. Training lowers the loss; a noisy
+    step may double it, never multiply it by 1000. Softmax cross-entropy starts near ln C
+    (2.3 for 10 classes), so a run stops at 2300, where the true class's score lies ~2300
+    below the top one: the weights have blown up (Adam at lr 100 takes the "tiny" preset's
+    loss from 2.3 to ~1e14 in one step) and no run comes back. The floor keeps a run whose
+    first loss is near 0 (fine-tuning a trained model) from stopping at a loss that noise
+    can reach.
+
+    Args:
+        loss: this step's loss.
+        first_loss: the loss of the run's first step, or None before it is known.
+
+    Returns:
+        False for a non-finite loss (NaN and inf are NonFiniteError's, with their own report).
+    """
+    return (first_loss is not None and math.isfinite(loss) and loss > DIVERGENCE_FLOOR
+            and loss > DIVERGENCE_FACTOR * first_loss)
+
+
+def learning_rate_advice(lr: float) -> str:
+    """How to stop a run from diverging, with the learning rate it ran at."""
+    return (f"Lower the learning rate (it is {lr:.3g}; --lr on the command line), clip gradients (--clip-norm), "
+            f"or check the data")
+
+
+def all_finite(arrays) -> bool:
+    """Whether every number of every array is finite."""
+    return all(np.isfinite(array).all() for array in arrays)
 
 
 def describe_non_finite(array: np.ndarray) -> str | None:
@@ -46,6 +93,20 @@ def first_non_finite_parameter(layer, kind: str) -> str | None:
             what = "gradient of the parameter" if kind == "grad" else "parameter"
             return f"the {what} {name!r} of {layer.label()} ({problem})"
     return None
+
+
+def largest_parameter(model) -> str:
+    """Name the parameter holding the number of largest magnitude, e.g.
+    "the parameter 'weight' of Linear #4 (units=16) (|w| up to 3.1e+21)": where a diverging
+    run's weights have grown most."""
+    layers = model.layers if isinstance(model, Sequential) else [model]
+    largest, found = -1.0, "no parameter"
+    for layer in layers:
+        for name, parameter in layer.parameters().items():
+            magnitude = float(np.abs(parameter.data).max(initial=0))
+            if magnitude > largest:
+                largest, found = magnitude, f"the parameter {name!r} of {layer.label()} (|w| up to {magnitude:.2g})"
+    return found
 
 
 def locate_non_finite(model, x: np.ndarray, labels: np.ndarray, loss) -> str:

@@ -145,17 +145,22 @@ def evaluate(model, dataset: Dataset, batch_size: int = EVAL_BATCH_SIZE, normali
         batch_size, normalize: as predict_scores.
         loss: a loss object (scores, labels) -> (loss, dscores), e.g. SoftmaxCrossEntropy(); optional.
 
+    NumPy's floating-point warnings are silenced: a model whose weights have blown up shows
+    it as an inf or NaN loss, not as RuntimeWarnings.
+
     Raises:
         ValueError: the model gives a number of scores other than the dataset's class count.
     """
-    scores = predict_scores(model, dataset, batch_size, normalize)
-    classes = len(dataset.class_names)
-    if scores.shape[1] != classes:
-        raise ValueError(f"the model gives {scores.shape[1]} class scores but {dataset.name} has {classes} classes "
-                         f"({', '.join(dataset.class_names[:5])}{', …' if classes > 5 else ''}); "
-                         f"use a model trained for this dataset, or one ending in fc{classes}")
-    predictions = scores.argmax(axis=1)
-    mean_loss = None if loss is None else float(loss(scores, dataset.labels)[0])
+    with np.errstate(all="ignore"):
+        scores = predict_scores(model, dataset, batch_size, normalize)
+        classes = len(dataset.class_names)
+        if scores.shape[1] != classes:
+            raise ValueError(f"the model gives {scores.shape[1]} class scores but {dataset.name} has {classes} "
+                             f"classes ({', '.join(dataset.class_names[:5])}{', …' if classes > 5 else ''}); "
+                             f"use a model trained for this dataset, or one ending in fc{classes}")
+        predictions = scores.argmax(axis=1)
+        mean_loss = None if loss is None else float(loss(scores, dataset.labels)[0])
+        probabilities = softmax(scores)
     return Evaluation(mean_loss, accuracy(predictions, dataset.labels),
-                      confusion_matrix(dataset.labels, predictions, classes), predictions, softmax(scores),
+                      confusion_matrix(dataset.labels, predictions, classes), predictions, probabilities,
                       list(dataset.class_names))

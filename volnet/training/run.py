@@ -247,7 +247,7 @@ def train(config: TrainingConfig, out_dir, resume: bool = False, sanity: bool = 
 
     Raises:
         ValueError, TypeError, OSError: bad settings, missing or corrupt files (one-line
-            messages); NonFiniteError (a ValueError) when training diverges.
+            messages); DivergenceError (a ValueError) when training diverges.
     """
     config.check()
     train_set, val_set = _split(config, load_dataset(config.dataset, "train", config.data_dir, download))

@@ -39,7 +39,9 @@ from tqdm import tqdm
 from volnet.data import Dataset, iterate_batches
 from volnet.layers import SoftmaxCrossEntropy
 from volnet.training.checkpoint import Checkpoint, load_checkpoint, model_generators, save_checkpoint
-from volnet.training.divergence import NonFiniteError, locate_non_finite
+from volnet.training.divergence import (DIVERGENCE_FACTOR, DivergenceError, NonFiniteError, all_finite,
+                                        largest_parameter, learning_rate_advice, locate_non_finite,
+                                        loss_diverged)
 from volnet.training.metrics import evaluate
 
 LAST_CHECKPOINT = "checkpoint.npz"
@@ -95,6 +97,7 @@ class Trainer:
         self.generators = {"shuffle": self.rng, **model_generators(model)}
         self.epoch = 0  # epochs completed
         self.step = 0  # optimizer steps taken: the schedule's position
+        self.first_loss: float | None = None  # the yardstick of divergence (see train_step)
         self.history: list[dict] = []
         self.best = {"epoch": None, "value": None, "bad_epochs": 0}
 
@@ -102,31 +105,47 @@ class Trainer:
     def train_step(self, x: np.ndarray, labels: np.ndarray) -> tuple[float, int]:
         """One gradient step on a batch; returns (mean loss, correctly classified count).
 
+        The step runs with NumPy's floating-point warnings silenced: overflow is caught by
+        value, after the fact, with a message naming the step and the layer instead of a
+        RuntimeWarning. The first step's loss is kept (`first_loss`) as the yardstick of
+        divergence (volnet.training.divergence.loss_diverged).
+
         Raises:
-            NonFiniteError: the input, the loss or a gradient holds NaN or inf; the message
-                names the epoch, the step and what first went non-finite.
+            DivergenceError: the loss is finite but has diverged; the step is not taken, and
+                the message names the epoch, the step and the layer with the largest weights.
+            NonFiniteError: the input, the loss, a gradient or (after the update) a parameter
+                holds NaN or inf; the message names the epoch, the step and what first went
+                non-finite.
         """
         if self.schedule is not None:
             self.optimizer.lr = self.schedule(self.step)
         states = {name: generator.bit_generator.state for name, generator in self.generators.items()}
-        # overflow is caught below, by value, with a better message than NumPy's warning
-        with np.errstate(over="ignore", invalid="ignore"):
+        with np.errstate(all="ignore"):
             scores = self.model.forward(x)
             loss, dscores = self.loss(scores, labels)
+            if loss_diverged(loss, self.first_loss):
+                where = largest_parameter(self.model)
+                raise DivergenceError(
+                    f"training diverged at epoch {self.epoch + 1}, step {self.step}: the loss {loss:.3g} is more than "
+                    f"{DIVERGENCE_FACTOR:g} times the first step's {self.first_loss:.3g}; the largest weights are in "
+                    f"{where}. {learning_rate_advice(self.optimizer.lr)}", self.epoch + 1, self.step, where)
             finite = math.isfinite(loss)
             if finite:
                 self.optimizer.zero_grad()
                 self.model.backward(dscores)
-                finite = all(np.isfinite(grad).all() for grad in self.model.grads.values())
+                finite = all_finite(self.model.grads.values())
+            if finite:
+                self.optimizer.step()
+                finite = all_finite(self.model.params.values())
         if not finite:
             for name, generator in self.generators.items():
                 generator.bit_generator.state = states[name]
             where = locate_non_finite(self.model, x, labels, self.loss)
             raise NonFiniteError(
                 f"training went non-finite at epoch {self.epoch + 1}, step {self.step} (loss {loss}): first in "
-                f"{where}. Lower the learning rate (it is {self.optimizer.lr:.3g}), clip gradients, or check the data",
-                self.epoch + 1, self.step, where)
-        self.optimizer.step()
+                f"{where}. {learning_rate_advice(self.optimizer.lr)}", self.epoch + 1, self.step, where)
+        if self.first_loss is None:
+            self.first_loss = loss
         self.step += 1
         return loss, int(np.count_nonzero(scores.argmax(axis=1) == labels))
 
@@ -155,7 +174,8 @@ class Trainer:
             the history, one dict per epoch (module doc).
 
         Raises:
-            NonFiniteError: a step went non-finite (see train_step).
+            DivergenceError: the loss diverged, or (NonFiniteError) a step went non-finite;
+                see train_step.
         """
         key = self.monitor if val_set is not None else self.monitor.replace("val_", "train_")
         while self.epoch < epochs and not self.stopped_early:
@@ -208,7 +228,7 @@ class Trainer:
             optimizer_scalars=dict(scalars), epoch=self.epoch, step=self.step,
             history=[dict(record) for record in self.history],
             generators={name: generator.bit_generator.state for name, generator in self.generators.items()},
-            best=dict(self.best), settings=self.settings)
+            best=dict(self.best), settings=self.settings, first_loss=self.first_loss)
 
     def restore(self, checkpoint: Checkpoint) -> None:
         """Put the model, the optimizer, the generators and the progress back as a checkpoint holds them.
@@ -224,7 +244,7 @@ class Trainer:
         self.optimizer.load_state_dict(checkpoint.optimizer_arrays, checkpoint.optimizer_scalars)
         for name, generator in self.generators.items():
             generator.bit_generator.state = checkpoint.generators[name]
-        self.epoch, self.step = checkpoint.epoch, checkpoint.step
+        self.epoch, self.step, self.first_loss = checkpoint.epoch, checkpoint.step, checkpoint.first_loss
         self.history = [dict(record) for record in checkpoint.history]
         self.best = dict(checkpoint.best)
 
