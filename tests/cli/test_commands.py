@@ -50,6 +50,7 @@ def test_resuming_a_finished_run_changes_nothing(run_dir, capsys):
     before = (run_dir / "model.npz").stat().st_size
     assert main(["train", "--resume", str(run_dir), "--quiet"]) == 0
     out = capsys.readouterr().out
+    assert f"{run_dir} holds a finished run (its model.npz is there): nothing is left to train" in out
     assert "resuming" in out and "after epoch 1 of 1" in out
     assert (run_dir / "model.npz").stat().st_size == before
 
@@ -96,13 +97,13 @@ def test_gradcheck_passes(capsys):
     (["train", "--preset", "tinny"], "did you mean 'tiny'"),
     (["train", "--dataset", "/no/such/folder"], "unknown dataset"),
     (["train", "--augment", "rotate"], "unknown augmentation"),
-    (["train", "--epochs", "0"], "epochs and batch size must be ≥ 1"),
+    (["train", "--epochs", "0"], "--epochs must be at least 1, got 0"),
     (["train", "--resume", "/no/such/run"], "no run to resume"),
     (["eval", "/no/such/model.npz"], "no model file"),
     (["predict", "MODEL"], "nothing to classify"),
     (["predict", "MODEL", "--index", "99999"], "outside sample/test"),
     (["predict", "MODEL", "/no/such/picture.png"], "no image at"),
-    (["eval", "CHECKPOINT"], "holds a checkpoint, not a model"),
+    (["eval", "CHECKPOINT"], "is a training checkpoint (of the last epoch), not a model; give "),
     (["summary", "tiny", "--input-shape", "3,x"], "--input-shape wants whole numbers"),
 ])
 def test_user_errors_exit_2_with_one_line(arguments, message, run_dir, tmp_path, monkeypatch, capsys):

@@ -60,7 +60,10 @@ def test_unreadable_file_is_named(colour_folder):
 
 def test_no_subfolders_and_empty_class(tmp_path):
     write_png(tmp_path / "loose.png", np.zeros((2, 2), np.uint8))
-    with pytest.raises(ValueError, match=r"no class sub-folders; expected one sub-folder of images per class"):
+    with pytest.raises(ValueError, match=r"no class sub-folders; a classifier needs at least 2 classes, one sub-fold"):
+        load_image_folder(tmp_path)
+    write_png(tmp_path / "dog" / "1.png", np.zeros((2, 2), np.uint8))
+    with pytest.raises(ValueError, match=r"only one class sub-folder, 'dog'; a classifier needs at least 2 classes"):
         load_image_folder(tmp_path)
     (tmp_path / "cat").mkdir()
     (tmp_path / "cat" / "readme.txt").write_text("")

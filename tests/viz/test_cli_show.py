@@ -61,8 +61,9 @@ def test_kernels_and_model(tmp_path, capsys):
     code, paths, _ = run(capsys, "model", "[conv3-8 relu]*2 pool fc10", "--input-shape", "3,32,32",
                          "--out", str(tmp_path))
     assert code == 0 and paths == [tmp_path / "model.png"]
-    code, _, error = run(capsys, "model", "conv3-8 fc10", "--out", str(tmp_path))
-    assert code == 2 and "needs input_shape" in error
+    # an architecture string without --input-shape gets 1,28,28, as in `volnet summary`
+    code, paths, _ = run(capsys, "model", "conv3-8 fc10", "--out", str(tmp_path))
+    assert code == 0 and paths == [tmp_path / "model.png"]
 
 
 def test_filters_and_activations_of_a_saved_model(saved_model, tmp_path, capsys):

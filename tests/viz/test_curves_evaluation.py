@@ -58,3 +58,10 @@ def test_misclassified_grid_titles_true_and_predicted(tmp_path):
     assert plot_misclassified(rgb, [0, 1], [1, 0], CLASSES, tmp_path / "wrong.png").is_file()
     with pytest.raises(ValueError, match="one label and one prediction per image"):
         misclassified_figure(images, labels[:2], predictions, CLASSES)
+
+
+def test_curves_name_their_y_axes_and_show_accuracy_in_percent():
+    loss, accuracy = training_curves_figure(history(4)).axes
+    assert loss.get_ylabel() == "cross-entropy loss (mean per example)" and accuracy.get_ylabel() == "accuracy"
+    percent = accuracy.yaxis.get_major_formatter()(0.8)  # the history keeps fractions; the ticks say percent
+    assert percent.startswith("80") and percent.endswith("%")

@@ -40,3 +40,12 @@ def test_figure_labels_every_volume_w_h_d():
     texts = [text.get_text() for text in figure.axes[0].texts]
     for label in ("28×28×1", "28×28×16", "14×14×16", "14×14×32", "7×7×32", "64", "10", "tiny"):
         assert label in texts
+
+
+def test_residual_blocks_get_a_labelled_shortcut_arrow():
+    volumes = model_volumes(build_model("resnet-small"))
+    shortcuts = [v.shortcut for v in volumes if v.shortcut]
+    assert shortcuts == ["identity", "conv 1×1, 32 filters, batch norm", "conv 1×1, 64 filters, batch norm"]
+    assert volumes[2].layers == ["residual block [conv 3×3, 16 filters, pad 1, conv 3×3, 16 filters, pad 1]", "relu"]
+    texts = [text.get_text() for text in model_figure(volumes).axes[0].texts]
+    assert "+ identity" in texts and "+ conv 1×1, 64 filters, batch norm" in texts

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from volnet.cli._shared import (AT_LEAST_1, check_flags, load_split, model_file, refuse_ignored, trained_model,
+                                writable_file, writable_folder)
+
 MISCLASSIFIED_SHOWN = 32
 
 
@@ -14,7 +17,8 @@ def register(subparsers):
                     "of every class and the confusion matrix, and draw confusion.png and misclassified.png (the "
                     f"first {MISCLASSIFIED_SHOWN} misclassified images) into the output folder. The model file "
                     "holds the normalisation and the class names, so nothing else is needed.")
-    parser.add_argument("model", metavar="MODEL", help="a model file written by `volnet train` (model.npz)")
+    parser.add_argument("model", metavar="MODEL", help="a model file written by `volnet train` (model.npz), or the "
+                                                       "output folder of `volnet train`")
     parser.add_argument("--dataset", help="sample, fashion-mnist, mnist, cifar10 or an image folder; default: the "
                                           "dataset the model was trained on")
     parser.add_argument("--split", default="test", choices=("train", "test"), help="default %(default)s")
@@ -32,23 +36,27 @@ def run(args) -> int:
 
     import numpy as np
 
-    from volnet.data import load_dataset
     from volnet.training import evaluate
-    from volnet.training.run import load_trained_model
 
-    model, normalization, _, metadata = load_trained_model(args.model)
-    name = args.dataset or metadata.get("dataset") or "sample"
-    dataset = load_dataset(name, args.split, args.data_dir, args.download)
+    check_flags(args, batch_size=AT_LEAST_1)
+    if not args.pictures:
+        refuse_ignored(args, "with --no-pictures: it is the folder for the pictures", "out")
+    path = model_file(args.model)
+    # the outputs are checked before the (slow) evaluation, so that a bad path does not waste it
+    out = writable_folder(args.out or path.parent, "out") if args.pictures else None
+    if args.metrics_out:
+        writable_file(args.metrics_out, "metrics_out")
+    model, normalization, _, metadata = trained_model(path)
+    dataset = load_split(args, args.dataset or metadata.get("dataset") or "sample", args.split)
     result = evaluate(model, dataset, args.batch_size, normalization)
-    print(f"{args.model} on {dataset.name} ({len(dataset)} images)")
+    print(f"{path} on {dataset.name} ({len(dataset)} images)")
     print(result.report())
     if args.metrics_out:
         Path(args.metrics_out).write_text(json.dumps(result.to_dict(), indent=1))
         print(f"wrote {args.metrics_out}")
-    if args.pictures:
+    if out is not None:
         from volnet.viz.evaluation import plot_confusion_matrix, plot_misclassified
 
-        out = Path(args.out) if args.out else Path(args.model).parent
         out.mkdir(parents=True, exist_ok=True)
         written = [plot_confusion_matrix(result.confusion, result.class_names, out / "confusion.png")]
         wrong = np.flatnonzero(result.predictions != dataset.labels)[:MISCLASSIFIED_SHOWN]

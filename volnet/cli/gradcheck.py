@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from volnet.cli._shared import AT_LEAST_0, check_flags
+
 
 def register(subparsers):
     parser = subparsers.add_parser(
@@ -18,6 +20,7 @@ def register(subparsers):
 def run(args) -> int:
     from volnet.gradcheck import check_all_gradients, format_results
 
+    check_flags(args, seed=AT_LEAST_0)
     results = check_all_gradients(seed=args.seed)
     print(format_results(results))
     return 0 if all(result.passed for result in results) else 1

@@ -1,15 +1,18 @@
 """Entry point of the `volnet` command.
 
-Every module in volnet.cli (other than this one) is a subcommand: it defines
-`register(subparsers)`, which adds its parser and sets `run=function(args) -> exit code`.
-User errors (ValueError, TypeError, OSError from bad input or files) end with one clear
-message and exit status 2, never a traceback.
+Every module in volnet.cli (other than this one and those whose names start with "_") is a
+subcommand: it defines `register(subparsers)`, which adds its parser and sets
+`run=function(args) -> exit code`. User errors (ValueError, TypeError, OSError from bad input
+or files) end with one clear message and exit status 2, never a traceback. When the reader of
+the output goes away (`volnet eval MODEL | head -1`), the command stops quietly.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
+import os
 import pkgutil
 import sys
 
@@ -24,21 +27,48 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"volnet {importlib.import_module('volnet').__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in sorted(m.name for m in pkgutil.iter_modules(volnet.cli.__path__)):
-        if module != "main":
+        if module != "main" and not module.startswith("_"):
             importlib.import_module(f"volnet.cli.{module}").register(subparsers)
     return parser
+
+
+# what an operating-system error means for the path it names, in words
+OS_ERRORS = {
+    errno.ENOENT: "does not exist (or the folder it should be in does not)",
+    errno.EISDIR: "is a folder, where a file was expected",
+    errno.ENOTDIR: "runs through a file, where a folder was expected",
+    errno.EEXIST: "already exists as a file, where a folder was expected",
+    errno.EACCES: "cannot be written or read: permission denied",
+    errno.EPERM: "cannot be written or read: operation not permitted",
+    errno.EROFS: "is on a read-only file system",
+    errno.ENOSPC: "cannot be written: no space left on the device",
+}
+
+
+def describe(error: Exception) -> str:
+    """The message of a user error; an OSError that names a path becomes a sentence about that path."""
+    if isinstance(error, OSError) and error.filename is not None:
+        return f"{error.filename} {OS_ERRORS.get(error.errno, error.strerror or 'cannot be used')}"
+    return str(error)
 
 
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    command = " ".join(filter(None, (args.command, getattr(args, "picture", None))))
     try:
-        return args.run(args) or 0
+        code = args.run(args) or 0
+        sys.stdout.flush()  # a reader that has gone shows up here rather than when Python exits
+        return code
+    except BrokenPipeError:
+        # the standard idiom: point stdout at /dev/null so that Python's last flush cannot fail too
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except (ValueError, TypeError, OSError) as error:
-        print(f"volnet {args.command}: error: {error}", file=sys.stderr)
+        print(f"volnet {command}: error: {describe(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"volnet {args.command}: interrupted", file=sys.stderr)
+        print(f"volnet {command}: interrupted", file=sys.stderr)
         return 130
 
 

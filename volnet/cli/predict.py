@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from volnet.cli._shared import AT_LEAST_1, check_flags, load_split, refuse_ignored, trained_model
+
 
 def register(subparsers):
     parser = subparsers.add_parser(
@@ -9,11 +11,13 @@ def register(subparsers):
         description="Classify image files (converted to the model's channels and resized to its input, as the "
                     "model was trained) or examples of a dataset split chosen by --index, and print the top-k "
                     "classes with their softmax probabilities.")
-    parser.add_argument("model", metavar="MODEL", help="a model file written by `volnet train` (model.npz)")
+    parser.add_argument("model", metavar="MODEL", help="a model file written by `volnet train` (model.npz), or the "
+                                                       "output folder of `volnet train`")
     parser.add_argument("images", metavar="IMAGE", nargs="*", help="image files (any format Pillow reads)")
-    parser.add_argument("--index", metavar="N", type=int, nargs="+", help="positions of examples in a dataset split")
+    parser.add_argument("--index", metavar="N", type=int, nargs="+",
+                        help="positions of examples in a dataset split (instead of image files)")
     parser.add_argument("--dataset", help="the dataset for --index; default: the one the model was trained on")
-    parser.add_argument("--split", default="test", choices=("train", "test"), help="default %(default)s")
+    parser.add_argument("--split", choices=("train", "test"), help="the split for --index; default test")
     parser.add_argument("--data-dir", metavar="DIR", help="look for the dataset files here first")
     parser.add_argument("--top-k", type=int, default=3, metavar="K",
                         help="classes shown per image; default %(default)s")
@@ -23,16 +27,22 @@ def register(subparsers):
 def run(args) -> int:
     import numpy as np
 
-    from volnet.data import Dataset, load_dataset
+    from volnet.data import Dataset
     from volnet.training import predict_proba
-    from volnet.training.run import load_trained_model
 
     if not args.images and not args.index:
         raise ValueError("nothing to classify: give image files (volnet predict MODEL shoe.png) or dataset "
                          "positions (volnet predict MODEL --index 0 1 2)")
-    if args.top_k < 1:
-        raise ValueError(f"--top-k must be at least 1, got {args.top_k}")
-    model, normalization, class_names, metadata = load_trained_model(args.model)
+    if args.images and args.index:
+        files = f"{len(args.images)} image file{'s' if len(args.images) > 1 else ''}"
+        raise ValueError(f"give image files or --index, not both (got {files} and --index "
+                         f"{' '.join(map(str, args.index))}): --index picks examples of a dataset split instead")
+    if args.images:
+        refuse_ignored(args, "on image files: --dataset, --split and --data-dir choose the split that --index "
+                             "picks from",
+                       "dataset", "split", "data_dir")
+    check_flags(args, top_k=AT_LEAST_1)
+    model, normalization, class_names, metadata = trained_model(args.model)
     depth, height, width = model.input_shape
     if args.images:
         from volnet.viz.images import load_image
@@ -42,7 +52,7 @@ def run(args) -> int:
         examples, labels = Dataset(images, np.zeros(len(images), np.int64), names, "images"), [None] * len(images)
         titles = list(args.images)
     else:
-        split = load_dataset(args.dataset or metadata.get("dataset") or "sample", args.split, args.data_dir)
+        split = load_split(args, args.dataset or metadata.get("dataset") or "sample", args.split or "test")
         bad = [index for index in args.index if not 0 <= index < len(split)]
         if bad:
             raise ValueError(f"--index {bad[0]} is outside {split.name}, which has positions 0 to {len(split) - 1}")

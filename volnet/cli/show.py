@@ -14,9 +14,16 @@ Each prints the paths of the files it wrote, one a line.
 from __future__ import annotations
 
 import argparse
+import functools
 from pathlib import Path
 
+from volnet.cli._shared import (AT_LEAST_0, AT_LEAST_1, STRING_INPUT_SHAPE, check_flags, input_shape, model_from_spec,
+                                refuse_ignored, trained_model, writable_folder)
+
 DEFAULT_OUT = "volnet-show"
+# the numeric flags of the pictures and what they must be; each picture takes some of them
+FLAG_RULES = {"width": AT_LEAST_1, "height": AT_LEAST_1, "depth": AT_LEAST_1, "filters": AT_LEAST_1,
+              "size": AT_LEAST_1, "stride": AT_LEAST_1, "pad": AT_LEAST_0, "seed": AT_LEAST_0, "index": AT_LEAST_0}
 
 # volnet.viz (and so matplotlib) is imported inside each run_*, when a picture is asked for,
 # so that other commands and `volnet --help` do not wait for it
@@ -31,7 +38,7 @@ def register(subparsers):
     def command(name, help_text, run):
         sub = commands.add_parser(name, help=help_text, description=help_text)
         sub.add_argument("--out", metavar="DIR", default=DEFAULT_OUT, help=f"folder to write into (default: ./{DEFAULT_OUT})")
-        sub.set_defaults(run=run)
+        sub.set_defaults(run=functools.partial(checked, run))
         return sub
 
     conv = command("conv", "a convolution, one frame per output number (GIF and HTML)", run_conv)
@@ -70,8 +77,9 @@ def register(subparsers):
     model.add_argument("model", metavar="SPEC_OR_MODEL",
                        help='a preset ("tiny"), an architecture string ("[conv3-32 relu]*2 pool fc10") '
                             'or a saved model file')
-    model.add_argument("--input-shape", type=shape_argument, help="D,H,W of one example, e.g. 1,28,28 "
-                                                                   "(presets and saved models know their own)")
+    model.add_argument("--input-shape", metavar="D,H,W",
+                       help="the shape of one example, e.g. 3,32,32; default: the preset's or the saved model's, "
+                            f"and {','.join(map(str, STRING_INPUT_SHAPE))} for an architecture string")
 
     weights = command("filters", "a trained model's filters as images", run_filters)
     weights.add_argument("model", metavar="MODEL", help="a saved model file")
@@ -80,19 +88,14 @@ def register(subparsers):
     maps = command("activations", "a trained model's activation maps for one input", run_activations)
     maps.add_argument("model", metavar="MODEL", help="a saved model file")
     maps.add_argument("image", metavar="IMAGE", nargs="?", help="a picture (resized to the model's input)")
-    maps.add_argument("--index", type=int, default=0, help="without IMAGE: which Fashion-MNIST sample test "
-                                                           "image (default 0)")
+    maps.add_argument("--index", type=int, help="without IMAGE: which Fashion-MNIST sample test image (default 0)")
 
 
-def shape_argument(text: str) -> tuple[int, int, int]:
-    """ "1,28,28" -> (1, 28, 28): D, H, W of one example."""
-    try:
-        shape = tuple(int(part) for part in text.replace("×", ",").replace("x", ",").split(","))
-    except ValueError:
-        shape = ()
-    if len(shape) != 3 or min(shape) < 1:
-        raise argparse.ArgumentTypeError(f"expected D,H,W such as 1,28,28 or 3,32,32; got {text!r}")
-    return shape
+def checked(run, args) -> int:
+    """Run a picture's command once its numeric flags (FLAG_RULES) and --out are known to be valid."""
+    check_flags(args, **{name: rule for name, rule in FLAG_RULES.items() if hasattr(args, name)})
+    writable_folder(args.out, "out")
+    return run(args)
 
 
 def _report(paths) -> int:
@@ -106,8 +109,9 @@ def run_conv(args) -> int:
 
     if args.image and args.depth not in (None, 1):
         raise ValueError(f"a picture is one depth slice (grayscale); drop --depth {args.depth} or --image")
-    width, height = args.width or (9 if args.image else 5), args.height or (9 if args.image else 5)
-    depth = 1 if args.image else args.depth or 3
+    side = 9 if args.image else 5
+    width, height = (side if given is None else given for given in (args.width, args.height))
+    depth = 1 if args.image else 3 if args.depth is None else args.depth
     convolution.check_hyperparameters(width, height, depth, args.filters, args.size, args.stride, args.pad)
     if args.image:
         x, weights, bias = convolution.image_demo_volume(args.image, width, height, args.filters, args.size, args.seed)
@@ -148,22 +152,17 @@ def run_kernels(args) -> int:
 
 
 def run_model(args) -> int:
-    from volnet.models import build_model, load_model
     from volnet.viz import diagram
 
-    if Path(args.model).is_file():
-        model, title = load_model(args.model)[0], Path(args.model).name
-    else:
-        model, title = build_model(args.model, input_shape=args.input_shape), args.model
-    volumes = diagram.model_volumes(model, args.input_shape)
-    return _report(diagram.save_model_figure(volumes, args.out, title=title))
+    shape = None if args.input_shape is None else input_shape(args.input_shape)
+    model, title = model_from_spec(args.model, shape)
+    return _report(diagram.save_model_figure(diagram.model_volumes(model, shape), args.out, title=title))
 
 
 def run_filters(args) -> int:
-    from volnet.training.run import load_trained_model
     from volnet.viz import filters
 
-    model = load_trained_model(args.model)[0]
+    model = trained_model(args.model)[0]
     layers = filters.conv_layers(model)
     if not layers:
         raise ValueError(f"{args.model} has no conv layer, so it has no filters to draw")
@@ -174,15 +173,16 @@ def run_filters(args) -> int:
 
 
 def run_activations(args) -> int:
-    from volnet.training.run import load_trained_model
     from volnet.viz import activations, images
 
-    model, normalization, _, _ = load_trained_model(args.model)
+    if args.image:
+        refuse_ignored(args, "with an IMAGE: it picks a Fashion-MNIST sample image to use instead", "index")
+    model, normalization, _, _ = trained_model(args.model)
     depth, height, width = model.input_shape
     if args.image:
         image = images.load_image(args.image, depth=depth, width=width, height=height)
     else:
-        image, _ = images.fashion_image(args.index)
+        image, _ = images.fashion_image(args.index or 0)
         if image.shape != tuple(model.input_shape):
             raise ValueError(f"the Fashion-MNIST sample images are 28×28×1 but {args.model} takes "
                              f"{width}×{height}×{depth} inputs; give an IMAGE file to look at")

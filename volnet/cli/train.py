@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
+import re
 import sys
 import time
 from pathlib import Path
 
+from volnet.cli._shared import (ABOVE_0, AT_LEAST_0, AT_LEAST_1, FRACTION, MODEL_FILE, check_data_flags, check_flags,
+                                flag, image_folder, writable_file, writable_folder)
 from volnet.models import get_preset
 from volnet.optim import SCHEDULES
 from volnet.training.run import OPTIMIZER_NAMES, TrainingConfig
 from volnet.training.trainer import LAST_CHECKPOINT, MONITORS
 
 DEFAULTS = TrainingConfig()
+# what the numeric options must be, checked before anything is loaded
+FLAG_RULES = dict(lr=AT_LEAST_0, weight_decay=AT_LEAST_0, clip_norm=ABOVE_0, warmup=AT_LEAST_0, epochs=AT_LEAST_1,
+                  batch_size=AT_LEAST_1, label_smoothing=FRACTION, val_fraction=FRACTION, patience=AT_LEAST_1,
+                  seed=AT_LEAST_0, limit=("at least 2", lambda value: value >= 2))
+# the settings a run keeps from start to end; --resume continues with the ones it was started with
+RUN_SETTINGS = [field.name for field in dataclasses.fields(TrainingConfig) if field.name != "data_dir"]
 
 
 def register(subparsers):
@@ -64,15 +75,17 @@ def register(subparsers):
     optimization.add_argument("--patience", type=int, metavar="EPOCHS",
                               help="stop early after this many epochs without improvement")
     optimization.add_argument("--monitor", default=DEFAULTS.monitor, choices=MONITORS,
-                              help="what picks the best epoch and drives early stopping; default %(default)s")
+                              help="what picks the best epoch and drives early stopping (with --val-fraction 0: "
+                                   "its training counterpart); default %(default)s")
     optimization.add_argument("--seed", type=int, default=DEFAULTS.seed,
                               help="seeds the weights, dropout, the validation split, the order and the "
                                    "augmentation; default %(default)s")
     run_group = parser.add_argument_group("run")
     run_group.add_argument("--out", metavar="DIR", help="output folder (default: runs/<date-time>)")
     run_group.add_argument("--resume", metavar="DIR",
-                           help="continue the run in DIR from its last checkpoint, with its saved settings "
-                                "(the options above are then ignored)")
+                           help="continue the run in DIR from its last checkpoint, with the settings it was "
+                                "started with (options that would change them are refused; --data-dir, --download, "
+                                "--metrics-out and --quiet apply)")
     run_group.add_argument("--metrics-out", metavar="FILE", help="also write the final metrics as JSON to FILE")
     run_group.add_argument("--sanity", action="store_true",
                            help="first check that the initial loss is ≈ ln(classes) and that the model can overfit "
@@ -87,23 +100,82 @@ def config_from_args(args) -> TrainingConfig:
     Raises:
         ValueError: --preset names no preset (build_model would read it as an architecture string).
     """
-    if args.arch is None:
-        get_preset(args.preset)
     return TrainingConfig(
-        dataset=args.dataset, data_dir=args.data_dir, architecture=args.arch or args.preset,
+        dataset=args.dataset, data_dir=args.data_dir,
+        architecture=args.arch or preset_architecture(args.preset, args.dataset),
         optimizer=args.optimizer, lr=args.lr, weight_decay=args.weight_decay, clip_norm=args.clip_norm,
         schedule=args.schedule, warmup=args.warmup, epochs=args.epochs, batch_size=args.batch_size,
         augment=args.augment, label_smoothing=args.label_smoothing, val_fraction=args.val_fraction,
         limit=args.limit, seed=args.seed, patience=args.patience, monitor=args.monitor)
 
 
-def run(args) -> int:
-    from volnet.training.run import load_config, train
+def preset_architecture(name: str, dataset: str) -> str:
+    """The preset's name, or, for an image folder with another number of classes than the preset's,
+    its architecture string with a last layer for those classes (the named datasets have 10, as the
+    presets do; the layers adapt to the images' depth and size by themselves)."""
+    from volnet.data.folder import class_folders
 
+    preset, folder = get_preset(name), image_folder(dataset, "train")
+    classes = preset.classes if folder is None else len(class_folders(folder))
+    return preset.name if classes == preset.classes else preset.architecture_for(classes)
+
+
+def resumed_config(args) -> TrainingConfig:
+    """The configuration of the run in --resume DIR, with --data-dir if given (it says only where the files are).
+
+    Raises:
+        ValueError: options that would change the run's settings, --out elsewhere, or --sanity.
+    """
+    from volnet.training.run import load_config
+
+    if args.out is not None and Path(args.out).resolve() != Path(args.resume).resolve():
+        raise ValueError(f"--resume {args.resume} continues the run in its own folder; leave out --out {args.out}")
+    if args.sanity:
+        raise ValueError("--sanity checks a fresh model before training; it has no effect with --resume, leave it out")
+    saved, asked = load_config(args.resume), config_from_args(args)
+    changed = [name for name in RUN_SETTINGS
+               if getattr(asked, name) != getattr(DEFAULTS, name) and getattr(asked, name) != getattr(saved, name)]
+    if changed:
+        flags = ", ".join(saved_setting(saved, name) for name in changed)
+        raise ValueError(f"--resume {args.resume} continues the run with the settings it was started with ({flags}); "
+                         f"they cannot change mid-run: leave out {', '.join(setting_flag(args, n) for n in changed)}, "
+                         "or start a new run with --out")
+    return dataclasses.replace(saved, data_dir=args.data_dir or saved.data_dir)
+
+
+def setting_flag(args, name: str) -> str:
+    """The option that sets TrainingConfig field `name` in these arguments."""
+    return ("--arch" if args.arch else "--preset") if name == "architecture" else flag(name)
+
+
+def saved_setting(config: TrainingConfig, name: str) -> str:
+    """A setting of a saved configuration as the option that gives it, e.g. "--lr 0.002" or "--arch 'fc10'"."""
+    from volnet.models import PRESETS
+
+    value = getattr(config, name)
+    if name == "architecture":
+        return f"--preset {value}" if value in PRESETS else f"--arch '{value}'"
+    return f"{flag(name)} {value}"
+
+
+def run(args) -> int:
+    from volnet.training.run import train
+
+    check_flags(args, **FLAG_RULES)
     if args.resume:
-        config, out_dir = load_config(args.resume), args.resume
+        config, out_dir = resumed_config(args), args.resume
+        if (Path(out_dir) / MODEL_FILE).is_file():  # written when a run ends, so this one has ended
+            print(f"{out_dir} holds a finished run (its {MODEL_FILE} is there): nothing is left to train, so it is "
+                  "only evaluated and its files written again")
     else:
         config, out_dir = config_from_args(args), args.out or time.strftime("runs/%Y%m%d-%H%M%S")
+        writable_folder(out_dir, "out")
+    check_data_flags(args, config.dataset)
+    if args.metrics_out:
+        writable_file(args.metrics_out, "metrics_out")
+    if args.arch is None and not args.resume and config.architecture != get_preset(args.preset).name:
+        print(f"the {get_preset(args.preset).name} preset, resized for the classes of {config.dataset}: "
+              f"{config.architecture}")
     started = time.perf_counter()
     try:
         result = train(config, out_dir, resume=bool(args.resume), sanity=args.sanity, download=args.download,
@@ -113,6 +185,8 @@ def run(args) -> int:
             print(f"the last completed epoch is saved; continue with: volnet train --resume {out_dir}",
                   file=sys.stderr)
         raise
+    except ValueError as error:
+        raise ValueError(in_flags(str(error))) from None
     minutes, seconds = divmod(time.perf_counter() - started, 60)
     if result.test is not None:
         print(f"test accuracy {result.test.accuracy:.2%} on {len(result.test.predictions)} test images "
@@ -122,3 +196,31 @@ def run(args) -> int:
               if result.validation is not None else "trained (no validation or test split to measure)")
     print("wrote " + ", ".join(f"{role} {path}" for role, path in result.files.items()))
     return 0
+
+
+# The library's messages about settings that fit or not only once the training split is loaded
+# (its size sets the number of steps), in its parameter names, and how the command line says them.
+STEPS = "(--epochs × batches of --batch-size)"
+LIBRARY_MESSAGES = (
+    (re.compile(r"split fraction (?P<fraction>\S+) of (?P<examples>\d+) examples holds out (?P<held>\d+); "
+                r"choose a fraction between (?P<low>\S+) and (?P<high>\S+) "),
+     lambda m: f"--val-fraction {m['fraction']} holds out {m['held']} of the {m['examples']} training examples for "
+               f"validation; choose a value between {m['low']} and {m['high']}, or 0 for no validation split"),
+    (re.compile(r"warmup_steps must be ≥ 0 and fewer than total_steps, got warmup_steps=(?P<warmup>\d+), "
+                r"total_steps=(?P<steps>\d+)"),
+     lambda m: f"--warmup {m['warmup']} is not fewer than the {m['steps']} steps of the whole run {STEPS}; "
+               "choose fewer warm-up steps"),
+    (re.compile(r"a onecycle schedule needs .* got pct_start=(?P<rising>\S+), total_steps=(?P<steps>\d+)"),
+     lambda m: f"--schedule onecycle rises over the first {float(m['rising']):.0%} of the steps, so it needs more than "
+               f"{math.floor(1 / float(m['rising']))} steps after the warm-up, and this run has {m['steps']} {STEPS}; "
+               "train longer or choose another --schedule"),
+)
+
+
+def in_flags(message: str) -> str:
+    """A library message from LIBRARY_MESSAGES said with the command line's flags; any other unchanged."""
+    for pattern, words in LIBRARY_MESSAGES:
+        match = pattern.search(message)
+        if match:
+            return words(match)
+    return message

@@ -41,23 +41,15 @@ def load_image_folder(root, size=None, channels: int | None = None, name: str | 
 
     Raises:
         FileNotFoundError: `root` is not a folder.
-        ValueError: no class sub-folders, a class with no images, a file that Pillow cannot
+        ValueError: fewer than 2 class sub-folders, a class with no images, a file that Pillow cannot
             read (the message names it), or channels other than 1 or 3.
     """
-    root = Path(root)
-    if not root.is_dir():
-        raise FileNotFoundError(f"{root}: no such folder; expected a folder with one sub-folder of images per class.")
     if channels not in (None, *MODES):
         raise ValueError(f"channels must be 1 (grayscale) or 3 (RGB), got {channels!r}.")
-    class_folders = sorted(path for path in root.iterdir() if path.is_dir() and not path.name.startswith("."))
-    if not class_folders:
-        raise ValueError(
-            f"{root}: no class sub-folders; expected one sub-folder of images per class, "
-            f"e.g. {root / 'cat' / '001.png'}."
-        )
+    root, folders = Path(root), class_folders(root)
     extensions = Image.registered_extensions()
     files, labels = [], []
-    for label, folder in enumerate(class_folders):
+    for label, folder in enumerate(folders):
         images = sorted(p for p in folder.iterdir() if p.suffix.lower() in extensions and not p.name.startswith("."))
         if not images:
             raise ValueError(
@@ -77,7 +69,27 @@ def load_image_folder(root, size=None, channels: int | None = None, name: str | 
     images = np.empty((len(files), channels, height, width), dtype=np.uint8)
     for index, path in enumerate(files):
         images[index] = _read_image(path, MODES[channels], height, width)
-    return Dataset(images, labels, [folder.name for folder in class_folders], name or root.name)
+    return Dataset(images, labels, [folder.name for folder in folders], name or root.name)
+
+
+def class_folders(root) -> list[Path]:
+    """The class sub-folders of `root`, sorted by name (label k is the k-th); hidden ones are skipped.
+
+    Raises:
+        FileNotFoundError: `root` is not a folder.
+        ValueError: fewer than 2 class sub-folders.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: no such folder; expected a folder with one sub-folder of images per class.")
+    folders = sorted(path for path in root.iterdir() if path.is_dir() and not path.name.startswith("."))
+    if len(folders) < 2:
+        found = f"only one class sub-folder, {folders[0].name!r}" if folders else "no class sub-folders"
+        raise ValueError(
+            f"{root}: {found}; a classifier needs at least 2 classes, one sub-folder of images per class, "
+            f"e.g. {root / 'cat' / '001.png'} and {root / 'dog' / '001.png'}."
+        )
+    return folders
 
 
 def _opened(path: Path) -> Image.Image:

@@ -28,6 +28,7 @@ Conventions (one example, inference):
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,7 +45,8 @@ class LayerRow:
 
     Attributes:
         index: the layer's position: "3", "3.1" inside residual block 3, "3.shortcut" for its
-            projection; "" for the input.
+            projection ("3.shortcut.1", "3.shortcut.2" when it is a conv and a batch norm); "" for
+            the input.
         level: nesting depth (0 at the top), for indentation.
         layer: what the layer is, e.g. "Conv2D(filters=64, pad='same')".
         output_shape: the shape of one output example, (D, H, W) or (D,).
@@ -98,6 +100,8 @@ def _walk(layer: Layer, shape, index: str, level: int, rows: list[LayerRow]):
     parameters, multiply_adds = _cost(layer, shape, output_shape)
     if isinstance(layer, Residual):
         name = f"Residual (body + {'projection' if layer.projection else 'identity'})"
+    elif isinstance(layer, Dropout):
+        name = f"Dropout(rate={layer.rate:g})"  # its seed says how it draws, not what it computes
     else:
         name = repr(layer)
     activations = 0 if isinstance(layer, Flatten) else math.prod(output_shape)
@@ -181,6 +185,9 @@ def _large(count: int) -> str:
 def summary(model: Layer, input_shape=None) -> str:
     """A table of the model's layers and its totals (conventions in the module doc).
 
+    The layers inside a residual block are indented under it; those of its projection shortcut
+    are numbered 3.s1, 3.s2, ... (LayerRow.index 3.shortcut.1, ...) and marked "shortcut:".
+
     Args:
         model: a Sequential (or any Layer), built or not.
         input_shape: (D, H, W) of one example; defaults to the built model's.
@@ -204,7 +211,9 @@ def summary(model: Layer, input_shape=None) -> str:
     itemsize = np.dtype(model.dtype).itemsize
     table = [("#", "layer", "output", "params", "mult-adds", "activations", "memory")]
     for row in rows:
-        table.append((row.index, "  " * row.level + row.layer, format_shape(row.output_shape), f"{row.parameters:,}",
+        index, shortcut = re.subn(r"\.shortcut\.?", ".s", row.index)
+        layer = "  " * row.level + ("shortcut: " if shortcut else "") + row.layer
+        table.append((index, layer, format_shape(row.output_shape), f"{row.parameters:,}",
                       "?" if row.multiply_adds is None else f"{row.multiply_adds:,}", f"{row.activations:,}",
                       _bytes(row.activations * itemsize)))
     widths = [max(len(line[column]) for line in table) for column in range(len(table[0]))]

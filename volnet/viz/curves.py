@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from matplotlib.ticker import PercentFormatter
+
 from volnet.viz import style
 
 TRAIN = style.FIELD
@@ -22,7 +24,7 @@ def _series(history, key):
 
 
 def training_curves_figure(history):
-    """Loss (left) and accuracy (right) per epoch, training and validation.
+    """Loss (left) and accuracy (right, in percent) per epoch, training and validation.
 
     Args:
         history: one dict per epoch with "epoch", "train_loss", "train_accuracy", and
@@ -38,7 +40,8 @@ def training_curves_figure(history):
     if not history or any("epoch" not in record for record in history):
         raise ValueError("training curves need a history: one dict per epoch with at least 'epoch' and 'train_loss'")
     figure = style.new_figure(10, 3.8, layout="constrained")
-    for position, (quantity, title) in enumerate((("loss", "loss"), ("accuracy", "accuracy")), start=1):
+    panels = (("loss", "loss", "cross-entropy loss (mean per example)"), ("accuracy", "accuracy", "accuracy"))
+    for position, (quantity, title, meaning) in enumerate(panels, start=1):
         axes = figure.add_subplot(1, 2, position)
         for prefix, label, colour in (("train", "training", TRAIN), ("val", "validation", VALIDATION)):
             epochs, values = _series(history, f"{prefix}_{quantity}")
@@ -46,6 +49,9 @@ def training_curves_figure(history):
                 axes.plot(epochs, values, marker="o", markersize=4, color=colour, label=label, linewidth=1.8)
         axes.set_title(title, fontsize=11)
         axes.set_xlabel("epoch", fontsize=10)
+        axes.set_ylabel(meaning, fontsize=10)
+        if quantity == "accuracy":
+            axes.yaxis.set_major_formatter(PercentFormatter(xmax=1))  # the history keeps fractions
         axes.grid(alpha=0.3)
         epochs = [record["epoch"] for record in history]
         if len(epochs) <= 20:

@@ -2,7 +2,9 @@
 
 Every layer that makes a new volume (a conv, a pool, a fully-connected layer, a residual
 block, flatten) gets a box; the elementwise layers after it (ReLU, batch norm, dropout, ...)
-keep its shape and are written on the arrow that leads to it. A volume D×H×W is a cuboid:
+keep its shape and are written on the arrow that leads to it; a residual block's shortcut is
+an arrow over the top, from the block's input to its output, labelled "identity" or with the
+projection it applies. A volume D×H×W is a cuboid:
 its front face is H high and D wide, and it recedes W into the page; a vector of D numbers
 is a thin bar D long. Sizes grow with the square root of the dimension, so that a
 224×224×3 input and a 7×7×512 volume fit in one picture and still look bigger or smaller
@@ -24,14 +26,17 @@ from volnet.viz import style
 
 ELEMENTWISE = (ReLU, LeakyReLU, Sigmoid, Tanh, BatchNorm, Dropout)
 PER_ROW = 7
+SHORTCUT_SPACE = 0.45  # inches above a row of boxes for the shortcut arrows of its residual blocks
 
 
 @dataclass
 class Volume:
-    """One box of the diagram: the shape of one example after `layers` (D, H, W) or (D,)."""
+    """One box of the diagram: the shape of one example after `layers` (D, H, W) or (D,);
+    `shortcut` describes the skip connection when the box is a residual block's output."""
 
     shape: tuple[int, ...]
     layers: list[str] = field(default_factory=list)
+    shortcut: str | None = None
 
 
 def describe(layer: Layer) -> str:
@@ -54,7 +59,7 @@ def describe(layer: Layer) -> str:
         return f"fc {layer.units}"
     if isinstance(layer, Residual):
         inner = ", ".join(describe(child) for child in layer.body.layers if not isinstance(child, ELEMENTWISE))
-        return f"residual block [{inner}]" + (" + projection" if layer.projection else "")
+        return f"residual block [{inner}]"
     if isinstance(layer, BatchNorm):
         return "batch norm"
     if isinstance(layer, Dropout):
@@ -84,8 +89,18 @@ def model_volumes(model: Sequential, input_shape=None) -> list[Volume]:
         if isinstance(layer, ELEMENTWISE):
             volumes[-1].layers.append(describe(layer))
         else:
-            volumes.append(Volume(tuple(shape), [describe(layer)]))
+            volumes.append(Volume(tuple(shape), [describe(layer)], _shortcut(layer)))
     return volumes
+
+
+def _shortcut(layer: Layer) -> str | None:
+    """"identity", the projection's layers ("conv 1×1, 32 filters, stride 2, batch norm"), or None if not residual."""
+    if not isinstance(layer, Residual):
+        return None
+    if layer.projection is None:
+        return "identity"
+    projection = layer.projection.layers if isinstance(layer.projection, Sequential) else [layer.projection]
+    return ", ".join(describe(part) for part in projection)
 
 
 def _box_size(volume: Volume, largest_side: int, largest_depth: int):
@@ -118,10 +133,11 @@ def model_figure(volumes: list[Volume], title: str = ""):
     for row in rows:
         boxes = max(sizes[i][1] + 0.6 * sizes[i][2] for i in row)
         text = max(labels[i].count("\n") + 1 for i in row) * line
-        heights.append((boxes, boxes + 0.45 + text + 0.35))
+        over = SHORTCUT_SPACE if any(volumes[i].shortcut for i in row) else 0.0  # room for the shortcut arrows
+        heights.append((over, boxes, over + boxes + 0.45 + text + 0.35))
     width = step * min(len(volumes), PER_ROW) + 0.4
     top_margin = 0.5 if title else 0.15
-    height = top_margin + sum(total for _, total in heights)
+    height = top_margin + sum(total for _, _, total in heights)
     figure = style.new_figure(width, height)
     axes = figure.add_axes((0, 0, 1, 1))
     axes.set_xlim(0, width)
@@ -130,7 +146,9 @@ def model_figure(volumes: list[Volume], title: str = ""):
     if title:
         axes.text(0.2, height - 0.15, title, fontsize=11.5, fontweight="bold", va="top")
     row_top = height - top_margin
-    for row, (boxes, total) in zip(rows, heights):
+    tops = {}  # index -> (the top of its box, how far off the centre a shortcut arrow meets it)
+    for row, (over, boxes, total) in zip(rows, heights):
+        row_top -= over
         middle = row_top - boxes / 2
         for column, index in enumerate(row):
             front, tall, recede = sizes[index]
@@ -146,8 +164,26 @@ def model_figure(volumes: list[Volume], title: str = ""):
                 start = centre - step + 0.6 if column else 0.15
                 axes.add_patch(FancyArrowPatch((start, bottom + tall / 2), (left - 0.08, bottom + tall / 2),
                                                arrowstyle="-|>", mutation_scale=12, color=style.FIELD, linewidth=1.3))
-        row_top -= total
+            # a shortcut arrow leaves and lands a little off the centre, so that those of consecutive blocks stay apart
+            tops[index] = (bottom + tall + 0.6 * recede, min(0.12, front / 3))
+            if volumes[index].shortcut:
+                # from the block's input (the box before, or the arrow that starts the row) to its output
+                (top, inset), (input_top, input_inset) = tops[index], tops[index - 1]
+                start = (centre - step + input_inset, input_top) if column else (0.15, bottom + tall / 2)
+                _shortcut_arrow(axes, start, (centre - inset, top), row_top + over - 0.25, volumes[index].shortcut)
+        row_top -= total - over
     return figure
+
+
+def _shortcut_arrow(axes, start, end, level: float, label: str):
+    """The skip connection: up from the top of the block's input at start (x, y), across at height
+    `level`, down onto the top of its output at end (x, y), labelled with what the shortcut does."""
+    (start_x, start_y), (end_x, end_y) = start, end
+    axes.plot([start_x, start_x, end_x], [start_y, level, level], color=style.FIELD, linewidth=1.1, linestyle="--")
+    axes.add_patch(FancyArrowPatch((end_x, level), (end_x, end_y + 0.04), arrowstyle="-|>", mutation_scale=10,
+                                   color=style.FIELD, linewidth=1.1, linestyle="--"))
+    axes.text((start_x + end_x) / 2, level + 0.04, "+ " + label, ha="center", va="bottom", fontsize=8,
+              color=style.FIELD)
 
 
 def _cuboid(axes, left, bottom, front, tall, recede, is_input):

@@ -70,5 +70,6 @@ def fashion_image(index: int = 0, split: str = "test") -> tuple[np.ndarray, str]
     """
     data = load_dataset("sample", split)
     if not 0 <= index < len(data):
-        raise ValueError(f"index must be in [0, {len(data)}) for the sample's {split} split, got {index}")
+        raise ValueError(f"the Fashion-MNIST sample's {split} split has images 0 to {len(data) - 1}; "
+                         f"there is no image {index}")
     return data.images[index], data.class_names[int(data.labels[index])]

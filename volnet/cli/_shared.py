@@ -1,0 +1,194 @@
+"""What several subcommands share: checks of their flags, --input-shape, MODEL and SPEC
+arguments, output paths and dataset splits, all with messages that name the flags.
+
+Not a subcommand: volnet.cli.main skips the modules whose names start with "_".
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+STRING_INPUT_SHAPE = (1, 28, 28)  # the input of an architecture string given without --input-shape
+MODEL_FILE = "model.npz"  # what `volnet train` saves into its output folder
+
+# a flag's rule: (what a message says it must be, the test its value passes)
+AT_LEAST_1 = ("at least 1", lambda value: value >= 1)
+AT_LEAST_0 = ("at least 0", lambda value: value >= 0)
+ABOVE_0 = ("greater than 0", lambda value: value > 0)
+FRACTION = ("at least 0 and less than 1", lambda value: 0 <= value < 1)
+
+
+def flag(name: str) -> str:
+    """The flag of an argparse attribute: "batch_size" -> "--batch-size"."""
+    return "--" + name.replace("_", "-")
+
+
+def check_flags(args, **rules) -> None:
+    """Raise ValueError for the first flag whose value breaks its rule; flags left unset (None) pass.
+
+    Example: check_flags(args, epochs=AT_LEAST_1, lr=AT_LEAST_0) -> "--epochs must be at least 1, got 0".
+    """
+    for name, (expected, holds) in rules.items():
+        value = getattr(args, name)
+        if value is not None and not holds(value):
+            raise ValueError(f"{flag(name)} must be {expected}, got {value}")
+
+
+def refuse_ignored(args, why: str, *names) -> None:
+    """Raise ValueError if any flag among `names` was given (is not None or False) where it would have
+    no effect; `why` completes "--x has no effect ...", e.g. "with --no-pictures: it is where they go"."""
+    given = [flag(name) for name in names if getattr(args, name) not in (None, False)]
+    if given:
+        raise ValueError(f"{' and '.join(given)} {'has' if len(given) == 1 else 'have'} no effect {why}; "
+                         f"leave {'it' if len(given) == 1 else 'them'} out")
+
+
+def input_shape(text: str) -> tuple[int, ...]:
+    """--input-shape "D,H,W" (× and x also separate the numbers), or "D" for a vector, e.g. "3,32,32".
+
+    Raises:
+        ValueError: not whole numbers, a size below 1, or the depth written last (H,W,D).
+    """
+    try:
+        shape = tuple(int(part) for part in text.replace("×", ",").replace("x", ",").split(","))
+    except ValueError:
+        raise ValueError(f"--input-shape wants whole numbers D,H,W such as 3,32,32; got {text!r}") from None
+    if len(shape) not in (1, 3) or min(shape) < 1:
+        raise ValueError(f"--input-shape wants positive sizes D,H,W (or D alone for vectors) such as 3,32,32; "
+                         f"got {text!r}")
+    depth, height, width = shape if len(shape) == 3 else (None, None, None)
+    if width in (1, 3) and depth == height > 3:
+        raise ValueError(f"--input-shape {text} reads as D={depth}, H={height}, W={width}; volnet writes the depth "
+                         f"first (D,H,W): did you mean {width},{depth},{height}?")
+    return shape
+
+
+def model_file(path) -> Path:
+    """The model file MODEL names: the file itself, or model.npz inside a `volnet train` output folder.
+
+    Raises:
+        FileNotFoundError: nothing at path.
+        ValueError: a folder without model.npz, or another file of a run (a checkpoint, history.json);
+            the message says which file to give instead.
+    """
+    from volnet.training.trainer import BEST_CHECKPOINT, LAST_CHECKPOINT
+
+    path = Path(path)
+    model = path / MODEL_FILE if path.is_dir() else path.with_name(MODEL_FILE)
+    instead = f"give {model}" if model.is_file() else f"give the {MODEL_FILE} that `volnet train` wrote"
+    if path.is_dir():
+        if model.is_file():
+            return model
+        if (path / LAST_CHECKPOINT).is_file():
+            raise ValueError(f"{path} holds a run that has not finished (it has {LAST_CHECKPOINT} but no "
+                             f"{MODEL_FILE}); finish it with: volnet train --resume {path}")
+        raise ValueError(f"{path} is a folder without a {MODEL_FILE}; {instead}")
+    if not path.is_file():
+        raise FileNotFoundError(f"no model file at {path}; {instead}")
+    if path.name in (LAST_CHECKPOINT, BEST_CHECKPOINT):
+        epoch = "last" if path.name == LAST_CHECKPOINT else "best"
+        raise ValueError(f"{path} is a training checkpoint (of the {epoch} epoch), not a model; {instead}")
+    if path.suffix != ".npz":
+        raise ValueError(f"{path} is not a model file (a .npz file); {instead}")
+    return path
+
+
+def trained_model(path):
+    """volnet.training.run.load_trained_model of the file MODEL names (see model_file)."""
+    from volnet.training.run import load_trained_model
+
+    return load_trained_model(model_file(path))
+
+
+def model_from_spec(spec: str, shape=None):
+    """The model SPEC names, and a title for it, as `volnet summary` and `volnet show model` take it.
+
+    SPEC is a preset (built for its own input, or for shape), a saved model (a .npz file or a
+    run folder; shape is then left to the caller) or an architecture string (built for shape,
+    by default STRING_INPUT_SHAPE).
+    """
+    from volnet.models import PRESETS, build_model
+
+    if spec.strip().lower() in PRESETS:
+        return build_model(spec, input_shape=shape), spec.strip().lower()
+    if spec.endswith(".npz") or Path(spec).exists():
+        path = model_file(spec)
+        return trained_model(path)[0], str(path)
+    return build_model(spec, input_shape=shape or STRING_INPUT_SHAPE), spec
+
+
+def writable_folder(path, name: str) -> Path:
+    """Check, before any slow work, that the folder given by flag `name` exists or can be made, and can be written.
+
+    Raises:
+        ValueError: it is a file, it lies below a file, or it cannot be written.
+    """
+    path = Path(path)
+    existing = next(folder for folder in (path, *path.parents) if folder.exists())
+    if not existing.is_dir():
+        where = "is a file" if existing == path else f"lies inside {existing}, which is a file"
+        raise ValueError(f"{flag(name)} {path} {where}; give a folder (volnet creates it if missing)")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"{flag(name)} {path}: no permission to write into {existing}; give a folder you can write to")
+    return path
+
+
+def writable_file(path, name: str) -> Path:
+    """Check, before any slow work, that the file given by flag `name` can be written: its folder
+    exists and can be written, and it is not itself a folder.
+
+    Raises:
+        ValueError: as the message says.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{flag(name)} {path} is a folder; give a file name, such as {path / 'metrics.json'}")
+    folder = path.parent
+    if not folder.is_dir():
+        problem = f"{folder} is a file, not a folder" if folder.exists() else f"the folder {folder} does not exist"
+        raise ValueError(f"{flag(name)} {path}: {problem}; give a file in an existing folder")
+    if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ValueError(f"{flag(name)} {path}: no permission to write it; give a path you can write to")
+    return path
+
+
+def image_folder(dataset: str, split: str) -> Path | None:
+    """The folder that split `split` of an image-folder dataset is read from, as volnet.data.load_dataset
+    reads it: DATASET/train and DATASET/test when both exist, else DATASET itself, a training split only.
+    None for a named dataset (or no such folder, which load_dataset reports).
+
+    Raises:
+        ValueError: split "test" of a folder that holds a training split only (the message names --split).
+    """
+    from volnet.data import DATASETS
+
+    root = Path(dataset).expanduser()
+    if dataset in DATASETS or not root.is_dir():
+        return None
+    if (root / "train").is_dir() and (root / "test").is_dir():
+        return root / split
+    if split != "train":
+        raise ValueError(f"the image folder {root} has no train/ and test/ sub-folders, so it is one training split; "
+                         "add --split train to use it")
+    return root
+
+
+def check_data_flags(args, dataset: str) -> None:
+    """Refuse --data-dir and --download for the embedded sample and for image folders, which they would not change."""
+    from volnet.data.sources import SOURCES
+
+    if dataset not in SOURCES:
+        what = "the embedded sample" if dataset == "sample" else f"the image folder {dataset}"
+        refuse_ignored(args, f"on {what}, which is neither looked for in a folder nor downloaded (only "
+                             f"{', '.join(SOURCES)} are)",
+                       *(name for name in ("data_dir", "download") if hasattr(args, name)))
+
+
+def load_split(args, dataset: str, split: str):
+    """The dataset split for eval and predict, after check_data_flags and image_folder's --split check."""
+    from volnet.data import load_dataset
+
+    check_data_flags(args, dataset)
+    image_folder(dataset, split)
+    return load_dataset(dataset, split, args.data_dir, getattr(args, "download", False))
