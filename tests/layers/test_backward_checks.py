@@ -125,3 +125,21 @@ def test_sequential_says_how_to_give_the_input_shape():
                                         r"layer, \.\.\.\) or Sequential\(\[layer, layer, \.\.\.\]\), and give "
                                         r"input_shape, seed and dtype by keyword$"):
         v.Sequential([v.ReLU()], (3, 6, 6))
+
+
+def test_training_backward_skips_only_the_images_gradient():
+    """backward(dout, input_gradient=False) gives the same parameter gradients and no dx."""
+    from volnet import build_model
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 1, 8, 8))
+    grads = []
+    for input_gradient in (True, False):
+        model = build_model("conv3-4 relu pool fc5", (1, 8, 8), seed=1, dtype=np.float64)
+        dout = np.random.default_rng(2).standard_normal(model.forward(x).shape)
+        dx = model.backward(dout, input_gradient=input_gradient)
+        assert (dx is None) == (not input_gradient)
+        grads.append({name: g.copy() for name, g in model.grads.items()})
+    assert grads[0].keys() == grads[1].keys()
+    for name in grads[0]:
+        np.testing.assert_array_equal(grads[0][name], grads[1][name], err_msg=name)

@@ -43,7 +43,7 @@ def volnet_step(spec, input_shape, x, labels):
         scores = model.forward(x)
         _, dscores = loss(scores, labels)
         optimizer.zero_grad()
-        model.backward(dscores)
+        model.backward(dscores, input_gradient=False)  # as PyTorch: no gradient for the images
         optimizer.step()
 
     return step, model

@@ -180,6 +180,11 @@ class Layer:
         forward's output (its shape); adds the parameters' gradients onto their .grad."""
         raise NotImplementedError
 
+    def backward_parameters(self, dout: np.ndarray):
+        """Only the parameters' gradients for dout, no dx: for a net's first layer, whose dx
+        (the gradient of the images) nobody uses. Layers that can skip computing dx override it."""
+        self.backward(dout)
+
     def _reject_dout(self, dout):
         """Raise the error for a dout that backward cannot take (see the class docstring).
 

@@ -79,7 +79,10 @@ class Conv2D(Layer):
                                          self.strides, self.pads, self.dilations, self.groups)
         return out
 
-    def backward(self, dout):
-        dx, dw, db = conv2d_backward(dout, self.cache)
+    def backward(self, dout, input_gradient=True):
+        dx, dw, db = conv2d_backward(dout, self.cache, input_gradient)
         self._accumulate(weight=dw, bias=db)
         return dx
+
+    def backward_parameters(self, dout):
+        self.backward(dout, input_gradient=False)

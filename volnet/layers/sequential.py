@@ -87,10 +87,18 @@ class Sequential(Layer):
             x = layer.forward(x)
         return x
 
-    def backward(self, dout):
-        for layer in reversed(self.layers):
+    def backward(self, dout, input_gradient=True):
+        """dx for dout, through every layer in reverse; with input_gradient=False the first
+        layer computes only its parameters' gradients and None is returned (training does
+        this: nobody uses the gradient of the images)."""
+        if not self.layers:
+            return dout
+        for layer in reversed(self.layers[1:]):
             dout = layer.backward(dout)
-        return dout
+        if input_gradient:
+            return self.layers[0].backward(dout)
+        self.layers[0].backward_parameters(dout)
+        return None
 
     def __len__(self):
         return len(self.layers)

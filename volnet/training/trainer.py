@@ -132,7 +132,7 @@ class Trainer:
             finite = math.isfinite(loss)
             if finite:
                 self.optimizer.zero_grad()
-                self.model.backward(dscores)
+                self.model.backward(dscores, input_gradient=False)
                 finite = all_finite(self.model.grads.values())
             if finite:
                 self.optimizer.step()
