@@ -1,7 +1,11 @@
 # volnet.ops.parallel: chunks of a batch on worker threads with single-threaded BLAS.
 import numpy as np
+import pytest
 
-from volnet.ops.parallel import batch_slices, blas_threads, map_chunks
+from volnet.layers.base import Layer
+from volnet.ops.linear import linear_backward, linear_forward
+from volnet.ops.parallel import (_blas_threads_now, _openblas, batch_slices, blas_threads, even_slices, map_chunks,
+                                 one_blas_thread)
 
 
 def test_batch_slices_cover_the_batch_in_order():
@@ -23,3 +27,46 @@ def test_results_come_back_in_order_and_blas_threads_are_restored():
 def test_a_call_from_inside_a_worker_runs_as_a_plain_loop():
     inner = map_chunks(lambda outer: map_chunks(lambda x: x * outer, [1, 2, 3]), [10, 20])
     assert inner == [[10, 20, 30], [20, 40, 60]]
+
+
+def test_even_slices_cut_a_range_into_nearly_equal_parts():
+    assert even_slices(10, 3) == [slice(0, 3), slice(3, 7), slice(7, 10)]
+    assert even_slices(1, 2) == [slice(0, 1)]
+    assert even_slices(5, 1) == [slice(0, 5)]
+
+
+@pytest.mark.skipif(_openblas() is None, reason="the hold is for NumPy's OpenBLAS")
+def test_layers_hold_blas_at_one_thread_and_give_the_count_back():
+    cores = blas_threads()
+    seen = {}
+
+    class Probe(Layer):
+        def forward(self, x):
+            seen["blas"], seen["cores"] = _blas_threads_now(), blas_threads()
+            return x
+
+        def backward(self, dout):
+            seen["backward blas"] = _blas_threads_now()
+            return dout
+
+    probe = Probe()
+    probe.backward(probe.forward(np.ones((2, 3), np.float32)))
+    assert seen == {"blas": 1, "cores": cores, "backward blas": 1}
+    assert _blas_threads_now() == cores
+    with one_blas_thread:  # re-entrant: the inner exit keeps the hold
+        with one_blas_thread:
+            pass
+        assert _blas_threads_now() == 1
+    assert _blas_threads_now() == cores
+
+
+def test_linear_split_over_the_cores_equals_one_multiply():
+    rng = np.random.default_rng(0)
+    x, w, b = rng.standard_normal((7, 5)), rng.standard_normal((3, 5)), rng.standard_normal(3)
+    out, cache = linear_forward(x, w, b)
+    np.testing.assert_allclose(out, x @ w.T + b)
+    dout = rng.standard_normal((7, 3))
+    dx, dw, db = linear_backward(dout, cache)
+    np.testing.assert_allclose(dx, dout @ w)
+    np.testing.assert_allclose(dw, dout.T @ x)
+    np.testing.assert_allclose(db, dout.sum(axis=0))

@@ -17,6 +17,8 @@ import inspect
 
 import numpy as np
 
+from volnet.ops.parallel import one_blas_thread
+
 DEFAULT_DTYPE = np.dtype(np.float32)
 
 
@@ -46,7 +48,8 @@ def _recording_output_shape(forward):
 
     @functools.wraps(forward)
     def recorded(self, x, *args, **kwargs):
-        out = forward(self, x, *args, **kwargs)
+        with one_blas_thread:
+            out = forward(self, x, *args, **kwargs)
         self.last_output_shape = out.shape
         return out
 
@@ -60,7 +63,8 @@ def _checking_dout(backward):
     def checked(self, dout, *args, **kwargs):
         if getattr(dout, "shape", None) != self.last_output_shape:
             self._reject_dout(dout)
-        return backward(self, dout, *args, **kwargs)
+        with one_blas_thread:
+            return backward(self, dout, *args, **kwargs)
 
     return checked
 
@@ -73,7 +77,8 @@ class Layer:
     forward records the shape of the batch it returns (`last_output_shape`), and backward
     first checks that dout has exactly that shape — one tuple comparison per call — so a
     wrong dout gives an error naming the layer rather than a broadcasting traceback or, worse,
-    a silently wrong gradient.
+    a silently wrong gradient. Both run with BLAS held at one thread
+    (volnet.ops.parallel.one_blas_thread): the ops spread their work over the cores themselves.
     """
 
     def __init_subclass__(cls, **kwargs):

@@ -8,6 +8,14 @@ threads — which, on a machine that other programs also use, can stall each mul
 whole scheduler time slice. Instead, each of `cores` Python threads takes whole chunks and
 runs them with single-threaded BLAS; NumPy releases the GIL inside copies, ufuncs and BLAS,
 so the threads run in parallel and never wait for each other until the layer is done.
+
+While a layer computes, BLAS is also held at one thread on the calling thread
+(`one_blas_thread`, entered by every layer's forward and backward). OpenBLAS's own helper
+threads, once woken by a multi-threaded multiply, spin on a core for about 2²⁸ cycles
+(≈ 0.1 s, OPENBLAS_THREAD_TIMEOUT) before they sleep; inside a training step that woken
+helper took a core from the workers of every layer after it (measured: the small
+Fashion-MNIST net's step 91–105 ms with it, 59 ms without). So volnet never asks BLAS for
+more than one thread and spreads the work over the cores itself.
 """
 
 from __future__ import annotations
@@ -43,8 +51,41 @@ _LOCK = threading.Lock()
 _POOLS: dict[int, ThreadPoolExecutor] = {}
 
 
+class _OneBlasThread:
+    """Context manager: BLAS runs one thread inside, and gets its thread count back after the
+    outermost exit. Re-entrant, from any number of threads (a count of holders)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.holders = 0
+        self.cores = 1  # BLAS's thread count when the outermost hold began
+
+    def __enter__(self):
+        with self._lock:
+            if self.holders == 0 and _openblas() is not None:
+                self.cores = _blas_threads_now()
+                _set_blas_threads(1)
+            self.holders += 1
+
+    def __exit__(self, *exc):
+        with self._lock:
+            self.holders -= 1
+            if self.holders == 0 and _openblas() is not None:
+                _set_blas_threads(self.cores)
+
+
+one_blas_thread = _OneBlasThread()
+
+
 def blas_threads() -> int:
-    """How many threads NumPy's BLAS uses for one matrix multiply (the cores volnet uses)."""
+    """How many threads NumPy's BLAS uses for one matrix multiply (the cores volnet uses);
+    while `one_blas_thread` holds BLAS at one, the count it will get back."""
+    if one_blas_thread.holders and _openblas() is not None:
+        return one_blas_thread.cores
+    return _blas_threads_now()
+
+
+def _blas_threads_now() -> int:
     blas = _openblas()
     if blas is not None:
         library, prefix, suffix = blas
@@ -66,24 +107,29 @@ def batch_slices(n_examples: int, numbers_per_example: int, chunk_numbers: int) 
     return [slice(start, min(start + step, n_examples)) for start in range(0, n_examples, step)]
 
 
+def even_slices(n: int, parts: int) -> list[slice]:
+    """range(n) cut into at most `parts` consecutive slices of nearly equal length."""
+    parts = max(1, min(parts, n))
+    bounds = [round(i * n / parts) for i in range(parts + 1)]
+    return [slice(start, stop) for start, stop in zip(bounds, bounds[1:])]
+
+
 def map_chunks(function, chunks) -> list:
     """[function(chunk) for chunk in chunks], spread over BLAS's cores with one BLAS thread each.
 
     With one core, another BLAS than OpenBLAS, one chunk, or while another call is running
-    (from inside a worker, or from another thread), it is the plain loop. Results come back in the order of `chunks`.
+    (from inside a worker, or from another thread), it is the plain loop (with one BLAS
+    thread too). Results come back in the order of `chunks`.
     """
-    cores = blas_threads()
-    if cores <= 1 or len(chunks) <= 1 or _openblas() is None or not _LOCK.acquire(blocking=False):
-        return [function(chunk) for chunk in chunks]
-    try:
-        if cores not in _POOLS:
-            _POOLS[cores] = ThreadPoolExecutor(cores, thread_name_prefix="volnet")
-        _set_blas_threads(1)
+    with one_blas_thread:
+        cores = blas_threads()
+        if cores <= 1 or len(chunks) <= 1 or _openblas() is None or not _LOCK.acquire(blocking=False):
+            return [function(chunk) for chunk in chunks]
         try:
+            if cores not in _POOLS:
+                _POOLS[cores] = ThreadPoolExecutor(cores, thread_name_prefix="volnet")
             # each worker runs in a copy of the caller's context, so np.errstate reaches it
             context = contextvars.copy_context()
             return list(_POOLS[cores].map(lambda chunk: context.copy().run(function, chunk), chunks))
         finally:
-            _set_blas_threads(cores)
-    finally:
-        _LOCK.release()
+            _LOCK.release()
