@@ -5,8 +5,8 @@ matrix stays in cache) and do, per chunk, a copy, a matrix multiply and some ele
 work. Giving every chunk all cores inside BLAS leaves the copies and the elementwise work
 on one core, and makes every one of the many small matrix multiplies wait for all its
 threads — which, on a machine that other programs also use, can stall each multiply for a
-whole scheduler time slice. Instead, each of `cores` Python threads takes whole chunks and
-runs them with single-threaded BLAS; NumPy releases the GIL inside copies, ufuncs and BLAS,
+whole scheduler time slice. Instead, the calling thread and cores − 1 pool threads take
+whole chunks and run them with single-threaded BLAS; NumPy releases the GIL inside copies, ufuncs and BLAS,
 so the threads run in parallel and never wait for each other until the layer is done.
 
 While a layer computes, BLAS is also held at one thread on the calling thread
@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextvars
 import ctypes
 import functools
+import itertools
 import os
 import re
 import threading
@@ -117,9 +118,12 @@ def even_slices(n: int, parts: int) -> list[slice]:
 def map_chunks(function, chunks) -> list:
     """[function(chunk) for chunk in chunks], spread over BLAS's cores with one BLAS thread each.
 
-    With one core, another BLAS than OpenBLAS, one chunk, or while another call is running
-    (from inside a worker, or from another thread), it is the plain loop (with one BLAS
-    thread too). Results come back in the order of `chunks`.
+    The calling thread and cores − 1 pool threads each take the next chunk not yet taken
+    until none is left (so a core slowed by another program simply takes fewer chunks),
+    handing work over once per thread rather than once per chunk. With one core, another
+    BLAS than OpenBLAS, one chunk, or while another call is running (from inside a worker,
+    or from another thread), it is the plain loop (with one BLAS thread too). Results come
+    back in the order of `chunks`.
     """
     with one_blas_thread:
         cores = blas_threads()
@@ -127,9 +131,22 @@ def map_chunks(function, chunks) -> list:
             return [function(chunk) for chunk in chunks]
         try:
             if cores not in _POOLS:
-                _POOLS[cores] = ThreadPoolExecutor(cores, thread_name_prefix="volnet")
-            # each worker runs in a copy of the caller's context, so np.errstate reaches it
+                _POOLS[cores] = ThreadPoolExecutor(cores - 1, thread_name_prefix="volnet")
+            results = [None] * len(chunks)
+            taken = itertools.count()  # next() on it is atomic: each index goes to one thread
+
+            def work():
+                while (index := next(taken)) < len(chunks):
+                    results[index] = function(chunks[index])
+
+            # pool threads run in a copy of the caller's context, so np.errstate reaches them
             context = contextvars.copy_context()
-            return list(_POOLS[cores].map(lambda chunk: context.copy().run(function, chunk), chunks))
+            helpers = [_POOLS[cores].submit(context.copy().run, work) for _ in range(min(cores, len(chunks)) - 1)]
+            try:
+                work()
+            finally:
+                for helper in helpers:
+                    helper.result()
+            return results
         finally:
             _LOCK.release()
