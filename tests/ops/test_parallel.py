@@ -70,3 +70,14 @@ def test_linear_split_over_the_cores_equals_one_multiply():
     np.testing.assert_allclose(dx, dout @ w)
     np.testing.assert_allclose(dw, dout.T @ x)
     np.testing.assert_allclose(db, dout.sum(axis=0))
+
+
+def test_an_error_in_any_chunk_reaches_the_caller_and_the_pool_stays_usable():
+    def fail_on_7(i):
+        if i == 7:
+            raise ValueError("chunk 7")
+        return i
+
+    with pytest.raises(ValueError, match="chunk 7"):
+        map_chunks(fail_on_7, list(range(20)))
+    assert map_chunks(lambda i: i * i, list(range(20))) == [i * i for i in range(20)]
