@@ -60,12 +60,13 @@ def test_layers_hold_blas_at_one_thread_and_give_the_count_back():
     assert _blas_threads_now() == cores
 
 
-def test_linear_split_over_the_cores_equals_one_multiply():
+@pytest.mark.parametrize("d_in, d_out", [(5, 3), (301, 257)])  # not split, split (≥ SPLIT_MIN_WEIGHTS)
+def test_linear_split_over_the_cores_equals_one_multiply(d_in, d_out):
     rng = np.random.default_rng(0)
-    x, w, b = rng.standard_normal((7, 5)), rng.standard_normal((3, 5)), rng.standard_normal(3)
+    x, w, b = rng.standard_normal((7, d_in)), rng.standard_normal((d_out, d_in)), rng.standard_normal(d_out)
     out, cache = linear_forward(x, w, b)
     np.testing.assert_allclose(out, x @ w.T + b)
-    dout = rng.standard_normal((7, 3))
+    dout = rng.standard_normal((7, d_out))
     dx, dw, db = linear_backward(dout, cache)
     np.testing.assert_allclose(dx, dout @ w)
     np.testing.assert_allclose(dw, dout.T @ x)
