@@ -113,7 +113,8 @@ TRANSPOSED_MIN_DEPTH = 16
 
 
 def _chunks(n_examples, numbers_per_example):
-    """Slices of the batch, each holding about CHUNK_NUMBERS numbers of im2col matrix."""
+    """Slices of the batch, each holding about CHUNK_NUMBERS numbers of im2col matrix (or of
+    output, where that is larger: a 1-deep input has 9 numbers per field and 32 outputs)."""
     return batch_slices(n_examples, numbers_per_example, CHUNK_NUMBERS)
 
 
@@ -152,7 +153,7 @@ def _correlate(x_pad, matrices, window, out_hw, stride, dilation, bias=None):
         if bias is not None:
             out_rows += bias  # while the chunk is in cache
 
-    map_chunks(correlate_chunk, _chunks(len(x_pad), fields[0].size))
+    map_chunks(correlate_chunk, _chunks(len(x_pad), max(fields[0].size, out[0].size)))
     return out
 
 
