@@ -90,12 +90,12 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training=True, 
     view = _features(x)
     count = view.size // view.shape[1]
     chunks = _row_slices(view)
-    x_hat, out = np.empty_like(view), np.empty_like(view)
+    centered, out = np.empty_like(view), np.empty_like(view)
 
     def center(rows):
-        """x − μ into x_hat's rows; returns their Σ (x − μ)² per feature."""
-        centered = np.subtract(view[rows], shift, out=x_hat[rows])
-        return _sum_of_products(centered, centered)
+        """x − μ into centered's rows; returns their Σ (x − μ)² per feature."""
+        part = np.subtract(view[rows], shift, out=centered[rows])
+        return _sum_of_products(part, part)
 
     if training:
         if count < 2:
@@ -112,36 +112,41 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training=True, 
         shift = _per_feature(mean.astype(x.dtype), view)
         map_chunks(center, chunks)
     inv_std = (1.0 / np.sqrt(var + eps)).astype(x.dtype)
-    normaliser, scale, offset = (_per_feature(v.astype(x.dtype), view) for v in (inv_std, gamma, beta))
+    gain, offset = (_per_feature(v.astype(x.dtype), view) for v in (gamma * inv_std, beta))
 
     def normalise(rows):
-        """x̂ = (x − μ)/√(σ² + ε) in place, out = γ·x̂ + β, while the rows are in cache."""
-        np.multiply(x_hat[rows], normaliser, out=x_hat[rows])
-        np.multiply(x_hat[rows], scale, out=out[rows])
+        """out = γ·x̂ + β = (x − μ)·(γ/√(σ² + ε)) + β, while the rows are in cache."""
+        np.multiply(centered[rows], gain, out=out[rows])
         out[rows] += offset
 
     map_chunks(normalise, chunks)
-    return _like(out, x), (x_hat, gamma, inv_std, training)
+    # the cache keeps x − μ, not x̂: x̂ = (x − μ)·inv_std is folded into per-feature factors
+    return _like(out, x), (centered, gamma, inv_std, training)
 
 
 def batchnorm_backward(dout, cache):
-    """Returns dx (shape and memory layout of x̂), dgamma (D,), dbeta (D,)."""
-    x_hat, gamma, inv_std, training = cache
+    """Returns dx (shape and memory layout of the forward's input), dgamma (D,), dbeta (D,).
+
+    With c = x − μ (cached) and x̂ = c·σ⁻¹ (σ⁻¹ = 1/√(σ² + ε)), per feature:
+        dγ = σ⁻¹·Σ dout·c        dx = γσ⁻¹·(dout − dβ/M − c·(σ⁻¹·dγ/M))
+    """
+    centered, gamma, inv_std, training = cache
     view = _features(dout)
-    if view.shape != x_hat.shape:  # dout in another memory layout than the forward's input
-        view = np.ascontiguousarray(dout.transpose(0, 2, 3, 1) if x_hat.ndim == 2 else dout).reshape(x_hat.shape)
+    if view.shape != centered.shape:  # dout in another memory layout than the forward's input
+        view = np.ascontiguousarray(dout.transpose(0, 2, 3, 1) if centered.ndim == 2 else dout).reshape(centered.shape)
     chunks = _row_slices(view)
-    dbeta, dgamma = _feature_sums(lambda rows: (_sum(view[rows]), _sum_of_products(view[rows], x_hat[rows])),
-                                  chunks).astype(dout.dtype)
+    dbeta, dgamma_over_inv_std = _feature_sums(
+        lambda rows: (_sum(view[rows]), _sum_of_products(view[rows], centered[rows])), chunks)
+    dgamma = dgamma_over_inv_std * inv_std
     scale = _per_feature((gamma * inv_std).astype(dout.dtype), view)
     dx = np.empty_like(view)
     if training:
         count = view.size // view.shape[1]
-        through_var = _per_feature((dgamma / count).astype(dout.dtype), view)
+        through_var = _per_feature((dgamma * inv_std / count).astype(dout.dtype), view)
         through_mean = _per_feature((dbeta / count).astype(dout.dtype), view)
 
         def gradient(rows):
-            np.multiply(x_hat[rows], through_var, out=dx[rows])
+            np.multiply(centered[rows], through_var, out=dx[rows])
             np.subtract(view[rows], dx[rows], out=dx[rows])
             dx[rows] -= through_mean
             dx[rows] *= scale
@@ -150,4 +155,4 @@ def batchnorm_backward(dout, cache):
             np.multiply(view[rows], scale, out=dx[rows])
 
     map_chunks(gradient, chunks)
-    return _like(dx, dout), dgamma, dbeta
+    return _like(dx, dout), dgamma.astype(dout.dtype), dbeta.astype(dout.dtype)
