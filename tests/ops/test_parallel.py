@@ -1,11 +1,13 @@
 # volnet.ops.parallel: chunks of a batch on worker threads with single-threaded BLAS.
+import time
+
 import numpy as np
 import pytest
 
 from volnet.layers.base import Layer
 from volnet.ops.linear import linear_backward, linear_forward
-from volnet.ops.parallel import (_blas_threads_now, _openblas, batch_slices, blas_threads, even_slices, map_chunks,
-                                 one_blas_thread)
+from volnet.ops.parallel import (_LOCK, _blas_threads_now, _openblas, _set_blas_threads, batch_slices, blas_threads,
+                                 even_slices, map_chunks, one_blas_thread)
 
 
 def test_batch_slices_cover_the_batch_in_order():
@@ -37,7 +39,15 @@ def test_even_slices_cut_a_range_into_nearly_equal_parts():
 
 @pytest.mark.skipif(_openblas() is None, reason="the hold is for NumPy's OpenBLAS")
 def test_layers_hold_blas_at_one_thread_and_give_the_count_back():
-    cores = blas_threads()
+    original = _blas_threads_now()
+    _set_blas_threads(2)  # so that a hold which did nothing could not pass
+    try:
+        _check_the_hold(cores=2)
+    finally:
+        _set_blas_threads(original)
+
+
+def _check_the_hold(cores):
     seen = {}
 
     class Probe(Layer):
@@ -60,25 +70,37 @@ def test_layers_hold_blas_at_one_thread_and_give_the_count_back():
     assert _blas_threads_now() == cores
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("d_in, d_out", [(5, 3), (301, 257)])  # not split, split (≥ SPLIT_MIN_WEIGHTS)
-def test_linear_split_over_the_cores_equals_one_multiply(d_in, d_out):
+def test_linear_split_over_the_cores_equals_one_multiply(d_in, d_out, dtype):
     rng = np.random.default_rng(0)
-    x, w, b = rng.standard_normal((7, d_in)), rng.standard_normal((d_out, d_in)), rng.standard_normal(d_out)
+    x, w, b = (rng.standard_normal(shape).astype(dtype) for shape in ((7, d_in), (d_out, d_in), (d_out,)))
     out, cache = linear_forward(x, w, b)
-    np.testing.assert_allclose(out, x @ w.T + b)
-    dout = rng.standard_normal((7, d_out))
+    dout = rng.standard_normal((7, d_out)).astype(dtype)
     dx, dw, db = linear_backward(dout, cache)
-    np.testing.assert_allclose(dx, dout @ w)
-    np.testing.assert_allclose(dw, dout.T @ x)
-    np.testing.assert_allclose(db, dout.sum(axis=0))
+    tolerance = 1e-5 if dtype == np.float32 else 1e-12
+    for ours, exact in ((out, x @ w.T + b), (dx, dout @ w), (dw, dout.T @ x), (db, dout.sum(axis=0))):
+        assert ours.dtype == dtype
+        np.testing.assert_allclose(ours, exact, rtol=tolerance, atol=tolerance * np.abs(exact).max())
 
 
-def test_an_error_in_any_chunk_reaches_the_caller_and_the_pool_stays_usable():
-    def fail_on_7(i):
-        if i == 7:
-            raise ValueError("chunk 7")
+@pytest.mark.parametrize("failing", [0, 1])  # the first chunk (the caller's) or one a pool thread may take
+def test_an_error_in_any_chunk_reaches_the_caller_after_every_thread_stopped(failing):
+    running, started = [], []
+
+    def chunk(i):
+        started.append(i)
+        running.append(i)
+        time.sleep(0.02)
+        running.remove(i)
+        if i == failing:
+            raise ValueError(f"chunk {i}")
         return i
 
-    with pytest.raises(ValueError, match="chunk 7"):
-        map_chunks(fail_on_7, list(range(20)))
+    threads = blas_threads()
+    with pytest.raises(ValueError, match=f"chunk {failing}"):
+        map_chunks(chunk, list(range(20)))
+    assert running == []  # no chunk still running when the error arrived
+    assert len(started) < 20  # no thread started new chunks after the error
+    assert not _LOCK.locked() and blas_threads() == threads
     assert map_chunks(lambda i: i * i, list(range(20))) == [i * i for i in range(20)]

@@ -77,7 +77,7 @@ class Layer:
     forward records the shape of the batch it returns (`last_output_shape`), and backward
     first checks that dout has exactly that shape — one tuple comparison per call — so a
     wrong dout gives an error naming the layer rather than a broadcasting traceback or, worse,
-    a silently wrong gradient. Both run with BLAS held at one thread
+    a silently wrong gradient. Both run with NumPy's OpenBLAS held at one thread
     (volnet.ops.parallel.one_blas_thread): the ops spread their work over the cores themselves.
     """
 

@@ -9,13 +9,16 @@ whole scheduler time slice. Instead, the calling thread and cores − 1 pool thr
 whole chunks and run them with single-threaded BLAS; NumPy releases the GIL inside copies, ufuncs and BLAS,
 so the threads run in parallel and never wait for each other until the layer is done.
 
-While a layer computes, BLAS is also held at one thread on the calling thread
-(`one_blas_thread`, entered by every layer's forward and backward). OpenBLAS's own helper
-threads, once woken by a multi-threaded multiply, spin on a core for about 2²⁸ cycles
-(≈ 0.1 s, OPENBLAS_THREAD_TIMEOUT) before they sleep; inside a training step that woken
-helper took a core from the workers of every layer after it (measured: the small
-Fashion-MNIST net's step 91–105 ms with it, 59 ms without). So volnet never asks BLAS for
-more than one thread and spreads the work over the cores itself.
+While a layer computes, NumPy's OpenBLAS is also held at one thread (`one_blas_thread`,
+entered by every layer's forward and backward). OpenBLAS's own helper threads, once woken
+by a multi-threaded multiply, spin on a core for about 2²⁸ cycles (≈ 0.1 s,
+OPENBLAS_THREAD_TIMEOUT) before they sleep; inside a training step that woken helper took a
+core from the workers of every layer after it (measured: the small Fashion-MNIST net's
+step 91–105 ms with it, 59 ms without). So, with OpenBLAS, volnet never asks BLAS for more
+than one thread and spreads the work over the cores itself. The thread count is a setting
+of the whole process: while a layer runs, multiplies made by other threads of the program
+are single-threaded too, and the count is put back to what it was when the first hold
+began. With another BLAS (MKL, Accelerate) nothing is held and map_chunks is a plain loop.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import itertools
 import os
 import re
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy  # noqa: F401  (loads the BLAS that _openblas looks for)
 
@@ -108,6 +111,11 @@ def batch_slices(n_examples: int, numbers_per_example: int, chunk_numbers: int) 
     return [slice(start, min(start + step, n_examples)) for start in range(0, n_examples, step)]
 
 
+def worker_count() -> int:
+    """How many threads map_chunks spreads chunks over: BLAS's cores with OpenBLAS, else 1."""
+    return blas_threads() if _openblas() is not None else 1
+
+
 def even_slices(n: int, parts: int) -> list[slice]:
     """range(n) cut into at most `parts` consecutive slices of nearly equal length."""
     parts = max(1, min(parts, n))
@@ -122,8 +130,9 @@ def map_chunks(function, chunks) -> list:
     until none is left (so a core slowed by another program simply takes fewer chunks),
     handing work over once per thread rather than once per chunk. With one core, another
     BLAS than OpenBLAS, one chunk, or while another call is running (from inside a worker,
-    or from another thread), it is the plain loop (with one BLAS thread too). Results come
-    back in the order of `chunks`.
+    or from another thread), it is the plain loop (with OpenBLAS held at one thread too).
+    Results come back in the order of `chunks`. If a chunk raises, no thread starts another
+    chunk, and the error reaches the caller once every thread has stopped.
     """
     with one_blas_thread:
         cores = blas_threads()
@@ -134,10 +143,15 @@ def map_chunks(function, chunks) -> list:
                 _POOLS[cores] = ThreadPoolExecutor(cores - 1, thread_name_prefix="volnet")
             results = [None] * len(chunks)
             taken = itertools.count()  # next() on it is atomic: each index goes to one thread
+            failed = threading.Event()  # after an error no thread starts another chunk
 
             def work():
-                while (index := next(taken)) < len(chunks):
-                    results[index] = function(chunks[index])
+                try:
+                    while not failed.is_set() and (index := next(taken)) < len(chunks):
+                        results[index] = function(chunks[index])
+                except BaseException:
+                    failed.set()
+                    raise
 
             # pool threads run in a copy of the caller's context, so np.errstate reaches them
             context = contextvars.copy_context()
@@ -145,8 +159,9 @@ def map_chunks(function, chunks) -> list:
             try:
                 work()
             finally:
-                for helper in helpers:
-                    helper.result()
+                wait(helpers)  # every thread has stopped before the lock and BLAS's threads are given back
+            for helper in helpers:
+                helper.result()  # re-raises a pool thread's error
             return results
         finally:
             _LOCK.release()
