@@ -1,6 +1,7 @@
 import dataclasses
 import hashlib
 import io
+import os
 import tarfile
 
 import numpy as np
@@ -90,6 +91,10 @@ def test_download_from_a_file_url(cache, tmp_path, monkeypatch):
         [*sources.mnist_files("train"), *sources.mnist_files("test")]
     )
     assert len(load_dataset("mnist", "test")) == 4  # now found without downloading
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in (cache / "mnist").iterdir():  # readable like any file open() makes, not 0600
+        assert path.stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 def test_checksum_mismatch_is_reported_and_the_file_removed(cache, tmp_path, monkeypatch):

@@ -259,3 +259,14 @@ def test_save_errors(tmp_path):
 
     with pytest.raises(TypeError, match=r"Custom #2 cannot be saved: only volnet's own layer types"):
         save_model(tmp_path / "m.npz", Sequential([ReLU(), Custom()], input_shape=(3,)))
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_saved_files_get_the_mode_open_would_give(tmp_path, umask):
+    # written through a temporary file (mode 0600) and renamed, yet readable as the umask allows
+    previous = os.umask(umask)
+    try:
+        save_model(tmp_path / "model.npz", build_model("conv3-4 relu fc2", (1, 6, 6), seed=0))
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "model.npz").stat().st_mode & 0o777 == 0o666 & ~umask

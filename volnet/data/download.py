@@ -16,6 +16,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from volnet.files import permissions_of_a_new_file
+
 CHUNK_BYTES = 1 << 16
 
 
@@ -41,6 +43,7 @@ def download(url: str, destination, md5: str) -> Path:
         dir=destination.parent, prefix=f".{destination.name}.", suffix=".part", delete=False
     )
     try:
+        permissions_of_a_new_file(partial.fileno())
         with partial, urllib.request.urlopen(url, timeout=60) as response:
             total = int(response.headers.get("Content-Length") or 0) or None
             with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=destination.name) as progress:

@@ -42,6 +42,7 @@ import zlib
 
 import numpy as np
 
+from volnet.files import permissions_of_a_new_file
 from volnet.layers import (AvgPool2D, BatchNorm, Conv2D, Dropout, Flatten, GlobalAvgPool2D, Layer, LeakyReLU, Linear,
                            MaxPool2D, ReLU, Residual, Sequential, Sigmoid, Tanh)
 
@@ -120,6 +121,7 @@ def write_npz_atomic(path, arrays: dict[str, np.ndarray], meta: dict, kind: str)
         raise type(error)(error.errno, f"cannot write {path}: the folder {folder} cannot be created or written "
                                        f"to ({error.strerror})") from None
     try:
+        permissions_of_a_new_file(handle)
         with os.fdopen(handle, "wb") as file:
             # np.savez's layout, written directly so that no array name can clash with its arguments
             with zipfile.ZipFile(file, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
