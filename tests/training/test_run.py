@@ -84,6 +84,13 @@ def test_augment_words():
     assert parse_augment("crop:2", 32).padding == 2
     with pytest.raises(ValueError, match="unknown augmentation 'rotate'"):
         parse_augment("crop,rotate", 28)
+    for size in (28, None):
+        with pytest.raises(ValueError, match="'crop:0' shifts the images by 0 pixels: use crop:N with N ≥ 1"):
+            parse_augment("flip,crop:0", size)
+    for word in ("crop:28", "crop:99"):  # the image shifted out of view
+        with pytest.raises(ValueError, match=rf"'{word}' would shift 28×28 images .* out of view: use crop:N with N < 28"):
+            parse_augment(f"flip,{word}", 28)
+    assert parse_augment("crop:99", None).padding == 99  # bounded once the image size is known
 
 
 def test_settings_are_checked_before_anything_is_loaded(tmp_path):

@@ -98,19 +98,19 @@ class TrainingConfig:
             raise ValueError(f"limit must be at least 2 examples, got {self.limit}")
         if self.warmup < 0:
             raise ValueError(f"warm-up must be a number of steps ≥ 0, got {self.warmup}")
-        parse_augment(self.augment, 32)
+        parse_augment(self.augment, None)  # the words now; crop:N against the image size once loaded
 
 
-def parse_augment(text: str, image_size: int) -> Augmentation | None:
+def parse_augment(text: str, image_size: int | None) -> Augmentation | None:
     """An Augmentation from "crop", "crop:N", "flip" joined by commas ("" gives None).
 
     Args:
         text: e.g. "crop,flip" or "crop:2".
         image_size: the images' height, which sets the default crop padding (H/8: 3 for
-            28×28, 4 for 32×32).
+            28×28, 4 for 32×32) and bounds crop:N; None checks the words only.
 
     Raises:
-        ValueError: an unknown word or a bad number of pixels.
+        ValueError: an unknown word, or a crop of 0 pixels or of the whole image or more.
     """
     padding, flip = 0, False
     for word in filter(None, (part.strip().lower() for part in text.split(","))):
@@ -118,7 +118,13 @@ def parse_augment(text: str, image_size: int) -> Augmentation | None:
         if name == "flip" and not pixels:
             flip = True
         elif name == "crop" and (not pixels or pixels.isdigit()):
-            padding = int(pixels) if pixels else max(1, image_size // 8)
+            padding = int(pixels) if pixels else max(1, (image_size or 8) // 8)
+            if padding < 1:
+                raise ValueError(f"augmentation {word!r} shifts the images by 0 pixels: use crop:N with N ≥ 1 "
+                                 f"(or leave crop out)")
+            if image_size is not None and padding >= image_size:
+                raise ValueError(f"augmentation {word!r} would shift {image_size}×{image_size} images by up to "
+                                 f"{padding} pixels, out of view: use crop:N with N < {image_size}")
         else:
             raise ValueError(f"unknown augmentation {word!r}: use 'crop' (random translation by up to H/8 pixels), "
                              "'crop:N' (up to N pixels) and 'flip' (random horizontal mirror), joined by commas, "
