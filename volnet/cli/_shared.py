@@ -154,24 +154,24 @@ def writable_file(path, name: str) -> Path:
 
 
 def image_folder(dataset: str, split: str) -> Path | None:
-    """The folder that split `split` of an image-folder dataset is read from, as volnet.data.load_dataset
-    reads it: DATASET/train and DATASET/test when both exist, else DATASET itself, a training split only.
-    None for a named dataset (or no such folder, which load_dataset reports).
+    """The folder that split `split` of an image-folder dataset is read from
+    (volnet.data.sources.image_folder_split, the rule load_dataset follows). None for a named
+    dataset (or no such folder, which load_dataset reports).
 
     Raises:
         ValueError: split "test" of a folder that holds a training split only (the message names --split).
     """
     from volnet.data import DATASETS
+    from volnet.data.sources import image_folder_split
 
     root = Path(dataset).expanduser()
     if dataset in DATASETS or not root.is_dir():
         return None
-    if (root / "train").is_dir() and (root / "test").is_dir():
-        return root / split
-    if split != "train":
+    folder = image_folder_split(root, split)
+    if folder is None:
         raise ValueError(f"the image folder {root} has no train/ and test/ sub-folders, so it is one training split; "
                          "add --split train to use it")
-    return root
+    return folder
 
 
 def check_data_flags(args, dataset: str) -> None:

@@ -252,13 +252,20 @@ def _missing_message(name: str, source: Source, folders: list[Path], split: str)
     )
 
 
-def _load_folder_split(path: Path, split: str) -> Dataset:
-    """An image folder: path/train and path/test when both exist, else path itself as the training split."""
+def image_folder_split(path: Path, split: str) -> Path | None:
+    """Where split `split` of the image folder at path is: path/train and path/test when both
+    exist, else path itself, which is then a training split only (None for "test")."""
     if (path / "train").is_dir() and (path / "test").is_dir():
-        return load_image_folder(path / split, name=f"{path.name}/{split}")
-    if split != "train":
+        return path / split
+    return path if split == "train" else None
+
+
+def _load_folder_split(path: Path, split: str) -> Dataset:
+    """An image folder's split (see image_folder_split)."""
+    folder = image_folder_split(path, split)
+    if folder is None:
         raise ValueError(
             f"{path} has no train/ and test/ sub-folders, so it holds one split only: load it with split='train' "
             "and hold out validation examples with Dataset.split(fraction, rng)."
         )
-    return load_image_folder(path, name=path.name)
+    return load_image_folder(folder, name=path.name if folder == path else f"{path.name}/{split}")

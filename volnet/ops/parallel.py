@@ -135,8 +135,8 @@ def map_chunks(function, chunks) -> list:
     chunk, and the error reaches the caller once every thread has stopped.
     """
     with one_blas_thread:
-        cores = blas_threads()
-        if cores <= 1 or len(chunks) <= 1 or _openblas() is None or not _LOCK.acquire(blocking=False):
+        cores = worker_count()
+        if cores <= 1 or len(chunks) <= 1 or not _LOCK.acquire(blocking=False):
             return [function(chunk) for chunk in chunks]
         try:
             if cores not in _POOLS:

@@ -118,7 +118,7 @@ def parse_augment(text: str, image_size: int | None) -> Augmentation | None:
         if name == "flip" and not pixels:
             flip = True
         elif name == "crop" and (not pixels or pixels.isdigit()):
-            padding = int(pixels) if pixels else max(1, (image_size or 8) // 8)
+            padding = int(pixels) if pixels else max(1, image_size // 8) if image_size else 1
             if padding < 1:
                 raise ValueError(f"augmentation {word!r} shifts the images by 0 pixels: use crop:N with N ≥ 1 "
                                  f"(or leave crop out)")
