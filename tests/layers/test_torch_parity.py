@@ -52,6 +52,9 @@ def volume(shape, seed=0):
     (dict(filters=4, size=3, pad=2, dilation=2), (2, 3, 8, 8)),
     (dict(filters=6, size=3, pad=1, groups=3), (2, 6, 7, 7)),
     (dict(filters=5, size=1, bias=False), (3, 4, 5, 5)),
+    # 3×3 stride 1, ≥ 16 deep: Winograd F(2×2, 3×3) where numba is installed
+    (dict(filters=24, size=3, pad=1), (3, 16, 9, 6)),
+    (dict(filters=32, size=3, bias=False), (2, 32, 8, 8)),
 ])
 def test_conv2d(hyper, shape):
     layer = v.Conv2D(**hyper)

@@ -1,11 +1,11 @@
 # The fast conv and pool paths beyond the lead's sweeps (tests/ops/test_conv.py, test_pool.py):
 # inputs and upstream gradients in channel-last memory (what a net passes between layers),
-# batches cut into many chunks run on worker threads, both ways of computing dx, and the
-# padding helpers of im2col. Float64 agreement to 1e-10 means only summation order differs.
+# batches cut into many chunks run on worker threads, both ways of computing dx, both
+# algorithms (im2col, and Winograd for 3×3 stride-1 layers), and the padding helpers of im2col. Float64 agreement to 1e-10 means only summation order differs.
 import numpy as np
 import pytest
 
-from volnet.ops import conv, pool
+from volnet.ops import conv, pool, winograd
 from volnet.ops.im2col import col2im, im2col, pad_channel_last, unpad_channel_last
 from volnet.ops.pool import (
     pool2d_backward,
@@ -22,6 +22,7 @@ CONV_CASES = [
     (3, 16, 9, 9, 6, 3, 1, 2, 2, 1),    # dilation
     (3, 32, 6, 6, 8, 3, 1, 1, 1, 2),    # groups of 16: transposed, per group
     (3, 16, 5, 5, 4, 3, 1, 3, 1, 1),    # pad > F − 1: the full padding would be negative, col2im
+    (2, 3, 5, 6, 4, 3, 1, 0, 1, 1),     # odd output height (Winograd's last tile row is cut)
     (4, 16, 5, 5, 4, 1, 1, 0, 1, 1),    # 1×1 filters
 ]
 
@@ -43,13 +44,13 @@ def conv_case(case, seed=0):
 @pytest.fixture
 def tiny_chunks(monkeypatch):
     # a chunk of one example: every loop over chunks runs many times, on the worker threads
-    monkeypatch.setattr(conv, "CHUNK_NUMBERS", 1)
-    monkeypatch.setattr(pool, "CHUNK_NUMBERS", 1)
+    for module in (conv, pool, winograd):
+        monkeypatch.setattr(module, "CHUNK_NUMBERS", 1)
 
 
 @pytest.mark.parametrize("case", CONV_CASES)
 @pytest.mark.parametrize("layout", [np.ascontiguousarray, channel_last])
-def test_conv_matches_reference_in_any_layout_and_chunking(case, layout, tiny_chunks):
+def test_conv_matches_reference_in_any_layout_and_chunking(case, layout, tiny_chunks, conv_algorithm):
     x, w, b, hyper = conv_case(case)
     out, cache = conv.conv2d_forward(layout(x), w, b, **hyper)
     out_ref, cache_ref = conv.conv2d_forward_reference(x, w, b, **hyper)
@@ -60,7 +61,8 @@ def test_conv_matches_reference_in_any_layout_and_chunking(case, layout, tiny_ch
 
 
 def test_both_ways_of_computing_dx_agree(monkeypatch):
-    # the transposed convolution and col2im are two routes to the same dx
+    # the transposed convolution and col2im are two routes to the same dx of im2col
+    monkeypatch.setattr(winograd, "ENABLED", False)
     x, w, b, hyper = conv_case(CONV_CASES[1])
     out, cache = conv.conv2d_forward(x, w, b, **hyper)
     dout = np.random.default_rng(2).standard_normal(out.shape)
@@ -69,7 +71,7 @@ def test_both_ways_of_computing_dx_agree(monkeypatch):
     np.testing.assert_allclose(conv.conv2d_backward(dout, cache)[0], dx_transposed, rtol=1e-10, atol=1e-10)
 
 
-def test_conv_float32_in_float32_out_channel_last():
+def test_conv_float32_in_float32_out_channel_last(conv_algorithm):
     x, w, b, hyper = conv_case(CONV_CASES[1])
     x, w, b = x.astype(np.float32), w.astype(np.float32), b.astype(np.float32)
     out, cache = conv.conv2d_forward(x, w, b, **hyper)

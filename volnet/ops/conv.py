@@ -34,6 +34,7 @@ from volnet.ops.im2col import (
     zero_pad,
 )
 from volnet.ops.parallel import batch_slices, map_chunks
+from volnet.ops import winograd
 
 
 def _geometry(x, w, stride, pad, dilation, groups):
@@ -162,14 +163,21 @@ def conv2d_forward(x, w, b=None, stride=1, pad=0, dilation=1, groups=1):
 
     Filters are laid out as columns in (fh, fw, d) order, W_g (FH·FW·Dg, Kg) per group,
     and each chunk's rows of im2col multiply them: out_chunk = cols_chunk @ W_g + b.
+    Layers that winograd.suits (3×3, stride 1, at least 16 deep, numba installed) are
+    computed with Winograd F(2×2, 3×3) instead, forward and backward (winograd.py).
 
     Same arguments and result as conv2d_forward_reference. The output is returned as a
     (N, K, OH, OW) view of channel-last memory, which the next layer reads in order.
     """
     out_hw, stride, pad, dilation = _geometry(x, w, stride, pad, dilation, groups)
-    x_pad = pad_channel_last(x, pad)
-    out = _correlate(x_pad, _filter_matrices(w, groups), w.shape[2:], out_hw, stride, dilation, b)
-    return out.transpose(0, 3, 1, 2), (x.shape, x_pad, w, b is not None, stride, pad, dilation, groups)
+    use_winograd = winograd.suits(w.shape, stride, dilation, groups)
+    if use_winograd:
+        out, x_pad = winograd.winograd_forward(x, w, b, pad, out_hw)
+    else:
+        x_pad = pad_channel_last(x, pad)
+        out = _correlate(x_pad, _filter_matrices(w, groups), w.shape[2:], out_hw, stride, dilation, b)
+        out = out.transpose(0, 3, 1, 2)
+    return out, (x.shape, x_pad, w, b is not None, stride, pad, dilation, groups, use_winograd)
 
 
 def _transposed_filters(w, groups):
@@ -195,7 +203,10 @@ def conv2d_backward(dout, cache, input_gradient=True):
     the same im2col + matrix multiply as the forward pass. At larger strides each filter
     offset's (n·OH·OW, D) block of dout @ w[:, :, a, b] is added back where it was read.
     """
-    input_shape, x_pad, w, has_bias, stride, pad, dilation, groups = cache
+    input_shape, x_pad, w, has_bias, stride, pad, dilation, groups, use_winograd = cache
+    if use_winograd:
+        dx, dw, db = winograd.winograd_backward(dout, x_pad, w, pad, input_shape[2:], input_gradient)
+        return dx, dw, db if has_bias else None
     n_examples, filters, oh, ow = dout.shape
     _, group_depth, fh, fw = w.shape
     per_group = filters // groups

@@ -62,8 +62,10 @@ def window_view(
     )
 
 
-def pad_channel_last(x: np.ndarray, pad: tuple[int, int]) -> np.ndarray:
-    """x (N, D, H, W), any memory layout, zero-padded and copied once to (N, H + 2P_h, W + 2P_w, D).
+def pad_channel_last(x: np.ndarray, pad: tuple[int, int], grow: tuple[int, int] = (0, 0)) -> np.ndarray:
+    """x (N, D, H, W), any memory layout, zero-padded and copied once to (N, H + 2P_h, W + 2P_w, D),
+    or to (N, H + 2P_h + grow_h, W + 2P_w + grow_w, D) with `grow` more zero rows and columns
+    below and to the right (Winograd's tiles of an odd-sized output, winograd.py).
 
     A batch that is already channel-last in memory (a conv's output) is copied in order; only
     the border is zeroed, not the whole array. Halves of the batch are copied on separate
@@ -71,7 +73,7 @@ def pad_channel_last(x: np.ndarray, pad: tuple[int, int]) -> np.ndarray:
     """
     n, depth, height, width = x.shape
     pad_h, pad_w = pad
-    x_pad = np.empty((n, height + 2 * pad_h, width + 2 * pad_w, depth), dtype=x.dtype)
+    x_pad = np.empty((n, height + 2 * pad_h + grow[0], width + 2 * pad_w + grow[1], depth), dtype=x.dtype)
 
     def copy(part):
         x_pad[part, pad_h:pad_h + height, pad_w:pad_w + width, :] = x[part].transpose(0, 2, 3, 1)
