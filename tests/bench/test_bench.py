@@ -30,7 +30,11 @@ def test_quick_benchmark_writes_every_row(tmp_path, capsys):
             assert row["torch_ms"] > 0 and row["ratio"] > 0
             assert row["agreement"] < 1e-4  # same weights, same inputs: float32 rounding only
     assert results["memory"][0]["volnet_mib"] > 0
-    assert "| case | volnet ms |" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "| case | volnet ms |" in out
+    # the header says which algorithm the 3×3 layers used; numba's one-time memory is named apart
+    assert ("Winograd F(2×2, 3×3), numba" in out) is results["winograd"]
+    assert (results["memory"][0]["volnet_kernels_mib"] > 0) is results["winograd"]
 
 
 def test_without_torch_volnet_is_still_timed(monkeypatch, tmp_path, capsys):

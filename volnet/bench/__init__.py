@@ -8,11 +8,14 @@ Each figure is the median of repeated runs after a warm-up; GFLOP/s are set agai
 float32 matrix-multiply peak measured in the same run, so that every speed is also a
 fraction of what the machine can do. Peak memory of a training step is measured for each
 framework in a process of its own (volnet.bench.memory). PyTorch is imported here only.
+The header says which algorithm volnet's 3×3 stride-1 layers used: Winograd F(2×2, 3×3)
+when numba is installed (volnet/ops/winograd.py), im2col otherwise.
 """
 
 from __future__ import annotations
 
 import datetime
+import importlib.metadata
 import json
 import os
 import platform
@@ -24,6 +27,7 @@ from volnet.bench.memory import measure_in_subprocess
 from volnet.bench.report import table
 from volnet.bench.steps import NETS, step_cases
 from volnet.bench.timing import matmul_peak, median_seconds
+from volnet.ops import winograd
 from volnet.ops.parallel import blas_threads
 
 
@@ -45,6 +49,13 @@ def _cpu_name() -> str:
         return platform.processor() or "unknown"
 
 
+def _numba_version() -> str | None:
+    try:
+        return importlib.metadata.version("numba")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
 def run_benchmark(quick: bool = False, memory: bool = True, only: str | None = None, log=print) -> dict:
     """Time every case (or those whose name contains `only`) and return the results as a dict.
 
@@ -59,7 +70,9 @@ def run_benchmark(quick: bool = False, memory: bool = True, only: str | None = N
     results = {
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
         "machine": {"cpu": _cpu_name(), "cores": os.cpu_count(), "python": platform.python_version(),
-                    "numpy": np.__version__, "torch": torch.__version__ if torch else None},
+                    "numpy": np.__version__, "torch": torch.__version__ if torch else None,
+                    "numba": _numba_version()},
+        "winograd": winograd.ENABLED,
         "threads": threads, "torch": torch is not None, "quick": quick, "repeats": repeats, "warmup": warmup,
         "load_average": list(os.getloadavg()),
         "matmul_peak_gflops": matmul_peak(repeats=repeats),
@@ -94,6 +107,7 @@ def run_benchmark(quick: bool = False, memory: bool = True, only: str | None = N
                 "torch_mib": torch_peak["peak_mib"] if torch_peak else None,
                 "ratio": torch_peak and volnet_peak["peak_mib"] / torch_peak["peak_mib"],
                 "parameters": volnet_peak["parameters"], "method": volnet_peak["method"],
+                "volnet_kernels_mib": volnet_peak["kernels_mib"],
             })
             log(f"  peak memory {name}: volnet {volnet_peak['peak_mib']:.1f} MiB" +
                 ("" if torch_peak is None else f", PyTorch {torch_peak['peak_mib']:.1f} MiB"))

@@ -8,6 +8,9 @@ difference is the memory the step itself needs: activations kept for the backwar
 gradients, work buffers — and, for PyTorch only, Adam's two moment arrays, which torch
 creates at the first step while volnet creates them with the optimizer (2 × 4 bytes per
 parameter; the benchmark reports the parameter count so this can be taken into account).
+Like PyTorch's libraries, what volnet loads once per process is not counted either: with
+numba installed, numba and its compiled Winograd kernels are loaded before the baseline,
+and their resident size is reported apart ("kernels_mib").
 
 measure_in_subprocess runs measure() in a fresh interpreter, which prints it as JSON.
 """
@@ -40,6 +43,7 @@ def _reset_peak() -> bool:
 def measure(framework: str, spec: str, input_shape, steps: int = 3) -> dict:
     """Peak extra memory (MiB) of `steps` training steps of `spec` in this process."""
     from volnet.bench.steps import batch, torch_step, volnet_step
+    from volnet.ops import winograd
 
     x, labels = batch(input_shape)
     step, model = volnet_step(spec, input_shape, x, labels)
@@ -52,12 +56,18 @@ def measure(framework: str, spec: str, input_shape, steps: int = 3) -> dict:
         torch.set_num_threads(blas_threads())
         step, _ = torch_step(model, x, labels)
         del model
+    kernels_kib = 0
+    if framework == "volnet" and winograd.ENABLED:
+        before = _status_kib("VmRSS")
+        winograd.load_kernels(x.dtype)
+        kernels_kib = _status_kib("VmRSS") - before
     baseline = _status_kib("VmRSS")
     reset = _reset_peak()
     for _ in range(steps):
         step()
     peak = _status_kib("VmHWM") if reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {"framework": framework, "peak_mib": (peak - baseline) / 1024, "parameters": parameters,
+            "kernels_mib": kernels_kib / 1024,
             "method": "VmHWM − VmRSS" if reset else "ru_maxrss − VmRSS (peak not reset: may include imports)"}
 
 

@@ -66,6 +66,16 @@ def _kernels():
     return winograd_kernels
 
 
+def load_kernels(dtype=np.float32) -> None:
+    """Import numba and load the tile transforms for dtype (compiled on first use, then read
+    from numba's cache), as a layer's first Winograd call would: a one-time cost of the
+    process (about 130 MB resident: numba, LLVM and the machine code) that volnet.bench.memory
+    pays before it measures a training step."""
+    x = np.zeros((1, 1, 2, 2), dtype)
+    out, x_pad = winograd_forward(x, np.zeros((1, 1, 3, 3), dtype), None, (1, 1), (2, 2))
+    winograd_backward(np.zeros_like(out), x_pad, np.zeros((1, 1, 3, 3), dtype), (1, 1), (2, 2))
+
+
 def _tiles(out_hw):
     """(TH, TW): the 2×2 blocks that cover an OH×OW output (one more when a side is odd)."""
     return (out_hw[0] + 1) // 2, (out_hw[1] + 1) // 2
