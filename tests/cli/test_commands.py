@@ -1,5 +1,6 @@
 """The train, eval, predict, summary and gradcheck commands, called as `volnet ...` would be."""
 
+import json
 import os
 import subprocess
 import sys
@@ -62,6 +63,12 @@ def test_eval_prints_tables_and_draws(run_dir, tmp_path, capsys):
     assert "accuracy" in out and "Ankle boot" in out and "confusion matrix" in out
     assert (tmp_path / "confusion.png").is_file() and (tmp_path / "misclassified.png").is_file()
     assert (tmp_path / "m.json").is_file()
+
+
+def test_eval_with_tta_says_so_and_records_it(run_dir, tmp_path, capsys):
+    assert main(["eval", str(run_dir), "--tta", "--no-pictures", "--metrics-out", str(tmp_path / "m.json")]) == 0
+    assert "each averaged with its mirror image" in capsys.readouterr().out
+    assert json.loads((tmp_path / "m.json").read_text())["tta"] is True
 
 
 def test_predict_dataset_examples_and_image_files(run_dir, tmp_path, capsys):

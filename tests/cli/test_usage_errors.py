@@ -167,6 +167,7 @@ def test_bad_flags_are_named_before_any_work(arguments, message, sample_run, tmp
                                        "(--lr 0.002, --epochs 1); they cannot change mid-run: leave out --lr, "
                                        "--epochs, or start a new run with --out"),
     (["--arch", "fc10"], "(--preset tiny); they cannot change mid-run: leave out --arch"),
+    (["--tta"], "(no --tta); they cannot change mid-run: leave out --tta"),
     (["--out", "elsewhere"], "--resume RUN continues the run in its own folder; leave out --out elsewhere"),
     (["--sanity"], "--sanity checks a fresh model before training; it has no effect with --resume, leave it out"),
 ])

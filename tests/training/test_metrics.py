@@ -58,3 +58,18 @@ def test_wrong_image_shape_or_class_count_is_explained():
         evaluate(build_model("fc2", (1, 3, 3)), data)
     with pytest.raises(ValueError, match="gives 3 class scores but .* has 2 classes"):
         evaluate(build_model("fc3", (1, 2, 2)), data)
+
+
+def test_tta_averages_each_image_with_its_mirror_image(small_split):
+    _, val_set = small_split
+    normalize = channel_stats(val_set)
+    model = build_model("conv3-4 relu pool fc10", (1, 28, 28), seed=0)
+    mirrored = Dataset(np.ascontiguousarray(val_set.images[..., ::-1]), val_set.labels, val_set.class_names)
+    expected = (predict_proba(model, val_set, normalize=normalize) + predict_proba(model, mirrored, normalize=normalize)) / 2
+    assert not np.allclose(expected, predict_proba(model, val_set, normalize=normalize), atol=1e-3)  # the mirror counts
+    np.testing.assert_allclose(predict_proba(model, val_set, normalize=normalize, tta=True), expected, atol=1e-12)
+    result = evaluate(model, val_set, normalize=normalize, loss=SoftmaxCrossEntropy(), tta=True)
+    np.testing.assert_allclose(result.probabilities, expected, atol=1e-12)
+    assert np.array_equal(result.predictions, expected.argmax(axis=1)) and result.to_dict()["tta"] is True
+    # the loss is the cross-entropy of the averaged probabilities
+    assert result.loss == pytest.approx(-np.mean(np.log(expected[np.arange(len(val_set)), val_set.labels])), rel=1e-6)

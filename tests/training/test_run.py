@@ -51,7 +51,7 @@ def test_the_saved_model_needs_nothing_else_and_predicts_identically(quick_run):
 
 @pytest.mark.slow
 def test_a_killed_run_resumes_to_the_same_result(tmp_path, monkeypatch):
-    config = TrainingConfig(limit=400, epochs=2, augment="crop,flip", seed=3)
+    config = TrainingConfig(limit=400, epochs=2, augment="crop,flip", seed=3, tta=True)
     quiet = dict(progress=False, log=lambda line: None)
     straight = train(config, tmp_path / "straight", **quiet)
 
@@ -76,6 +76,7 @@ def test_a_killed_run_resumes_to_the_same_result(tmp_path, monkeypatch):
     for name, value in straight.model.state().items():
         assert np.array_equal(resumed.model.state()[name], value), name
     assert resumed.test.accuracy == straight.test.accuracy
+    assert resumed.test.tta and json.loads((tmp_path / "killed" / "metrics.json").read_text())["test"]["tta"]
 
 
 def test_augment_words():

@@ -25,6 +25,8 @@ def register(subparsers):
     parser.add_argument("--data-dir", metavar="DIR", help="look for the dataset files here first")
     parser.add_argument("--download", action="store_true", help="download missing dataset files")
     parser.add_argument("--batch-size", type=int, default=256, help="examples per forward pass; default %(default)s")
+    parser.add_argument("--tta", action="store_true", help="test-time augmentation: average each image's prediction "
+                                                           "with its mirror image's")
     parser.add_argument("--out", metavar="DIR", help="folder for the pictures; default: the model's folder")
     parser.add_argument("--no-pictures", dest="pictures", action="store_false", help="print the tables only")
     parser.add_argument("--metrics-out", metavar="FILE", help="also write the metrics as JSON to FILE")
@@ -48,8 +50,8 @@ def run(args) -> int:
         writable_file(args.metrics_out, "metrics_out")
     model, normalization, _, metadata = trained_model(path)
     dataset = load_split(args, args.dataset or metadata.get("dataset") or "sample", args.split)
-    result = evaluate(model, dataset, args.batch_size, normalization)
-    print(f"{path} on {dataset.name} ({len(dataset)} images)")
+    result = evaluate(model, dataset, args.batch_size, normalization, tta=args.tta)
+    print(f"{path} on {dataset.name} ({len(dataset)} images{', each averaged with its mirror image' if args.tta else ''})")
     print(result.report())
     if args.metrics_out:
         Path(args.metrics_out).write_text(json.dumps(result.to_dict(), indent=1))

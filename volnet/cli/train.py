@@ -77,6 +77,9 @@ def register(subparsers):
     optimization.add_argument("--monitor", default=DEFAULTS.monitor, choices=MONITORS,
                               help="what picks the best epoch and drives early stopping (with --val-fraction 0: "
                                    "its training counterpart); default %(default)s")
+    optimization.add_argument("--tta", action="store_true",
+                              help="test-time augmentation for the final evaluation: average each image's "
+                                   "prediction with its mirror image's (suits --augment flip)")
     optimization.add_argument("--seed", type=int, default=DEFAULTS.seed,
                               help="seeds the weights, dropout, the validation split, the order and the "
                                    "augmentation; default %(default)s")
@@ -106,7 +109,7 @@ def config_from_args(args) -> TrainingConfig:
         optimizer=args.optimizer, lr=args.lr, weight_decay=args.weight_decay, clip_norm=args.clip_norm,
         schedule=args.schedule, warmup=args.warmup, epochs=args.epochs, batch_size=args.batch_size,
         augment=args.augment, label_smoothing=args.label_smoothing, val_fraction=args.val_fraction,
-        limit=args.limit, seed=args.seed, patience=args.patience, monitor=args.monitor)
+        limit=args.limit, seed=args.seed, patience=args.patience, monitor=args.monitor, tta=args.tta)
 
 
 def preset_architecture(name: str, dataset: str) -> str:
@@ -155,6 +158,8 @@ def saved_setting(config: TrainingConfig, name: str) -> str:
     value = getattr(config, name)
     if name == "architecture":
         return f"--preset {value}" if value in PRESETS else f"--arch '{value}'"
+    if isinstance(value, bool):
+        return flag(name) if value else f"no {flag(name)}"
     return f"{flag(name)} {value}"
 
 
@@ -189,8 +194,8 @@ def run(args) -> int:
         raise ValueError(in_flags(str(error))) from None
     minutes, seconds = divmod(time.perf_counter() - started, 60)
     if result.test is not None:
-        print(f"test accuracy {result.test.accuracy:.2%} on {len(result.test.predictions)} test images "
-              f"({int(minutes)} min {seconds:.0f} s in all)")
+        print(f"test accuracy {result.test.accuracy:.2%} on {len(result.test.predictions)} test images"
+              f"{' (each averaged with its mirror image)' if config.tta else ''} ({int(minutes)} min {seconds:.0f} s in all)")
     else:
         print(f"validation accuracy {result.validation.accuracy:.2%} (the dataset has no test split)"
               if result.validation is not None else "trained (no validation or test split to measure)")

@@ -64,6 +64,8 @@ class TrainingConfig:
         seed: seeds the weights, dropout, the validation split, the order and the augmentation.
         patience: stop after this many epochs without improvement of `monitor`; None never stops early.
         monitor: "val_loss" or "val_accuracy".
+        tta: evaluate the finished model with test-time augmentation: each image's probabilities
+            averaged with its mirror image's (volnet.training.metrics.predict_proba).
     """
 
     dataset: str = "sample"
@@ -84,6 +86,7 @@ class TrainingConfig:
     seed: int = 0
     patience: int | None = None
     monitor: str = "val_loss"
+    tta: bool = False
 
     def check(self) -> None:
         """Raise ValueError, naming the setting, for values that cannot work."""
@@ -276,8 +279,8 @@ def train(config: TrainingConfig, out_dir, resume: bool = False, sanity: bool = 
     history = trainer.fit(train_set, val_set, config.epochs)
 
     model.eval()
-    validation = None if val_set is None else evaluate(model, val_set, normalize=normalize, loss=loss)
-    test = None if test_set is None else evaluate(model, test_set, normalize=normalize, loss=loss)
+    validation = None if val_set is None else evaluate(model, val_set, normalize=normalize, loss=loss, tta=config.tta)
+    test = None if test_set is None else evaluate(model, test_set, normalize=normalize, loss=loss, tta=config.tta)
     metrics = {"test": None if test is None else test.to_dict(),
                "validation": None if validation is None else validation.to_dict(),
                "sanity": None if report is None else report.to_dict(),
