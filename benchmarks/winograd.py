@@ -44,7 +44,7 @@ def time_layer(depth, filters, size, repeats=9):
 
 
 def main():
-    if not winograd.ENABLED:
+    if not winograd.enabled():
         raise SystemExit("Winograd needs numba (pip install numba) and VOLNET_WINOGRAD unset")
     winograd.MIN_DEPTH = 1
     print("| layer (batch 128) | im2col forward | Winograd forward | im2col fwd+bwd | Winograd fwd+bwd "

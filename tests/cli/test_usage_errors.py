@@ -2,6 +2,7 @@
 image-folder datasets; MODEL given as a run folder or another file of a run; closed pipes."""
 
 import errno
+import json
 import os
 import subprocess
 import sys
@@ -167,7 +168,6 @@ def test_bad_flags_are_named_before_any_work(arguments, message, sample_run, tmp
                                        "(--lr 0.002, --epochs 1); they cannot change mid-run: leave out --lr, "
                                        "--epochs, or start a new run with --out"),
     (["--arch", "fc10"], "(--preset tiny); they cannot change mid-run: leave out --arch"),
-    (["--tta"], "(no --tta); they cannot change mid-run: leave out --tta"),
     (["--out", "elsewhere"], "--resume RUN continues the run in its own folder; leave out --out elsewhere"),
     (["--sanity"], "--sanity checks a fresh model before training; it has no effect with --resume, leave it out"),
 ])
@@ -179,6 +179,13 @@ def test_resume_refuses_options_it_would_ignore(options, message, sample_run, ca
 def test_resume_accepts_the_settings_the_run_was_started_with(sample_run, capsys):
     assert main(["train", "--resume", str(sample_run), "--limit", "100", "--epochs", "1", "--quiet"]) == 0
     assert "after epoch 1 of 1" in capsys.readouterr().out
+
+
+def test_a_finished_run_resumed_with_tta_is_evaluated_with_it(sample_run, capsys):
+    # --tta changes only the evaluation after the last epoch, so it may be added on resume
+    assert main(["train", "--resume", str(sample_run), "--tta", "--quiet"]) == 0
+    assert "(each averaged with its mirror image)" in capsys.readouterr().out
+    assert json.loads((sample_run / "metrics.json").read_text())["test"]["tta"] is True
 
 
 # -- MODEL: a run folder, or another file of a run ----------------------------------------------------

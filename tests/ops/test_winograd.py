@@ -28,10 +28,50 @@ A_T = np.array([[1, 1, 1, 0], [0, 1, -1, -1]], float)
     ((64, 32, 3, 1), (1, 1), (1, 1), 1, False),
 ])
 def test_which_layers_take_winograd(monkeypatch, w_shape, stride, dilation, groups, suits):
+    x, w = np.zeros((2, w_shape[1] * groups, 6, 6)), np.zeros(w_shape)
     monkeypatch.setattr(winograd, "ENABLED", True)
-    assert winograd.suits(w_shape, stride, dilation, groups) is suits
+    assert winograd.suits(x, w, stride, dilation, groups) is suits
     monkeypatch.setattr(winograd, "ENABLED", False)
-    assert winograd.suits(w_shape, stride, dilation, groups) is False
+    assert winograd.suits(x, w, stride, dilation, groups) is False
+
+
+@pytest.mark.parametrize("x_dtype, w_dtype", [
+    (np.float16, np.float16), (np.float32, np.float64), (np.int64, np.int64), (">f4", ">f4"),
+])
+def test_other_dtypes_take_im2col(monkeypatch, x_dtype, w_dtype):
+    # numba's kernels exist for native float32 and float64; G's halves would round to 0 in integers
+    monkeypatch.setattr(winograd, "ENABLED", True)
+    rng = np.random.default_rng(4)
+    x = (rng.standard_normal((2, 16, 5, 5)) * 4).astype(x_dtype)
+    w = (rng.standard_normal((4, 16, 3, 3)) * 4).astype(w_dtype)
+    out, cache = conv.conv2d_forward(x, w, None, pad=1)
+    assert cache[-1] is False
+    reference, _ = conv.conv2d_forward_reference(x.astype(np.float64), w.astype(np.float64), None, pad=1)
+    np.testing.assert_allclose(out, reference, rtol=1e-2, atol=1e-2 * np.abs(reference).max())
+
+
+def test_a_thin_layer_stays_im2col_end_to_end(monkeypatch):
+    monkeypatch.setattr(winograd, "ENABLED", True)
+    x, w = np.ones((2, winograd.MIN_DEPTH - 1, 6, 6)), np.ones((4, winograd.MIN_DEPTH - 1, 3, 3))
+    assert conv.conv2d_forward(x, w, None, pad=1)[1][-1] is False
+    x, w = np.ones((2, winograd.MIN_DEPTH, 6, 6)), np.ones((4, winograd.MIN_DEPTH, 3, 3))
+    assert conv.conv2d_forward(x, w, None, pad=1)[1][-1] is True
+
+
+def test_a_numba_that_cannot_load_falls_back_to_im2col_with_one_warning(monkeypatch):
+    monkeypatch.setattr(winograd, "ENABLED", True)
+    monkeypatch.setitem(sys.modules, "volnet.ops.winograd_kernels", None)  # importing it raises ImportError
+    winograd._kernels.cache_clear()
+    try:
+        rng = np.random.default_rng(5)
+        x, w = rng.standard_normal((2, 16, 5, 5)), rng.standard_normal((4, 16, 3, 3))
+        with pytest.warns(UserWarning, match="numba is installed but cannot be used .*im2col instead"):
+            out, cache = conv.conv2d_forward(x, w, None, pad=1)
+        assert cache[-1] is False and not winograd.enabled()
+        np.testing.assert_allclose(out, conv.conv2d_forward_reference(x, w, None, pad=1)[0], rtol=1e-10, atol=1e-10)
+    finally:
+        monkeypatch.undo()
+        winograd._kernels.cache_clear()
 
 
 def test_volnet_winograd_0_turns_it_off():

@@ -72,7 +72,7 @@ def run_benchmark(quick: bool = False, memory: bool = True, only: str | None = N
         "machine": {"cpu": _cpu_name(), "cores": os.cpu_count(), "python": platform.python_version(),
                     "numpy": np.__version__, "torch": torch.__version__ if torch else None,
                     "numba": _numba_version()},
-        "winograd": winograd.ENABLED,
+        "winograd": winograd.enabled(), "winograd_min_depth": winograd.MIN_DEPTH,
         "threads": threads, "torch": torch is not None, "quick": quick, "repeats": repeats, "warmup": warmup,
         "load_average": list(os.getloadavg()),
         "matmul_peak_gflops": matmul_peak(repeats=repeats),

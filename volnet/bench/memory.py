@@ -57,7 +57,7 @@ def measure(framework: str, spec: str, input_shape, steps: int = 3) -> dict:
         step, _ = torch_step(model, x, labels)
         del model
     kernels_kib = 0
-    if framework == "volnet" and winograd.ENABLED:
+    if framework == "volnet" and winograd.enabled():
         before = _status_kib("VmRSS")
         winograd.load_kernels(x.dtype)
         kernels_kib = _status_kib("VmRSS") - before

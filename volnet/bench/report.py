@@ -13,11 +13,11 @@ def table(results: dict) -> str:
     lines = [
         f"threads: {results['threads']} (NumPy's BLAS; torch.set_num_threads the same)   "
         f"float32 matmul peak: {peak:.0f} GFLOP/s   load average before: {results['load_average'][0]:.2f}",
-        "volnet's 3×3 stride-1 convolutions (≥ 16 deep): " + (
+        f"volnet's 3×3 stride-1 convolutions (≥ {results['winograd_min_depth']} deep): " + (
             f"Winograd F(2×2, 3×3), numba {results['machine']['numba']}. GFLOP/s count direct convolution's "
             "2·N·OH·OW·K·D·F² operations; Winograd does 2.25× fewer multiplies, so its rate can pass the peak."
             if results["winograd"]
-            else "im2col (Winograd needs numba: pip install volnet[fast]; or VOLNET_WINOGRAD=0 was set)"),
+            else "im2col (Winograd needs numba: pip install numba; or VOLNET_WINOGRAD=0 was set)"),
         "",
         "| case | volnet ms | PyTorch ms | volnet/PyTorch | volnet GFLOP/s (% peak) | PyTorch GFLOP/s (% peak) | agree |",
         "|---|---:|---:|---:|---:|---:|---:|",

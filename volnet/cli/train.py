@@ -22,7 +22,8 @@ FLAG_RULES = dict(lr=AT_LEAST_0, weight_decay=AT_LEAST_0, clip_norm=ABOVE_0, war
                   batch_size=AT_LEAST_1, label_smoothing=FRACTION, val_fraction=FRACTION, patience=AT_LEAST_1,
                   seed=AT_LEAST_0, limit=("at least 2", lambda value: value >= 2))
 # the settings a run keeps from start to end; --resume continues with the ones it was started with
-RUN_SETTINGS = [field.name for field in dataclasses.fields(TrainingConfig) if field.name != "data_dir"]
+# (--tta changes only the evaluation after the last epoch, so a resumed run may add it)
+RUN_SETTINGS = [field.name for field in dataclasses.fields(TrainingConfig) if field.name not in ("data_dir", "tta")]
 
 
 def register(subparsers):
@@ -79,7 +80,7 @@ def register(subparsers):
                                    "its training counterpart); default %(default)s")
     optimization.add_argument("--tta", action="store_true",
                               help="test-time augmentation for the final evaluation: average each image's "
-                                   "prediction with its mirror image's (suits --augment flip)")
+                                   "prediction with its mirror image's (suits --augment flip; may be added when resuming)")
     optimization.add_argument("--seed", type=int, default=DEFAULTS.seed,
                               help="seeds the weights, dropout, the validation split, the order and the "
                                    "augmentation; default %(default)s")
@@ -88,7 +89,7 @@ def register(subparsers):
     run_group.add_argument("--resume", metavar="DIR",
                            help="continue the run in DIR from its last checkpoint, with the settings it was "
                                 "started with (options that would change them are refused; --data-dir, --download, "
-                                "--metrics-out and --quiet apply)")
+                                "--metrics-out, --quiet and --tta apply)")
     run_group.add_argument("--metrics-out", metavar="FILE", help="also write the final metrics as JSON to FILE")
     run_group.add_argument("--sanity", action="store_true",
                            help="first check that the initial loss is ≈ ln(classes) and that the model can overfit "
@@ -143,7 +144,7 @@ def resumed_config(args) -> TrainingConfig:
         raise ValueError(f"--resume {args.resume} continues the run with the settings it was started with ({flags}); "
                          f"they cannot change mid-run: leave out {', '.join(setting_flag(args, n) for n in changed)}, "
                          "or start a new run with --out")
-    return dataclasses.replace(saved, data_dir=args.data_dir or saved.data_dir)
+    return dataclasses.replace(saved, data_dir=args.data_dir or saved.data_dir, tta=args.tta or saved.tta)
 
 
 def setting_flag(args, name: str) -> str:
@@ -158,8 +159,6 @@ def saved_setting(config: TrainingConfig, name: str) -> str:
     value = getattr(config, name)
     if name == "architecture":
         return f"--preset {value}" if value in PRESETS else f"--arch '{value}'"
-    if isinstance(value, bool):
-        return flag(name) if value else f"no {flag(name)}"
     return f"{flag(name)} {value}"
 
 

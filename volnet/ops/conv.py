@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from volnet.ops import winograd
 from volnet.ops.geometry import output_size, pair
 from volnet.ops.im2col import (
     add_window_taps,
@@ -34,7 +35,6 @@ from volnet.ops.im2col import (
     zero_pad,
 )
 from volnet.ops.parallel import batch_slices, map_chunks
-from volnet.ops import winograd
 
 
 def _geometry(x, w, stride, pad, dilation, groups):
@@ -163,14 +163,15 @@ def conv2d_forward(x, w, b=None, stride=1, pad=0, dilation=1, groups=1):
 
     Filters are laid out as columns in (fh, fw, d) order, W_g (FH·FW·Dg, Kg) per group,
     and each chunk's rows of im2col multiply them: out_chunk = cols_chunk @ W_g + b.
-    Layers that winograd.suits (3×3, stride 1, at least 16 deep, numba installed) are
+    Layers that winograd.suits (3×3, stride 1, at least 16 deep, float32 or float64, numba
+    installed) are
     computed with Winograd F(2×2, 3×3) instead, forward and backward (winograd.py).
 
     Same arguments and result as conv2d_forward_reference. The output is returned as a
     (N, K, OH, OW) view of channel-last memory, which the next layer reads in order.
     """
     out_hw, stride, pad, dilation = _geometry(x, w, stride, pad, dilation, groups)
-    use_winograd = winograd.suits(w.shape, stride, dilation, groups)
+    use_winograd = winograd.suits(x, w, stride, dilation, groups)
     if use_winograd:
         out, x_pad = winograd.winograd_forward(x, w, b, pad, out_hw)
     else:

@@ -26,16 +26,19 @@ same steps backwards (each line the adjoint of one above):
 
 The tile transforms are loops NumPy cannot vectorise without copying every window, so
 they are compiled with numba (winograd_kernels.py), an optional dependency
-(`pip install volnet[fast]`). Without numba, or with VOLNET_WINOGRAD=0 in the environment,
-conv.py uses im2col for every layer. Results agree with im2col to float32 rounding
+(`pip install numba`, or volnet's extra "fast"). Without numba, or with VOLNET_WINOGRAD=0
+in the environment, conv.py uses im2col for every layer; so it does, after one warning,
+where numba is installed but cannot load (e.g. too old for the installed NumPy). Results agree with im2col to float32 rounding
 (the transforms add a few extra roundings; tests/ops/test_winograd.py checks against the
 reference loops).
 """
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
+import warnings
 
 import numpy as np
 
@@ -45,25 +48,39 @@ from volnet.ops.parallel import batch_slices, map_chunks
 G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]])
 
 ENABLED = importlib.util.find_spec("numba") is not None and os.environ.get("VOLNET_WINOGRAD") != "0"
-# Below this input depth the multiplies are too thin to pay for 16 transformed planes
-# (a 1-deep first layer is faster as im2col; measured in docs/performance.md).
+# From this input depth on, both the forward pass and forward + backward beat im2col on
+# every layer measured; thinner layers are mixed (docs/performance.md, item 15).
 MIN_DEPTH = 16
+# numba compiles the kernels for these (native byte order) dtypes only; others use im2col
+DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 # Each chunk of the batch holds about this many numbers in each of its transformed arrays,
 # so the transform, the 16 multiplies and the inverse transform run while they are in cache.
 CHUNK_NUMBERS = 1 << 18
 
 
-def suits(w_shape, stride, dilation, groups) -> bool:
-    """Whether conv.py computes this layer with Winograd: 3×3 filters, stride 1, no dilation,
-    one group, an input at least MIN_DEPTH deep, and numba installed."""
-    return (ENABLED and tuple(w_shape[2:]) == (3, 3) and stride == (1, 1) and dilation == (1, 1)
-            and groups == 1 and w_shape[1] >= MIN_DEPTH)
+def enabled() -> bool:
+    """Whether Winograd is on: numba installed and loading, and VOLNET_WINOGRAD not 0."""
+    return ENABLED and _kernels() is not None
 
 
+def suits(x, w, stride, dilation, groups) -> bool:
+    """Whether conv.py computes this convolution with Winograd: 3×3 filters, stride 1, no
+    dilation, one group, an input at least MIN_DEPTH deep, x and w both float32 or both
+    float64, and Winograd enabled()."""
+    return (tuple(w.shape[2:]) == (3, 3) and stride == (1, 1) and dilation == (1, 1) and groups == 1
+            and w.shape[1] >= MIN_DEPTH and x.dtype == w.dtype and x.dtype in DTYPES and enabled())
+
+
+@functools.cache
 def _kernels():
-    from volnet.ops import winograd_kernels  # imports numba: only when a layer first needs it
-
-    return winograd_kernels
+    """The compiled tile transforms (importing numba: only when a layer first needs them),
+    or None, after a warning, when numba is installed but cannot load."""
+    try:
+        return importlib.import_module("volnet.ops.winograd_kernels")
+    except Exception as error:  # numba's failures are of many kinds: ImportError, RuntimeError, ...
+        warnings.warn(f"numba is installed but cannot be used ({type(error).__name__}: {error}); volnet computes "
+                      "every convolution with im2col instead (set VOLNET_WINOGRAD=0 to silence this)", stacklevel=3)
+        return None
 
 
 def load_kernels(dtype=np.float32) -> None:
@@ -90,6 +107,7 @@ def _filter_tiles(w):
 
 
 def _chunks(n_examples, tiles, depth, filters):
+    """Slices of the batch, each with about CHUNK_NUMBERS numbers in its largest transformed array."""
     return batch_slices(n_examples, 16 * tiles[0] * tiles[1] * max(depth, filters), CHUNK_NUMBERS)
 
 

@@ -160,7 +160,8 @@ def evaluate(model, dataset: Dataset, batch_size: int = EVAL_BATCH_SIZE, normali
         batch_size, normalize: as predict_scores.
         loss: a loss object (scores, labels) -> (loss, dscores), e.g. SoftmaxCrossEntropy(); optional.
         tta: average each image's probabilities with its mirror image's (predict_proba); the
-            loss is then that of the averaged probabilities.
+            loss is then computed on their logarithms as scores, which for cross-entropy is the
+            cross-entropy of the averaged probabilities.
 
     NumPy's floating-point warnings are silenced: a model whose weights have blown up shows
     it as an inf or NaN loss, not as RuntimeWarnings.
