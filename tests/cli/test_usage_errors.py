@@ -13,7 +13,9 @@ from PIL import Image
 
 from volnet.cli.main import describe, main
 from volnet.models import get_preset, load_model
-from volnet.training.run import load_config
+from volnet.data import load_dataset
+from volnet.training import evaluate
+from volnet.training.run import load_config, load_trained_model
 
 
 def write_folder(root, classes, images_per_class=6, size=8):
@@ -115,7 +117,7 @@ def test_settings_checked_against_the_training_split_name_their_flags(options, m
 # -- flags checked before anything is loaded -------------------------------------------------------
 
 @pytest.mark.parametrize("arguments, message", [
-    (["train", "--lr", "-1"], "--lr must be at least 0, got -1.0"),
+    (["train", "--lr", "0"], "--lr must be greater than 0, got 0.0"),
     (["train", "--weight-decay", "-0.1"], "--weight-decay must be at least 0, got -0.1"),
     (["train", "--clip-norm", "0"], "--clip-norm must be greater than 0, got 0.0"),
     (["train", "--warmup", "-1"], "--warmup must be at least 0, got -1"),
@@ -125,7 +127,7 @@ def test_settings_checked_against_the_training_split_name_their_flags(options, m
     (["train", "--patience", "0"], "--patience must be at least 1, got 0"),
     (["train", "--seed", "-1"], "--seed must be at least 0, got -1"),
     (["train", "--limit", "1"], "--limit must be at least 2, got 1"),
-    (["train", "--preset", "Tinny"], "unknown preset 'Tinny'; did you mean 'tiny'?"),
+    (["train", "--preset", "Tinny"], "unknown preset 'Tinny' (did you mean 'tiny'?); the presets are"),
     (["train", "--data-dir", "data"], "--data-dir has no effect on the embedded sample, which is neither looked for "
                                       "in a folder nor downloaded (only mnist, fashion-mnist, cifar10 are); leave it "
                                       "out"),
@@ -186,6 +188,31 @@ def test_a_finished_run_resumed_with_tta_is_evaluated_with_it(sample_run, capsys
     assert main(["train", "--resume", str(sample_run), "--tta", "--quiet"]) == 0
     assert "(each averaged with its mirror image)" in capsys.readouterr().out
     assert json.loads((sample_run / "metrics.json").read_text())["test"]["tta"] is True
+
+
+def test_eval_and_predict_match_a_folder_s_classes_to_the_model_s_by_name(sample_run, tmp_path, capsys):
+    # the sample's test images saved as a folder ("T-shirt/top" as T-shirt_top): its classes come
+    # sorted by name, the model's in Fashion-MNIST's order, and labels must follow the names
+    sample = load_dataset("sample", "test").subset(slice(0, 60))
+    for index, (image, label) in enumerate(zip(sample.images, sample.labels)):
+        folder = tmp_path / "pictures" / sample.class_names[label].replace("/", "_")
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image[0]).save(folder / f"{index:02d}.png")
+    model, normalization, class_names, _ = load_trained_model(sample_run / "model.npz")
+    assert class_names != sorted(class_names)
+    expected = evaluate(model, sample, normalize=normalization).accuracy
+    assert main(["eval", str(sample_run), "--dataset", str(tmp_path / "pictures"), "--split", "train",
+                 "--no-pictures"]) == 0
+    assert f"accuracy {expected:.2%}" in capsys.readouterr().out
+    first_folder = min(sample.class_names[label].replace("/", "_") for label in sample.labels)  # holds image 0
+    assert main(["predict", str(sample_run), "--dataset", str(tmp_path / "pictures"), "--split", "train",
+                 "--index", "0"]) == 0
+    assert f"(true: {first_folder})" in capsys.readouterr().out
+
+
+def test_a_folder_with_other_classes_than_the_model_is_refused(sample_run, folders, capsys):
+    message, _ = error_of(capsys, ["eval", str(sample_run), "--dataset", str(folders["three"]), "--split", "train"])
+    assert message.startswith("three has other classes than the model: the model knows 'T-shirt/top', 'Trouser'")
 
 
 # -- MODEL: a run folder, or another file of a run ----------------------------------------------------

@@ -70,3 +70,19 @@ def test_split_and_subset_errors():
         data.split(0.01)
     with pytest.raises(ValueError, match=r"subset positions must lie in \[0, 10\), got positions from 3 to 10"):
         data.subset([3, 10])
+
+
+def test_in_class_order_renumbers_labels_by_name():
+    # an image folder's classes come sorted by name; a model's in the order it was trained on
+    folder = Dataset(np.zeros((3, 1, 2, 2), np.uint8), [0, 1, 2], ["boot", "coat", "shirt"], "folder")
+    ordered = folder.in_class_order(["shirt", "boot", "coat"])
+    assert ordered.class_names == ["shirt", "boot", "coat"]
+    assert [ordered.class_names[label] for label in ordered.labels] == ["boot", "coat", "shirt"]
+    assert ordered.images is folder.images and folder.in_class_order(folder.class_names) is folder
+
+
+def test_in_class_order_refuses_other_classes():
+    folder = Dataset(np.zeros((2, 1, 2, 2), np.uint8), [0, 1], ["cat", "dog"], "pets")
+    with pytest.raises(ValueError, match="pets has other classes than the model: the model knows 'owl' that pets "
+                                         "lacks, and pets has 'dog' that the model lacks"):
+        folder.in_class_order(["cat", "owl"])

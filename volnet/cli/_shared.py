@@ -185,10 +185,12 @@ def check_data_flags(args, dataset: str) -> None:
                        *(name for name in ("data_dir", "download") if hasattr(args, name)))
 
 
-def load_split(args, dataset: str, split: str):
-    """The dataset split for eval and predict, after check_data_flags and image_folder's --split check."""
+def load_split(args, dataset: str, split: str, class_names=None):
+    """The dataset split for eval and predict, after check_data_flags and image_folder's --split check,
+    its labels renumbered to class_names (a model's, when it saved them; Dataset.in_class_order)."""
     from volnet.data import load_dataset
 
     check_data_flags(args, dataset)
     image_folder(dataset, split)
-    return load_dataset(dataset, split, args.data_dir, getattr(args, "download", False))
+    loaded = load_dataset(dataset, split, args.data_dir, getattr(args, "download", False))
+    return loaded if class_names is None else loaded.in_class_order(class_names)

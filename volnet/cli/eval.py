@@ -48,8 +48,8 @@ def run(args) -> int:
     out = writable_folder(args.out or path.parent, "out") if args.pictures else None
     if args.metrics_out:
         writable_file(args.metrics_out, "metrics_out")
-    model, normalization, _, metadata = trained_model(path)
-    dataset = load_split(args, args.dataset or metadata.get("dataset") or "sample", args.split)
+    model, normalization, class_names, metadata = trained_model(path)
+    dataset = load_split(args, args.dataset or metadata.get("dataset") or "sample", args.split, class_names)
     result = evaluate(model, dataset, args.batch_size, normalization, tta=args.tta)
     print(f"{path} on {dataset.name} ({len(dataset)} images{', each averaged with its mirror image' if args.tta else ''})")
     print(result.report())

@@ -52,7 +52,8 @@ def run(args) -> int:
         examples, labels = Dataset(images, np.zeros(len(images), np.int64), names, "images"), [None] * len(images)
         titles = list(args.images)
     else:
-        split = load_split(args, args.dataset or metadata.get("dataset") or "sample", args.split or "test")
+        split = load_split(args, args.dataset or metadata.get("dataset") or "sample", args.split or "test",
+                           class_names)
         bad = [index for index in args.index if not 0 <= index < len(split)]
         if bad:
             raise ValueError(f"--index {bad[0]} is outside {split.name}, which has positions 0 to {len(split) - 1}")

@@ -82,6 +82,31 @@ class Dataset:
             f"{len(self.class_names)} classes)"
         )
 
+    def in_class_order(self, class_names) -> Dataset:
+        """The same images with labels that index `class_names`: the same classes as this
+        dataset's, in any order (a model's classes against an image folder's, which are
+        sorted by name). Names match ignoring case, spaces and punctuation, since a folder
+        cannot be called "T-shirt/top". No copy of the images.
+
+        Raises:
+            ValueError: the names are not those of this dataset's classes.
+        """
+        class_names = [str(name) for name in class_names]
+        if class_names == self.class_names:
+            return self
+        theirs, ours = [_class_key(name) for name in class_names], [_class_key(name) for name in self.class_names]
+        if sorted(theirs) != sorted(ours) or len(set(ours)) != len(ours):
+            only_theirs = [name for name, key in zip(class_names, theirs) if key not in ours]
+            only_ours = [name for name, key in zip(self.class_names, ours) if key not in theirs]
+            raise ValueError(
+                f"{self.name} has other classes than the model: the model knows {_listed(only_theirs)} "
+                f"that {self.name} lacks, and {self.name} has {_listed(only_ours)} that the model lacks; "
+                "its labels would be compared with the wrong classes (for an image folder, name its "
+                "sub-folders after the model's classes)")
+        position = {key: k for k, key in enumerate(theirs)}
+        renumber = np.array([position[key] for key in ours])
+        return Dataset(self.images, renumber[self.labels], class_names, self.name)
+
     def subset(self, indices, name: str | None = None) -> Dataset:
         """The examples at `indices`: a slice gives views (no copy), an index array copies them.
 
@@ -129,3 +154,16 @@ class Dataset:
             order = rng.permutation(len(self))
             train, validation = np.sort(order[held_out:]), np.sort(order[:held_out])
         return self.subset(train), self.subset(validation, name=f"{self.name} (validation)")
+
+
+def _class_key(name: str) -> str:
+    """A class name as in_class_order compares it: "T-shirt/top" and "t-shirt_top" -> "tshirttop"."""
+    return "".join(character for character in name.lower() if character.isalnum())
+
+
+def _listed(names, shown: int = 4) -> str:
+    """'a', 'b', 'c' and 2 more — or "none" for an empty list."""
+    if not names:
+        return "none"
+    quoted = ", ".join(f"'{name}'" for name in names[:shown])
+    return quoted + (f" and {len(names) - shown} more" if len(names) > shown else "")
