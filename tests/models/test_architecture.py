@@ -196,6 +196,6 @@ def test_residual_errors():
 def test_build_model_needs_an_input_shape_and_knows_presets():
     with pytest.raises(ValueError, match=r"build_model needs input_shape"):
         build_model("conv3-8 fc10")
-    with pytest.raises(ValueError, match=r"unknown preset 'tinny'; did you mean 'tiny'\?"):
+    with pytest.raises(ValueError, match=r"unknown preset 'tinny' \(did you mean 'tiny'\?\)"):
         build_model("tinny")
     assert build_model(" Tiny ").input_shape == (1, 28, 28)

@@ -40,5 +40,5 @@ def test_preset_input_shape_can_be_overridden():
 
 
 def test_unknown_preset():
-    with pytest.raises(ValueError, match=r"unknown preset 'cifar'; did you mean 'cifar10'\? The presets are tiny"):
+    with pytest.raises(ValueError, match=r"unknown preset 'cifar' \(did you mean 'cifar10'\?\); the presets are tiny"):
         get_preset("cifar")

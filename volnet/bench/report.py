@@ -40,5 +40,5 @@ def table(results: dict) -> str:
             lines += ["", f"Not counted above, like PyTorch's own libraries: volnet's process also holds "
                           f"{kernels:.0f} MiB for numba and its compiled Winograd kernels, loaded once."]
     if not results["torch"]:
-        lines += ["", "PyTorch is not installed: only volnet was timed (pip install torch to compare)."]
+        lines += ["", "PyTorch is not installed: only volnet was timed (pip install torch==2.13.0, the CPU build, to compare)."]
     return "\n".join(lines)

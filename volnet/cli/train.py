@@ -18,7 +18,7 @@ from volnet.training.trainer import LAST_CHECKPOINT, MONITORS
 
 DEFAULTS = TrainingConfig()
 # what the numeric options must be, checked before anything is loaded
-FLAG_RULES = dict(lr=AT_LEAST_0, weight_decay=AT_LEAST_0, clip_norm=ABOVE_0, warmup=AT_LEAST_0, epochs=AT_LEAST_1,
+FLAG_RULES = dict(lr=ABOVE_0, weight_decay=AT_LEAST_0, clip_norm=ABOVE_0, warmup=AT_LEAST_0, epochs=AT_LEAST_1,
                   batch_size=AT_LEAST_1, label_smoothing=FRACTION, val_fraction=FRACTION, patience=AT_LEAST_1,
                   seed=AT_LEAST_0, limit=("at least 2", lambda value: value >= 2))
 # the settings a run keeps from start to end; --resume continues with the ones it was started with

@@ -86,5 +86,5 @@ def get_preset(name: str) -> Preset:
     if key in PRESETS:
         return PRESETS[key]
     guess = difflib.get_close_matches(key, PRESETS, n=1, cutoff=0.6)
-    hint = f"did you mean '{guess[0]}'? " if guess else ""
-    raise ValueError(f"unknown preset '{name}'; {hint}The presets are {', '.join(PRESETS)}.")
+    hint = f" (did you mean '{guess[0]}'?)" if guess else ""
+    raise ValueError(f"unknown preset '{name}'{hint}; the presets are {', '.join(PRESETS)}.")
