@@ -23,9 +23,10 @@ from volnet.ops.parallel import even_slices, map_chunks, worker_count
 SPLIT_MIN_WEIGHTS = 1 << 16
 
 
-def _matmul_by_columns(a, b, out, weights):
-    """out = a @ b, the columns of b (and of out) shared out over the cores unless the
+def _matmul_by_columns(a, b, weights):
+    """a @ b, the columns of b (and of the product) shared out over the cores unless the
     layer has fewer than SPLIT_MIN_WEIGHTS weights."""
+    out = np.empty((a.shape[0], b.shape[1]), np.result_type(a, b))
     parts = worker_count() if weights >= SPLIT_MIN_WEIGHTS else 1
     map_chunks(lambda columns: np.matmul(a, b[:, columns], out=out[:, columns]), even_slices(b.shape[1], parts))
     return out
@@ -36,7 +37,7 @@ def linear_forward(x, w, b=None):
     x_flat = x.reshape(len(x), -1)
     if x_flat.shape[1] != w.shape[1]:
         raise ValueError(f"linear: each example has {x_flat.shape[1]} numbers but w {w.shape} expects {w.shape[1]}")
-    out = _matmul_by_columns(x_flat, w.T, np.empty((len(x_flat), len(w)), np.result_type(x_flat, w)), w.size)
+    out = _matmul_by_columns(x_flat, w.T, w.size)
     if b is not None:
         out += b
     return out, (x_flat, x.shape, w, b is not None)
@@ -45,8 +46,7 @@ def linear_forward(x, w, b=None):
 def linear_backward(dout, cache):
     """Returns dx (shaped like x), dw (D_out, D_in), db (D_out,) or None."""
     x_flat, input_shape, w, has_bias = cache
-    dx = _matmul_by_columns(dout, w, np.empty((len(dout), w.shape[1]), np.result_type(dout, w)), w.size)
-    dx = dx.reshape(input_shape)
-    dw = _matmul_by_columns(dout.T, x_flat, np.empty(w.shape, np.result_type(dout, x_flat)), w.size)
+    dx = _matmul_by_columns(dout, w, w.size).reshape(input_shape)
+    dw = _matmul_by_columns(dout.T, x_flat, w.size)
     db = dout.sum(axis=0) if has_bias else None
     return dx, dw, db

@@ -93,9 +93,11 @@ def load_kernels(dtype=np.float32) -> None:
     winograd_backward(np.zeros_like(out), x_pad, np.zeros((1, 1, 3, 3), dtype), (1, 1), (2, 2))
 
 
-def _tiles(out_hw):
-    """(TH, TW): the 2×2 blocks that cover an OH×OW output (one more when a side is odd)."""
-    return (out_hw[0] + 1) // 2, (out_hw[1] + 1) // 2
+def _tiling(out_hw):
+    """(TH, TW), the 2×2 blocks that cover an OH×OW output (one more where a side is odd), and
+    (2·TH − OH, 2·TW − OW), the zero rows and columns that odd sides grow the arrays by."""
+    tiles = (out_hw[0] + 1) // 2, (out_hw[1] + 1) // 2
+    return tiles, (2 * tiles[0] - out_hw[0], 2 * tiles[1] - out_hw[1])
 
 
 def _filter_tiles(w):
@@ -119,10 +121,10 @@ def winograd_forward(x, w, b, pad, out_hw):
         the padded channel-last input (grown by a zero row or column where OH or OW is odd),
         which winograd_backward needs.
     """
-    kernels, tiles = _kernels(), _tiles(out_hw)
+    kernels, (tiles, grow) = _kernels(), _tiling(out_hw)
     n_examples, depth = x.shape[:2]
     filters = w.shape[0]
-    x_pad = pad_channel_last(x, pad, grow=(2 * tiles[0] - out_hw[0], 2 * tiles[1] - out_hw[1]))
+    x_pad = pad_channel_last(x, pad, grow)
     U = _filter_tiles(w)
     bias = np.zeros(filters, U.dtype) if b is None else b.astype(U.dtype)
     out = np.empty((n_examples, *out_hw, filters), np.result_type(x_pad, U))
@@ -144,10 +146,10 @@ def winograd_backward(dout, x_pad, w, pad, input_hw, input_gradient=True):
         dx (N, D, H, W) (a view of channel-last memory; None when input_gradient is False),
         dw (K, D, 3, 3), db (K,).
     """
-    kernels, tiles = _kernels(), _tiles(dout.shape[2:])
-    n_examples, filters, oh, ow = dout.shape
+    kernels, (tiles, grow) = _kernels(), _tiling(dout.shape[2:])
+    n_examples, filters = dout.shape[:2]
     depth = x_pad.shape[3]
-    dy = pad_channel_last(dout, (0, 0), grow=(2 * tiles[0] - oh, 2 * tiles[1] - ow))
+    dy = pad_channel_last(dout, (0, 0), grow)
     U_transposed = np.ascontiguousarray(_filter_tiles(w).transpose(0, 2, 1))  # (16, K, D)
     dx_pad = np.zeros_like(x_pad) if input_gradient else None
 

@@ -59,7 +59,13 @@ def predict_proba(model, dataset: Dataset, batch_size: int = EVAL_BATCH_SIZE, no
     and average the two probabilities. It suits models trained with horizontal flips (on
     Fashion-MNIST it added 0.4 % test accuracy, docs/performance.md) and costs a second pass.
     """
-    probabilities = softmax(predict_scores(model, dataset, batch_size, normalize))
+    return _probabilities(predict_scores(model, dataset, batch_size, normalize), model, dataset, batch_size,
+                          normalize, tta)
+
+
+def _probabilities(scores, model, dataset, batch_size, normalize, tta):
+    """softmax(scores), averaged with the mirror images' probabilities when tta (predict_proba)."""
+    probabilities = softmax(scores)
     if tta:
         probabilities = (probabilities + softmax(predict_scores(model, dataset, batch_size, normalize, True))) / 2
     return probabilities
@@ -176,9 +182,8 @@ def evaluate(model, dataset: Dataset, batch_size: int = EVAL_BATCH_SIZE, normali
             raise ValueError(f"the model gives {scores.shape[1]} class scores but {dataset.name} has {classes} "
                              f"classes ({', '.join(dataset.class_names[:5])}{', …' if classes > 5 else ''}); "
                              f"use a model trained for this dataset, or one ending in fc{classes}")
-        probabilities = softmax(scores)
+        probabilities = _probabilities(scores, model, dataset, batch_size, normalize, tta)
         if tta:
-            probabilities = (probabilities + softmax(predict_scores(model, dataset, batch_size, normalize, True))) / 2
             scores = np.log(np.maximum(probabilities, np.finfo(np.float64).tiny))  # their softmax: probabilities
         predictions = probabilities.argmax(axis=1)
         mean_loss = None if loss is None else float(loss(scores, dataset.labels)[0])
