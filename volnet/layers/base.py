@@ -51,6 +51,8 @@ def _recording_output_shape(forward):
         with one_blas_thread:
             out = forward(self, x, *args, **kwargs)
         self.last_output_shape = out.shape
+        if getattr(self, "recording", False):
+            self.recorded_output = out
         return out
 
     return recorded
@@ -63,6 +65,8 @@ def _checking_dout(backward):
     def checked(self, dout, *args, **kwargs):
         if getattr(dout, "shape", None) != self.last_output_shape:
             self._reject_dout(dout)
+        if getattr(self, "recording", False):
+            self.recorded_gradient = dout
         with one_blas_thread:
             return backward(self, dout, *args, **kwargs)
 
@@ -95,6 +99,10 @@ class Layer:
         self.dtype = DEFAULT_DTYPE
         self._checked_shape = None
         self.last_output_shape: tuple[int, ...] | None = None  # (N, ...) of the last forward's output
+        # see record(): the last forward's output and the last backward's dout, kept on request
+        self.recording = False
+        self.recorded_output: np.ndarray | None = None
+        self.recorded_gradient: np.ndarray | None = None
 
     # -- naming ---------------------------------------------------------------------------
     def config(self) -> dict:
@@ -222,6 +230,31 @@ class Layer:
             elif isinstance(value, (list, tuple)) and value and all(isinstance(v, Layer) for v in value):
                 found.extend((f"{name}.{i}" if name != "layers" else str(i), v) for i, v in enumerate(value))
         return found
+
+    def named_layers(self, prefix: str = "") -> list[tuple[str, "Layer"]]:
+        """This layer and every layer inside it, depth first, by dotted name ("" for this one,
+        then e.g. "0", "3.body.1"): the one walk over the layer tree."""
+        found = [(prefix.rstrip("."), self)]
+        for name, child in self.children():
+            found.extend(child.named_layers(prefix + name + "."))
+        return found
+
+    def record(self, on: bool = True) -> "Layer":
+        """Keep (on=True) or stop keeping each layer's activations and their gradients, here
+        and in every layer inside: after a forward, `layer.recorded_output` is its output
+        (N, ...); after a backward, `layer.recorded_gradient` is dout, the gradient of what
+        was differentiated with respect to that output (same shape). Off by default, since it
+        holds one more reference to every activation. With on=False both are cleared.
+
+        Example:
+            >>> model.record(); scores = model.forward(x); model.backward(dscores)
+            >>> model[0].recorded_output.shape, model[0].recorded_gradient.shape
+        """
+        for _, layer in self.named_layers():
+            layer.recording = on
+            if not on:
+                layer.recorded_output = layer.recorded_gradient = None
+        return self
 
     def _walk(self, prefix=""):
         for name, value in vars(self).items():

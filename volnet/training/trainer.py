@@ -73,12 +73,19 @@ class Trainer:
         settings: a JSON-friendly dict stored in every checkpoint (e.g. how to rebuild the run).
         progress: show a progress bar (examples/s, ETA); None shows one when stderr is a terminal.
         log: called with one line per epoch (and notices); default print.
+        callbacks: objects told about the run as it goes, in the training thread: each may
+            define `on_step(trainer, step)` (after every optimizer step, with the dict
+            {"epoch", "step", "loss", "accuracy", "lr", "examples", "seconds"} of that batch;
+            epoch counts from 1, step is the number of steps taken so far) and
+            `on_epoch(trainer, record)` (after every epoch, with its history record). A
+            callback may change the optimizer's settings (they apply from the next step) or
+            call `trainer.request_stop()`.
     """
 
     def __init__(self, model, optimizer, loss=None, schedule: Callable[[int], float] | None = None,
                  batch_size: int = 64, augment=None, normalize=None, seed: int = 0, monitor: str = "val_loss",
                  patience: int | None = None, out_dir=None, settings: dict | None = None,
-                 progress: bool | None = None, log: Callable[[str], None] = print):
+                 progress: bool | None = None, log: Callable[[str], None] = print, callbacks=()):
         if monitor not in MONITORS:
             raise ValueError(f"monitor must be one of {', '.join(MONITORS)}, got {monitor!r}")
         if patience is not None and patience < 1:
@@ -100,6 +107,19 @@ class Trainer:
         self.first_loss: float | None = None  # the yardstick of divergence (see train_step)
         self.history: list[dict] = []
         self.best = {"epoch": None, "value": None, "bad_epochs": 0}
+        self.callbacks = list(callbacks)
+        self.stop_requested = False
+
+    def request_stop(self) -> None:
+        """Stop the run after the step in progress: fit returns without finishing the epoch
+        (no checkpoint is written for the partial epoch). Safe to call from another thread."""
+        self.stop_requested = True
+
+    def _tell(self, event: str, value) -> None:
+        for callback in self.callbacks:
+            method = getattr(callback, event, None)
+            if method is not None:
+                method(self, value)
 
     # -- one step, one epoch -----------------------------------------------------------------
     def train_step(self, x: np.ndarray, labels: np.ndarray) -> tuple[float, int]:
@@ -158,11 +178,17 @@ class Trainer:
         with tqdm(total=len(train_set), desc=f"epoch {self.epoch + 1}/{epochs}", unit="ex", leave=False,
                   disable=not self.progress, dynamic_ncols=True) as bar:
             for x, labels in batches:
+                started = time.perf_counter()
                 loss, right = self.train_step(x, labels)
                 total_loss.append(loss * len(labels))
                 correct += right
                 bar.update(len(labels))
                 bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
+                self._tell("on_step", {"epoch": self.epoch + 1, "step": self.step, "loss": loss,
+                                       "accuracy": right / len(labels), "lr": float(self.optimizer.lr),
+                                       "examples": len(labels), "seconds": time.perf_counter() - started})
+                if self.stop_requested:
+                    break
         return math.fsum(total_loss) / len(train_set), correct / len(train_set)
 
     # -- the run -------------------------------------------------------------------------------
@@ -178,10 +204,12 @@ class Trainer:
                 see train_step.
         """
         key = self.monitor if val_set is not None else self.monitor.replace("val_", "train_")
-        while self.epoch < epochs and not self.stopped_early:
+        while self.epoch < epochs and not self.stopped_early and not self.stop_requested:
             started = time.perf_counter()
             train_loss, train_accuracy = self.train_epoch(train_set, epochs)
             train_seconds = time.perf_counter() - started
+            if self.stop_requested:
+                break
             measured = None if val_set is None else evaluate(self.model, val_set, normalize=self.normalize,
                                                              loss=self.loss)
             self.epoch += 1
@@ -195,6 +223,7 @@ class Trainer:
             self.history.append(record)
             improved = self._update_best(record[key])
             self.log(format_epoch(record, epochs))
+            self._tell("on_epoch", record)
             if self.out_dir is not None:
                 checkpoint = self.checkpoint()
                 save_checkpoint(os.path.join(self.out_dir, LAST_CHECKPOINT), checkpoint)
