@@ -32,6 +32,9 @@ def test_quick_benchmark_writes_every_row(tmp_path, capsys):
     assert results["memory"][0]["volnet_mib"] > 0
     out = capsys.readouterr().out
     assert "| case | volnet ms |" in out
+    # the header names NumPy's BLAS, its kernel and both frameworks' thread counts
+    assert f"kernel {results['blas']['kernel']}" in out and f"volnet {results['threads']}" in out
+    assert f"PyTorch {results['torch_threads']}" in out
     # the header says which algorithm the 3×3 layers used; numba's one-time memory is named apart
     assert ("Winograd F(2×2, 3×3), numba" in out) is results["winograd"]
     assert (results["memory"][0]["volnet_kernels_mib"] > 0) is results["winograd"]

@@ -9,19 +9,21 @@ float32 matrix-multiply peak measured in the same run, so that every speed is al
 fraction of what the machine can do. Peak memory of a training step is measured for each
 framework in a process of its own (volnet.bench.memory). PyTorch is imported here only.
 The header says which algorithm volnet's 3×3 stride-1 layers used: Winograd F(2×2, 3×3)
-when numba is installed (volnet/ops/winograd.py), im2col otherwise.
+when numba is installed (volnet/ops/winograd.py), im2col otherwise; and which BLAS library
+and kernel NumPy runs, with the thread counts (volnet.bench.machine: an environment that
+forces OpenBLAS's kernel is named, with the command that measures the CPU's own).
 """
 
 from __future__ import annotations
 
 import datetime
-import importlib.metadata
 import json
 import os
 import platform
 
 import numpy as np
 
+from volnet.bench import machine
 from volnet.bench.cases import layer_cases
 from volnet.bench.memory import measure_in_subprocess
 from volnet.bench.report import table
@@ -41,21 +43,6 @@ def import_torch(threads: int):
     return torch
 
 
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            return next(line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or "unknown"
-
-
-def _numba_version() -> str | None:
-    try:
-        return importlib.metadata.version("numba")
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
 def run_benchmark(quick: bool = False, memory: bool = True, only: str | None = None, log=print) -> dict:
     """Time every case (or those whose name contains `only`) and return the results as a dict.
 
@@ -69,9 +56,10 @@ def run_benchmark(quick: bool = False, memory: bool = True, only: str | None = N
     repeats, warmup = (3, 1) if quick else (9, 2)
     results = {
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
-        "machine": {"cpu": _cpu_name(), "cores": os.cpu_count(), "python": platform.python_version(),
+        "machine": {"cpu": machine.cpu_name(), "cores": os.cpu_count(), "python": platform.python_version(),
                     "numpy": np.__version__, "torch": torch.__version__ if torch else None,
-                    "numba": _numba_version()},
+                    "numba": machine.package_version("numba"), "avx512": "avx512f" in machine.cpu_flags()},
+        "blas": machine.blas(), "torch_threads": torch.get_num_threads() if torch else None,
         "winograd": winograd.enabled(), "winograd_min_depth": winograd.MIN_DEPTH,
         "threads": threads, "torch": torch is not None, "quick": quick, "repeats": repeats, "warmup": warmup,
         "load_average": list(os.getloadavg()),

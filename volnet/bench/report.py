@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from volnet.bench.machine import describe_blas
+
 
 def _number(value, digits=1, suffix=""):
     return "—" if value is None else f"{value:.{digits}f}{suffix}"
@@ -10,9 +12,14 @@ def _number(value, digits=1, suffix=""):
 def table(results: dict) -> str:
     """Markdown tables: one row per case, then peak memory; every speed also as a % of peak."""
     peak = results["matmul_peak_gflops"]
+    torch_threads = results.get("torch_threads")
     lines = [
-        f"threads: {results['threads']} (NumPy's BLAS; torch.set_num_threads the same)   "
-        f"float32 matmul peak: {peak:.0f} GFLOP/s   load average before: {results['load_average'][0]:.2f}",
+        f"CPU: {results['machine']['cpu']}, {results['machine']['cores']} cores",
+        *describe_blas(results["blas"], results["machine"]["avx512"]),
+        f"threads: volnet {results['threads']} (its workers, one BLAS thread each), PyTorch "
+        f"{'—' if torch_threads is None else torch_threads} (torch.set_num_threads)   "
+        f"float32 matmul peak: {peak:.0f} GFLOP/s (NumPy, the kernel above)   "
+        f"load average before: {results['load_average'][0]:.2f}",
         f"volnet's 3×3 stride-1 convolutions (≥ {results['winograd_min_depth']} deep): " + (
             f"Winograd F(2×2, 3×3), numba {results['machine']['numba']}. GFLOP/s count direct convolution's "
             "2·N·OH·OW·K·D·F² operations; Winograd does 2.25× fewer multiplies, so its rate can pass the peak."
