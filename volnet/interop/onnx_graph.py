@@ -244,10 +244,6 @@ class _Reader:
         self.outputs = {value.name for value in graph.output}
 
     def _array(self, tensor, what):
-        if tensor.data_location == self.onnx.TensorProto.EXTERNAL:
-            raise ValueError(f"{self.path}: {what} keeps its data in another file; volnet reads only weights "
-                             f"stored in the .onnx file itself (onnx.save_model(model, path, "
-                             f"save_as_external_data=False) writes them there)")
         try:
             return self.onnx.numpy_helper.to_array(tensor)
         except Exception as error:  # the tensor's bytes disagree with its declared shape or type
@@ -498,17 +494,36 @@ def _normalization(reader, value, depth):
     return Normalization(mean / 255, std / 255), value
 
 
+def _refuse_external_data(path, proto, onnx):
+    """Refuse weights kept in other files: a path inside a file volnet reads must not make it open others."""
+    tensors = [*proto.graph.initializer, *(attribute.t for node in proto.graph.node for attribute in node.attribute
+                                           if attribute.type == onnx.AttributeProto.TENSOR)]
+    for tensor in tensors:
+        if tensor.data_location == onnx.TensorProto.EXTERNAL:
+            raise ValueError(f"{path}: tensor {tensor.name!r} keeps its data in another file; volnet reads only "
+                             f"weights stored in the .onnx file itself (onnx.save_model(model, path, "
+                             f"save_as_external_data=False) writes them there)")
+
+
 def read_onnx(path):
     """The onnx.ModelProto of a file, checked, with errors that name the file."""
     onnx = _onnx()
+
+    def damaged(error):
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        return ValueError(f"{path} is not a valid ONNX model (truncated or corrupt?): {first}")
+
     try:
         proto = onnx.load(str(path), load_external_data=False)
-        onnx.checker.check_model(proto)
     except OSError:
         raise
-    except Exception as error:  # protobuf's DecodeError, onnx's ValidationError and their kin
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ValueError(f"{path} is not a valid ONNX model (truncated or corrupt?): {first}") from None
+    except Exception as error:  # protobuf's DecodeError and its kin
+        raise damaged(error) from None
+    _refuse_external_data(path, proto, onnx)
+    try:
+        onnx.checker.check_model(proto)
+    except Exception as error:  # onnx's ValidationError
+        raise damaged(error) from None
     return proto
 
 
