@@ -63,9 +63,14 @@ CONVNETJS_MODELS = [name for name in PRESETS if name != "resnet-small"] + [CONVN
 
 
 @pytest.fixture(scope="session", params=ANY_MODEL)
-def any_model(request):
+def any_spec(request):
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def any_model(any_spec):
     # (model, normalization, class names) for every preset and test architecture
-    return random_model(request.param)
+    return random_model(any_spec)
 
 
 @pytest.fixture(scope="session", params=CONVNETJS_MODELS)
@@ -97,4 +102,5 @@ def volnet_probabilities(model, normalization, images: np.ndarray) -> np.ndarray
 @pytest.fixture(scope="session")
 def interop():
     return types.SimpleNamespace(random_model=random_model, with_statistics=with_statistics, pixels=pixels,
-                                 volnet_probabilities=volnet_probabilities, EVERY_LAYER=EVERY_LAYER)
+                                 volnet_probabilities=volnet_probabilities, EVERY_LAYER=EVERY_LAYER,
+                                 RECTANGULAR=RECTANGULAR)
