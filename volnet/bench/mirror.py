@@ -39,10 +39,6 @@ class Module:
     arguments: dict = field(default_factory=dict)
     names: dict = field(default_factory=dict)
 
-    def source(self) -> str:
-        """The module as Python, e.g. "nn.Conv2d(1, 16, kernel_size=(3, 3), ...)"."""
-        return f"nn.{self.kind}({', '.join(f'{key}={value!r}' for key, value in self.arguments.items())})"
-
 
 def _has_bias(layer) -> bool:
     return layer.parameter_data("bias") is not None
