@@ -190,3 +190,22 @@ def test_a_model_that_is_not_built_or_gives_volumes_is_refused(interop, tmp_path
         export_onnx(Sequential(ReLU()), tmp_path / "m.onnx")
     with pytest.raises(ValueError, match=r"wants class scores"):
         export_onnx(interop.with_statistics(build_model("conv3-4 relu", input_shape=(1, 8, 8))), tmp_path / "m.onnx")
+
+
+def test_a_layers_own_objection_is_reported_with_the_node(tmp_path):
+    # 2 filters cannot be split into 3 groups: Conv2D's own check, named after the node
+    node = onnx.helper.make_node("Conv", ["x", "w"], ["y"], name="odd_groups", group=3, kernel_shape=[1, 1])
+    path = graph_file(tmp_path, [node], [("w", np.ones((2, 1, 1, 1)))], output_shape=("N", 2, 4, 4))
+    with pytest.raises(ValueError, match=r"node 'odd_groups' \(op Conv\): .*divisible by groups"):
+        import_onnx(path)
+
+
+def test_an_input_that_is_not_a_float_batch_of_images_is_refused(tmp_path):
+    helper = onnx.helper
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"], name="r")], "g",
+                              [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, ["N", 16])],
+                              [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, ["N", 16])])
+    path = tmp_path / "vectors.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=8), str(path))
+    with pytest.raises(ValueError, match=r"input 'x' must be float32 \(N, D, H, W\)"):
+        import_onnx(path)

@@ -216,6 +216,10 @@ def _collapse(pair):
     return pair[0] if pair[0] == pair[1] else tuple(pair)
 
 
+class _Refused(ValueError):
+    """A node volnet cannot import (the message names the file, the node and its op)."""
+
+
 class _Reader:
     """Turns the nodes of one ONNX graph into volnet layers (see the module doc)."""
 
@@ -253,7 +257,7 @@ class _Reader:
         return [value for value in node.input if value and value not in self.constants]
 
     def refuse(self, node, why: str) -> ValueError:
-        return ValueError(f"{self.path}: node {node.name or '(unnamed)'!r} (op {node.op_type}): {why}")
+        return _Refused(f"{self.path}: node {node.name or '(unnamed)'!r} (op {node.op_type}): {why}")
 
     def attributes(self, node) -> dict:
         return {a.name: self.onnx.helper.get_attribute_value(a) for a in node.attribute}
@@ -268,9 +272,10 @@ class _Reader:
             raise self.refuse(node, f"its {what} ({name!r}) is computed in the graph; volnet needs it as a constant")
         return self.constants[name].astype(np.float32)
 
-    # -- nodes -> layers, each built for its input shape and given its weights --------------------
-    def layers_of(self, node, shape):
-        """The volnet layers (often one, sometimes none) that compute `node`, built for `shape`."""
+    # -- a node -> a layer, built for its input shape and given its weights ----------------------
+    def layer_of(self, node, shape):
+        """The volnet layer that computes `node` (None for the identity), built for one example
+        of `shape`, and its output shape."""
         read = _IMPORTS.get(node.op_type) if node.domain in ("", "ai.onnx") else None
         if read is None:
             raise self.refuse(node, f"no volnet layer computes it; volnet imports "
@@ -278,28 +283,25 @@ class _Reader:
                                     f"(the normalisation) and a final Softmax")
         if len(self.data_inputs(node)) != 1 or len([out for out in node.output if out]) != 1:
             raise self.refuse(node, "volnet imports nodes of one computed input and one output")
-        made = read(self, node, self.attributes(node), shape)
-        layers = made if isinstance(made, list) else [made]
-        for layer, weights in ((layer, getattr(layer, "_imported", {})) for layer in layers):
-            try:
-                shape = layer.build(shape)
-            except ValueError as error:
-                raise self.refuse(node, f"it does not fit its input of shape {tuple(shape)}: {error}") from None
-            for part, array in weights.items():
-                target = getattr(layer, part).data
-                if array.shape != target.shape:
-                    raise self.refuse(node, f"its {part} has shape {array.shape}, but for an input of shape "
-                                            f"{tuple(layer.input_shape)} the layer needs {target.shape}")
-                target[...] = array
-            if hasattr(layer, "_imported"):
-                del layer._imported
-        return layers, shape
-
-
-def _with_weights(layer, **weights):
-    """Remember the arrays a freshly made layer gets once it is built (_Reader.layers_of)."""
-    layer._imported = {name: array for name, array in weights.items() if array is not None}
-    return layer
+        try:
+            made = read(self, node, self.attributes(node), shape)
+            if made is None:
+                return None, shape
+            layer, weights = made if isinstance(made, tuple) else (made, {})
+            out = layer.build(shape)
+        except _Refused:
+            raise
+        except (TypeError, ValueError) as error:  # the layer's own checks: sizes, groups, fit
+            raise self.refuse(node, f"it does not fit its input of shape {tuple(shape)}: {error}") from None
+        for part, array in weights.items():
+            if array is None:
+                continue
+            target = getattr(layer, part).data
+            if array.shape != target.shape:
+                raise self.refuse(node, f"its {part} has shape {array.shape}, but for an input of shape "
+                                        f"{tuple(shape)} the layer needs {target.shape}")
+            target[...] = array
+        return layer, out
 
 
 def _window(reader, node, attributes, window=None):
@@ -323,7 +325,7 @@ def _read_conv(reader, node, attributes, shape):
     bias = reader.constant(node, 2, "bias", required=False)
     layer = Conv2D(weight.shape[0], _collapse(window), stride=_collapse(strides), pad=_collapse(pads),
                    bias=bias is not None, dilation=_collapse(dilations), groups=int(attributes.get("group", 1)))
-    return _with_weights(layer, weight=weight, bias=bias)
+    return layer, {"weight": weight, "bias": bias}
 
 
 def _read_pool(kind):
@@ -350,7 +352,7 @@ def _read_gemm(reader, node, attributes, shape):
         if bias.size != weight.shape[0]:
             raise reader.refuse(node, f"its bias has {bias.size} numbers for {weight.shape[0]} outputs")
         bias = bias.reshape(-1)
-    return _with_weights(Linear(weight.shape[0], bias=bias is not None), weight=np.ascontiguousarray(weight), bias=bias)
+    return Linear(weight.shape[0], bias=bias is not None), {"weight": np.ascontiguousarray(weight), "bias": bias}
 
 
 def _read_matmul(reader, node, attributes, shape):
@@ -358,7 +360,7 @@ def _read_matmul(reader, node, attributes, shape):
     if weight.ndim != 2 or len(shape) != 1:
         raise reader.refuse(node, f"volnet reads a MatMul of vectors by a constant matrix as a Linear without bias; "
                                   f"here {tuple(shape)} by {weight.shape}")
-    return _with_weights(Linear(weight.shape[1], bias=False), weight=np.ascontiguousarray(weight.T))
+    return Linear(weight.shape[1], bias=False), {"weight": np.ascontiguousarray(weight.T)}
 
 
 def _read_batchnorm(reader, node, attributes, shape):
@@ -368,7 +370,7 @@ def _read_batchnorm(reader, node, attributes, shape):
                               for position, what in enumerate(("scale", "bias", "mean", "variance"), start=1))
     layer = BatchNorm(momentum=_float(1 - _float(attributes.get("momentum", 0.9))),
                       eps=_float(attributes.get("epsilon", 1e-5)))
-    return _with_weights(layer, gamma=gamma, beta=beta, running_mean=mean, running_var=var)
+    return layer, {"gamma": gamma, "beta": beta, "running_mean": mean, "running_var": var}
 
 
 def _read_flatten(reader, node, attributes, shape):
@@ -377,11 +379,12 @@ def _read_flatten(reader, node, attributes, shape):
     following = reader.consumers.get(node.output[0], [])
     # a vector is flat already (after GlobalAveragePool), and volnet's Linear flattens itself
     if len(shape) == 1 or (len(following) == 1 and following[0].op_type == "Gemm"):
-        return []
+        return None
     return Flatten()
 
 
-# each ONNX op -> (reader, node, attributes, input shape) -> a layer, a list of layers, or []
+# each ONNX op -> (reader, node, attributes, input shape) -> a layer, (a layer, {part: array}) for
+# a layer with weights, or None for a node that computes the identity
 _IMPORTS = {
     "Conv": _read_conv,
     "MaxPool": _read_pool(MaxPool2D),
@@ -395,8 +398,8 @@ _IMPORTS = {
     "LeakyRelu": lambda reader, node, attributes, shape: LeakyReLU(_float(attributes.get("alpha", 0.01))),
     "Sigmoid": lambda reader, node, attributes, shape: Sigmoid(),
     "Tanh": lambda reader, node, attributes, shape: Tanh(),
-    "Dropout": lambda reader, node, attributes, shape: [],
-    "Identity": lambda reader, node, attributes, shape: [],
+    "Dropout": lambda reader, node, attributes, shape: None,
+    "Identity": lambda reader, node, attributes, shape: None,
 }
 
 
@@ -431,8 +434,8 @@ def _chain(reader, value, shape, in_branch: bool, start=None):
                 raise reader.refuse(node, "volnet imports a Softmax over the class scores at the end of the graph "
                                           "only")
             return layers, node.output[0], shape, None
-        made, shape = reader.layers_of(node, shape)
-        layers.extend(made)
+        layer, shape = reader.layer_of(node, shape)
+        layers += [] if layer is None else [layer]
         value = node.output[0]
 
 
@@ -469,8 +472,7 @@ def _input(reader, graph):
     dims = [dim.dim_value if dim.HasField("dim_value") else None for dim in tensor.shape.dim]
     if tensor.elem_type != reader.onnx.TensorProto.FLOAT or len(dims) != 4 or None in dims[1:]:
         raise ValueError(f"{reader.path}: input {value.name!r} must be float32 (N, D, H, W) with D, H and W fixed; "
-                         f"it is {reader.onnx.helper.tensor_dtype_to_np_dtype(tensor.elem_type) if tensor.elem_type else '?'} "
-                         f"of shape {dims}")
+                         f"it is {reader.onnx.TensorProto.DataType.Name(tensor.elem_type)} of shape {dims}")
     return value.name, tuple(dims[1:])
 
 
