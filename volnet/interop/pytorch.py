@@ -29,7 +29,8 @@ _SHOWN = 6  # names listed in a message about missing or extra tensors
 
 
 def export_safetensors(model, path, normalization=None, class_names=None) -> None:
-    """Write the state_dict of a built model's PyTorch twin to a safetensors file.
+    """Write the state_dict of a built model's PyTorch twin to a safetensors file (float64
+    models in float32, the dtype of PyTorch's modules).
 
     Args:
         model: a built volnet model.
