@@ -182,3 +182,18 @@ def test_the_metadata_describes_the_model_for_volnet(tmp_path):
     write_safetensors(tmp_path / "m.safetensors", {"x": np.zeros(1)}, {**metadata, "architecture": "[1, 2"})
     with pytest.raises(ValueError, match=r"metadata entry 'architecture' is not JSON"):
         import_model(tmp_path / "m.safetensors")
+
+
+def test_class_names_and_normalisation_that_do_not_fit_are_refused(tmp_path):
+    from volnet.models import build_model
+
+    model = build_model("tiny")
+    path = tmp_path / "m.safetensors"
+    export_safetensors(model, path, class_names=["only", "three", "names"])
+    with pytest.raises(ValueError, match=r"class names .* are not 10 strings"):
+        import_model(path)
+    tensors, metadata = read_safetensors(path)
+    write_safetensors(path, tensors, {**metadata, "class_names": "null",
+                                      "normalization": json.dumps({"mean": [0.1, 0.2], "std": [1, 1]})})
+    with pytest.raises(ValueError, match=r"its normalisation .* does not fit: a Normalization of 2 channel"):
+        import_model(path)

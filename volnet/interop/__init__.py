@@ -12,6 +12,8 @@ refused with the recipe that converts it safely.
 
 from __future__ import annotations
 
+import errno
+import os
 from pathlib import Path
 
 from volnet.interop.convnetjs import convnetjs_net, export_convnetjs
@@ -79,6 +81,24 @@ def _refuse_pickle(path):
             f"(for a whole saved module, take its .state_dict() first), then: volnet import {safe} --arch ...")
 
 
+def _checked(path, model, metadata):
+    """(model, metadata) once the class names and normalisation a file declares fit the model."""
+    from volnet.data import Normalization
+
+    classes = model.output_shape(model.input_shape)
+    names, normalization = metadata["class_names"], metadata["normalization"]
+    if names is not None and (not isinstance(names, list) or not all(isinstance(name, str) for name in names)
+                              or (len(names),) != classes):
+        raise ValueError(f"{path}: its class names {str(names):.80} are not {classes[0]} strings, one per class "
+                         f"score of the model")
+    if normalization is not None:
+        try:
+            Normalization(**normalization).check_channels(model.input_shape[0], f"the model's input of {path}")
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{path}: its normalisation {str(normalization):.80} does not fit: {error}") from None
+    return model, metadata
+
+
 def import_model(path, architecture: str | None = None, input_shape=None):
     """Read a model from an .onnx or .safetensors file.
 
@@ -96,15 +116,15 @@ def import_model(path, architecture: str | None = None, input_shape=None):
     """
     path = Path(path)
     if path.is_dir():
-        raise IsADirectoryError(21, "is a folder", str(path))
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
     suffix = path.suffix.lower()
     if suffix == ".onnx":
         if architecture is not None or input_shape is not None:
             raise ValueError(f"{path} is an ONNX model, which describes its own layers and input; leave out the "
                              f"architecture and input shape")
-        return import_onnx(path)
+        return _checked(path, *import_onnx(path))
     if suffix == ".safetensors":
-        return import_safetensors(path, architecture, input_shape)
+        return _checked(path, *import_safetensors(path, architecture, input_shape))
     if suffix == ".npz":
         raise ValueError(f"{path} is a volnet model already: use it as it is (volnet eval {path})")
     _refuse_pickle(path)
