@@ -197,3 +197,13 @@ def test_class_names_and_normalisation_that_do_not_fit_are_refused(tmp_path):
                                       "normalization": json.dumps({"mean": [0.1, 0.2], "std": [1, 1]})})
     with pytest.raises(ValueError, match=r"its normalisation .* does not fit: a Normalization of 2 channel"):
         import_model(path)
+
+
+def test_a_sequential_inside_a_sequential_stays_one_module(tmp_path):
+    from volnet.layers import Conv2D, GlobalAvgPool2D, Linear, ReLU, Sequential
+
+    model = Sequential(Sequential(Conv2D(4, 3, pad=1), ReLU()), GlobalAvgPool2D(), Linear(3), input_shape=(2, 6, 6))
+    twin = to_torch(model.eval())  # loads torch_state_dict(model) with strict=True
+    assert list(twin.state_dict()) == ["0.0.weight", "0.0.bias", "3.weight", "3.bias"]
+    x = inputs(model)
+    np.testing.assert_allclose(twin_scores(twin, x), model.forward(x), atol=1e-5)

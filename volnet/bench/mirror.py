@@ -96,7 +96,8 @@ def torch_layout(layer):
         laid_out = []
         for child in layer.layers:
             inner = torch_layout(child)
-            laid_out.extend(inner if isinstance(inner, list) else [inner])
+            # a leaf's modules are spliced in; a Sequential or Residual inside stays one module
+            laid_out.extend(inner if isinstance(inner, list) and not _is_composite(child) else [inner])
         return laid_out
     if isinstance(layer, layers.Residual):
         projection = None if layer.projection is None else torch_layout(layer.projection)
