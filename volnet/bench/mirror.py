@@ -1,98 +1,207 @@
 """The same network in PyTorch: a torch.nn copy of a volnet model, weights included.
 
-The benchmark times volnet and PyTorch on the same computation, so each volnet layer maps
-to the torch.nn module that computes the same function (volnet's Linear flattens a volume
-in (D, H, W) order, as torch.nn.Flatten does). Only the benchmark imports torch.
+Each volnet layer maps to the torch.nn modules that compute the same function, laid out as a
+PyTorch user writes them: inside a Sequential the modules stand flat, one after another, and
+the volnet layers that do two things become two modules — Linear flattens a volume itself, so
+a Linear on a volume is nn.Flatten() then nn.Linear (both flatten in (D, H, W) order);
+GlobalAvgPool2D is nn.AdaptiveAvgPool2d(1) then nn.Flatten(). A Residual becomes a
+`ResidualBlock` with the same `body` and `projection`. BatchNorm's gamma and beta are
+PyTorch's weight and bias.
+
+`torch_layout` says which modules, as names and arguments, without importing torch, so
+that `torch_state_dict` gives a model's arrays under the names the twin's state_dict uses
+(volnet.interop writes safetensors files from it with NumPy alone); `to_torch` builds the
+twin and loads that state dict into it with strict=True. The benchmark times the twin
+against volnet; the interop tests check that the two compute the same scores.
 """
 
 from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from volnet import layers
 
+# volnet parameter name -> torch.nn parameter or buffer name
+_WEIGHT_AND_BIAS = {"weight": "weight", "bias": "bias"}
+_BATCHNORM = {"gamma": "weight", "beta": "bias", "running_mean": "running_mean", "running_var": "running_var"}
+BATCHES_TRACKED = "num_batches_tracked"  # a buffer of PyTorch's batch norm that volnet does not keep
 
-def _tensor(array):
+
+@dataclass(frozen=True)
+class Module:
+    """One torch.nn module of the twin: its class in torch.nn, its constructor arguments, and
+    for the module that holds a volnet layer's arrays, which volnet name is which torch name."""
+
+    kind: str
+    arguments: dict = field(default_factory=dict)
+    names: dict = field(default_factory=dict)
+
+
+def _has_bias(layer) -> bool:
+    return layer.parameter_data("bias") is not None
+
+
+def _conv(layer):
+    return [Module("Conv2d", dict(in_channels=layer.in_depth, out_channels=layer.filters, kernel_size=layer.window,
+                                  stride=layer.strides, padding=layer.pads, dilation=layer.dilations,
+                                  groups=layer.groups, bias=_has_bias(layer)), _WEIGHT_AND_BIAS)]
+
+
+def _linear(layer):
+    linear = Module("Linear", dict(in_features=layer.in_features, out_features=layer.units, bias=_has_bias(layer)),
+                    _WEIGHT_AND_BIAS)
+    return [Module("Flatten"), linear] if len(layer.input_shape) > 1 else [linear]
+
+
+def _batchnorm(layer):
+    kind = "BatchNorm2d" if len(layer.input_shape) == 3 else "BatchNorm1d"
+    names = {**_BATCHNORM, BATCHES_TRACKED: BATCHES_TRACKED}
+    return [Module(kind, dict(num_features=len(layer.gamma.data), eps=layer.eps, momentum=layer.momentum), names)]
+
+
+def _pool(kind, **extra):
+    return lambda layer: [Module(kind, dict(kernel_size=layer.window, stride=layer.strides, padding=layer.pads,
+                                            **extra))]
+
+
+# each volnet layer type -> the modules of its twin (Sequential and Residual are composite)
+_MODULES = {
+    layers.Conv2D: _conv,
+    layers.Linear: _linear,
+    layers.BatchNorm: _batchnorm,
+    layers.ReLU: lambda layer: [Module("ReLU")],
+    layers.LeakyReLU: lambda layer: [Module("LeakyReLU", {"negative_slope": layer.slope})],
+    layers.Sigmoid: lambda layer: [Module("Sigmoid")],
+    layers.Tanh: lambda layer: [Module("Tanh")],
+    layers.MaxPool2D: _pool("MaxPool2d"),
+    layers.AvgPool2D: _pool("AvgPool2d", count_include_pad=True),  # volnet counts the padding as zeros
+    layers.GlobalAvgPool2D: lambda layer: [Module("AdaptiveAvgPool2d", {"output_size": 1}), Module("Flatten")],
+    layers.Dropout: lambda layer: [Module("Dropout", {"p": layer.rate})],
+    layers.Flatten: lambda layer: [Module("Flatten")],
+}
+
+
+def torch_layout(layer):
+    """The twin of a built volnet layer, as data: a list of Modules for a Sequential (flat, as
+    above, with a nested list for each Residual), ("Residual", body, projection) for a
+    Residual, and a Module or list of Modules for any other layer.
+
+    Raises:
+        TypeError: a layer with no torch.nn counterpart (the message names it).
+    """
+    if isinstance(layer, layers.Sequential):
+        laid_out = []
+        for child in layer.layers:
+            inner = torch_layout(child)
+            # a leaf's modules are spliced in; a Sequential or Residual inside stays one module
+            laid_out.extend(inner if isinstance(inner, list) and not _is_composite(child) else [inner])
+        return laid_out
+    if isinstance(layer, layers.Residual):
+        projection = None if layer.projection is None else torch_layout(layer.projection)
+        return ("Residual", torch_layout(layer.body), projection)
+    maker = next((make for kind, make in _MODULES.items() if type(layer) is kind), None)
+    if maker is None:
+        raise TypeError(f"{layer.label()} has no PyTorch counterpart in volnet (layers with one: "
+                        f"{', '.join(sorted(kind.__name__ for kind in _MODULES))}, Sequential, Residual)")
+    if not layer.built:
+        raise ValueError(f"{layer.label()} is not built; build the model (model.build(input_shape)) first")
+    modules = maker(layer)
+    return modules[0] if len(modules) == 1 else modules
+
+
+def _is_composite(layer) -> bool:
+    return isinstance(layer, (layers.Sequential, layers.Residual))
+
+
+def _named_arrays(layer, volnet_prefix: str, torch_prefix: str, first: int | None = None):
+    """(volnet state name, state_dict key, array) for every array of the twin of `layer`;
+    the volnet name is None for num_batches_tracked. `first`: the position in the parent
+    nn.Sequential of the layer's first module, when its modules are spliced into one."""
+    if isinstance(layer, layers.Sequential):
+        position = 0
+        for index, child in enumerate(layer.layers):
+            if _is_composite(child):
+                yield from _named_arrays(child, f"{volnet_prefix}{index}.", f"{torch_prefix}{position}.")
+                position += 1
+            else:
+                yield from _named_arrays(child, f"{volnet_prefix}{index}.", torch_prefix, first=position)
+                position += len(_leaf_modules(child))
+        return
+    if isinstance(layer, layers.Residual):
+        yield from _named_arrays(layer.body, volnet_prefix + "body.", torch_prefix + "body.")
+        if layer.projection is not None:
+            yield from _named_arrays(layer.projection, volnet_prefix + "projection.", torch_prefix + "projection.")
+        return
+    modules = _leaf_modules(layer)
+    for position, module in enumerate(modules):
+        if first is not None:
+            where = f"{torch_prefix}{first + position}."
+        else:  # on its own, a layer of several modules is an nn.Sequential of them
+            where = torch_prefix + (f"{position}." if len(modules) > 1 else "")
+        for volnet_name, torch_name in module.names.items():
+            if torch_name == BATCHES_TRACKED:
+                # volnet does not count batches; PyTorch reads the count only when momentum is None
+                yield None, where + torch_name, np.array(0, dtype=np.int64)
+            elif layer.parameter_data(volnet_name) is not None:
+                yield volnet_prefix + volnet_name, where + torch_name, layer.parameter_data(volnet_name)
+
+
+def _leaf_modules(layer) -> list[Module]:
+    laid_out = torch_layout(layer)
+    return laid_out if isinstance(laid_out, list) else [laid_out]
+
+
+def torch_names(model) -> dict[str, str]:
+    """Each array of model.state() by volnet name -> its key in the twin's state_dict,
+    e.g. {"0.weight": "0.weight", "6.weight": "7.weight", "1.gamma": "1.weight"}."""
+    return {volnet_name: key for volnet_name, key, _ in _named_arrays(model, "", "") if volnet_name is not None}
+
+
+def torch_state_dict(model) -> dict[str, np.ndarray]:
+    """The twin's state_dict as NumPy arrays, without torch: every parameter and running
+    statistic under PyTorch's name, plus num_batches_tracked (0) for each batch norm."""
+    return {key: array for _, key, array in _named_arrays(model, "", "")}
+
+
+@functools.cache
+def residual_block():
+    """The torch.nn.Module class of a Residual's twin: out = body(x) + (projection(x) or x)."""
     import torch
 
-    return torch.from_numpy(np.ascontiguousarray(array))
-
-
-def _copy(target, source):
-    import torch
-
-    with torch.no_grad():
-        target.copy_(_tensor(source))
-
-
-def _conv(layer, nn):
-    module = nn.Conv2d(layer.in_depth, layer.filters, layer.window, layer.strides, layer.pads, layer.dilations,
-                       layer.groups, bias=layer.parameter_data("bias") is not None)
-    _copy(module.weight, layer.weight.data)
-    if module.bias is not None:
-        _copy(module.bias, layer.bias.data)
-    return module
-
-
-def _linear(layer, nn):
-    module = nn.Linear(layer.in_features, layer.units, bias=layer.parameter_data("bias") is not None)
-    _copy(module.weight, layer.weight.data)
-    if module.bias is not None:
-        _copy(module.bias, layer.bias.data)
-    flatten = layer.input_shape is not None and len(layer.input_shape) > 1
-    return nn.Sequential(nn.Flatten(), module) if flatten else module
-
-
-def _batchnorm(layer, nn):
-    kind = nn.BatchNorm2d if len(layer.input_shape) == 3 else nn.BatchNorm1d
-    module = kind(len(layer.gamma.data), eps=layer.eps, momentum=layer.momentum)
-    for name, source in (("weight", layer.gamma), ("bias", layer.beta), ("running_mean", layer.running_mean),
-                         ("running_var", layer.running_var)):
-        _copy(getattr(module, name), source.data)
-    return module
-
-
-def _residual(layer, nn):
-    import torch
-
-    class ResidualModule(torch.nn.Module):
-        def __init__(self, body, projection):
+    class ResidualBlock(torch.nn.Module):
+        def __init__(self, body, projection=None):
             super().__init__()
             self.body, self.projection = body, projection
 
         def forward(self, x):
-            return self.body(x) + (self.projection(x) if self.projection is not None else x)
+            return self.body(x) + (x if self.projection is None else self.projection(x))
 
-    projection = to_torch(layer.projection) if layer.projection is not None else None
-    return ResidualModule(to_torch(layer.body), projection)
+    return ResidualBlock
+
+
+def _build(laid_out, nn):
+    if isinstance(laid_out, Module):
+        return getattr(nn, laid_out.kind)(**laid_out.arguments)
+    if isinstance(laid_out, tuple):
+        _, body, projection = laid_out
+        return residual_block()(_build(body, nn), None if projection is None else _build(projection, nn))
+    return nn.Sequential(*(_build(inner, nn) for inner in laid_out))
 
 
 def to_torch(model):
-    """A torch.nn.Module computing the same function as a built volnet layer or model.
+    """A torch.nn.Module computing the same function as a built volnet layer or model, holding
+    its weights and running statistics (in the model's dtype).
 
     Raises:
-        TypeError: for a layer with no torch.nn counterpart here.
+        TypeError: for a layer with no torch.nn counterpart.
     """
+    import torch
     from torch import nn
 
-    pool = lambda layer, kind: kind(layer.window, layer.strides, layer.pads)
-    builders = {
-        layers.Sequential: lambda layer: nn.Sequential(*(to_torch(inner) for inner in layer.layers)),
-        layers.Conv2D: lambda layer: _conv(layer, nn),
-        layers.Linear: lambda layer: _linear(layer, nn),
-        layers.BatchNorm: lambda layer: _batchnorm(layer, nn),
-        layers.Residual: lambda layer: _residual(layer, nn),
-        layers.ReLU: lambda layer: nn.ReLU(),
-        layers.LeakyReLU: lambda layer: nn.LeakyReLU(layer.slope),
-        layers.Sigmoid: lambda layer: nn.Sigmoid(),
-        layers.Tanh: lambda layer: nn.Tanh(),
-        layers.MaxPool2D: lambda layer: pool(layer, nn.MaxPool2d),
-        layers.AvgPool2D: lambda layer: pool(layer, nn.AvgPool2d),
-        layers.GlobalAvgPool2D: lambda layer: nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten()),
-        layers.Dropout: lambda layer: nn.Dropout(layer.rate),
-        layers.Flatten: lambda layer: nn.Flatten(),
-    }
-    builder = next((build for kind, build in builders.items() if isinstance(model, kind)), None)
-    if builder is None:
-        raise TypeError(f"the benchmark has no PyTorch counterpart for {model.label()}")
-    return builder(model)
+    twin = _build(torch_layout(model), nn).to(torch.float64 if model.dtype == np.float64 else torch.float32)
+    state = {key: torch.from_numpy(np.array(array)) for key, array in torch_state_dict(model).items()}
+    twin.load_state_dict(state, strict=True)
+    return twin
