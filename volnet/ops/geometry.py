@@ -13,6 +13,7 @@ resolved here to a whole number per side.
 from __future__ import annotations
 
 import operator
+from dataclasses import dataclass
 from typing import Iterable
 
 
@@ -234,3 +235,51 @@ def _suggestion(size, filter_size, stride, pad, dilation, hw, axis, window, stri
 def axis_name(axis: int) -> str:
     """0 → "height", 1 → "width"."""
     return "height" if axis == 0 else "width"
+
+
+@dataclass(frozen=True)
+class ReceptiveField:
+    """What one neuron of a layer sees of the network's input, along one axis.
+
+    The neuron at position i of the layer's output looks at input positions
+    start + i·jump … start + i·jump + size − 1 (some may lie in the padding, outside
+    0 … W − 1). Through a window of F (dilation d: F_eff = d·(F − 1) + 1), stride S, pad P:
+
+        size  ← size + (F_eff − 1)·jump        start ← start − P·jump        jump ← jump·S
+
+    starting from the input itself (size 1, jump 1, start 0). A layer that looks at everything
+    (a fully-connected layer, global pooling) makes the field the whole input: `whole` is True.
+
+    Attributes:
+        size: r, how many input positions the field spans. jump: j, how far apart in the
+            input two neighbouring neurons' fields start. start: where neuron 0's field starts.
+        whole: every neuron sees the whole input.
+    """
+
+    size: int = 1
+    jump: int = 1
+    start: int = 0
+    whole: bool = False
+
+    def through(self, filter_size: int, stride: int = 1, pad: int = 0, dilation: int = 1) -> "ReceptiveField":
+        """The field one sliding-window layer further on."""
+        if self.whole:
+            return self
+        return ReceptiveField(self.size + (effective_size(filter_size, dilation) - 1) * self.jump,
+                              self.jump * stride, self.start - pad * self.jump)
+
+    def union(self, other: "ReceptiveField") -> "ReceptiveField":
+        """The field of a neuron that adds two paths (a residual block's body and shortcut)."""
+        if self.whole or other.whole:
+            return ReceptiveField(max(self.size, other.size), 1, 0, whole=True)
+        start = min(self.start, other.start)
+        end = max(self.start + self.size, other.start + other.size)
+        return ReceptiveField(end - start, self.jump, start)
+
+    def span(self, position: int, extent: int) -> tuple[int, int]:
+        """The input positions (first, last) that neuron `position` sees, clipped to an input of
+        `extent` positions (what lies beyond is padding)."""
+        if self.whole:
+            return 0, extent - 1
+        first = self.start + position * self.jump
+        return max(first, 0), min(first + self.size - 1, extent - 1)
