@@ -3,6 +3,8 @@
     volnet show conv        a convolution step by step (GIF + HTML page with controls)
     volnet show pool        pooling forward and backward (PNG + GIF + HTML)
     volnet show backprop    dw, dx and db of a convolution drawn as convolutions (PNG)
+    volnet show im2col      the matrix implementation: receptive field → column of X_col, filter →
+                            row of W_row, product → output volume (PNG; --alexnet: the notes' layer)
     volnet show kernels     classic image kernels on a photograph and a Fashion-MNIST image (PNG)
     volnet show model       a model's volumes, layer by layer (PNG)
     volnet show filters     a trained model's filters (PNG)
@@ -23,7 +25,8 @@ from volnet.cli._shared import (AT_LEAST_0, AT_LEAST_1, STRING_INPUT_SHAPE, chec
 DEFAULT_OUT = "volnet-show"
 # the numeric flags of the pictures and what they must be; each picture takes some of them
 FLAG_RULES = {"width": AT_LEAST_1, "height": AT_LEAST_1, "depth": AT_LEAST_1, "filters": AT_LEAST_1,
-              "size": AT_LEAST_1, "stride": AT_LEAST_1, "pad": AT_LEAST_0, "seed": AT_LEAST_0, "index": AT_LEAST_0}
+              "size": AT_LEAST_1, "stride": AT_LEAST_1, "pad": AT_LEAST_0, "seed": AT_LEAST_0, "index": AT_LEAST_0,
+              "at": AT_LEAST_0, "filter": AT_LEAST_0}
 
 # volnet.viz (and so matplotlib) is imported inside each run_*, when a picture is asked for,
 # so that other commands and `volnet --help` do not wait for it
@@ -68,6 +71,27 @@ def register(subparsers):
     grads.add_argument("--stride", type=int, default=1, help="S (default 1)")
     grads.add_argument("--pad", type=int, default=0, help="P (default 0)")
     grads.add_argument("--seed", type=int, default=0, help="seeds the numbers (default 0)")
+
+    matrix = command("im2col", "a conv layer as one matrix multiply, the notes' X_col and W_row (PNG)", run_im2col)
+    matrix.add_argument("model", metavar="SPEC_OR_MODEL", nargs="?",
+                        help="draw conv layer --layer of this preset, architecture string or saved model, by shape")
+    matrix.add_argument("--layer", help="with SPEC_OR_MODEL: which conv layer, numbered as `volnet summary` "
+                                        "numbers it (default: the first conv layer)")
+    matrix.add_argument("--input-shape", metavar="D,H,W", help="with an architecture string: the shape of one example")
+    matrix.add_argument("--alexnet", action="store_true",
+                        help="the notes' example by shape: 227×227×3, 96 filters 11×11, stride 4")
+    matrix.add_argument("--width", type=int, help="W of the input (default 4)")
+    matrix.add_argument("--height", type=int, help="H of the input (default: the width)")
+    matrix.add_argument("--depth", type=int, help="D of the input (default 2)")
+    matrix.add_argument("--filters", type=int, help="K (default 2)")
+    matrix.add_argument("--size", type=int, help="F (default 2)")
+    matrix.add_argument("--stride", type=int, help="S (default 1)")
+    matrix.add_argument("--pad", type=int, help="P (default 0)")
+    matrix.add_argument("--seed", type=int, default=0, help="seeds the numbers (default 0)")
+    matrix.add_argument("--at", type=int, default=None,
+                        help="which output position k = i·OW + j to highlight (default: the middle one)")
+    matrix.add_argument("--filter", type=int, default=0, help="which filter's row to highlight (default 0)")
+    matrix.add_argument("--by-shape", action="store_true", help="draw the matrices by shape even when small")
 
     kernel = command("kernels", "blur, sharpen, outline, Sobel and emboss on real pictures", run_kernels)
     kernel.add_argument("--image", help="a picture to use instead of the sample photograph")
@@ -138,6 +162,65 @@ def run_backprop(args) -> int:
                                                             args.seed)
     gradients = backprop.convolution_gradients(x, weight, bias, dout, args.stride, args.pad)
     return _report(backprop.save_backprop_picture(gradients, args.out))
+
+
+def run_im2col(args) -> int:
+    from volnet.viz import im2col
+
+    layer_flags = ("width", "height", "depth", "filters", "size", "stride", "pad")
+    if args.model is None:
+        refuse_ignored(args, "without SPEC_OR_MODEL: it picks a layer of a model", "layer", "input_shape")
+    if args.alexnet or args.model is not None:
+        refuse_ignored(args, "with --alexnet or a model: the layer's own hyperparameters are used", *layer_flags)
+        if args.alexnet and args.model is not None:
+            raise ValueError("give either SPEC_OR_MODEL or --alexnet, not both")
+        shapes = im2col.Im2colShapes.of(**im2col.ALEXNET) if args.alexnet else _model_layer_shapes(args)
+        figure = im2col.im2col_shapes_figure(shapes, *_highlighted(args, shapes))
+        return _report(im2col.save_im2col_figure(figure, args.out, "im2col-alexnet" if args.alexnet else "im2col"))
+    width = 4 if args.width is None else args.width
+    height = width if args.height is None else args.height
+    depth, filters, size, stride, pad = (default if given is None else given for given, default in (
+        (args.depth, 2), (args.filters, 2), (args.size, 2), (args.stride, 1), (args.pad, 0)))
+    shapes = im2col.Im2colShapes.of(width, height, depth, filters, size, stride, pad)
+    if args.by_shape:
+        return _report(im2col.save_im2col_figure(im2col.im2col_shapes_figure(shapes, *_highlighted(args, shapes)),
+                                                 args.out))
+    im2col.check_readable(shapes)
+    if width != height:
+        raise ValueError("the im2col picture with numbers draws square inputs; give --height equal to --width, "
+                         "or add --by-shape")
+    x, weights, bias = im2col.random_im2col_inputs(width, height, depth, filters, size, args.seed)
+    demo = im2col.im2col_demo(x, weights, bias, stride, pad)
+    return _report(im2col.save_im2col_figure(im2col.im2col_figure(demo, *_highlighted(args, shapes)), args.out))
+
+
+def _highlighted(args, shapes) -> tuple[int, int]:
+    """(--at, --filter), checked against the layer; --at defaults to the middle output position."""
+    at = shapes.positions // 2 if args.at is None else args.at
+    if at >= shapes.positions:
+        raise ValueError(f"--at must be below OH·OW = {shapes.positions} (positions 0 … {shapes.positions - 1}), "
+                         f"got {at}")
+    if args.filter >= shapes.filters:
+        raise ValueError(f"--filter must be below K = {shapes.filters}, got {args.filter}")
+    return at, args.filter
+
+
+def _model_layer_shapes(args):
+    from volnet.models.summary import find_row, summary_rows
+    from volnet.viz.im2col import Im2colShapes
+
+    model, _ = model_from_spec(args.model, None if args.input_shape is None else input_shape(args.input_shape))
+    rows = summary_rows(model)
+    row = find_row(rows, args.layer, "conv layer") if args.layer else next(
+        (row for row in rows if row.sharing is not None), None)
+    if row is None:
+        raise ValueError(f"{args.model} has no conv layer to draw as a matrix multiply")
+    (fh, fw), (sh, sw), (ph, pw) = row.window
+    if (fh, sh, ph) != (fw, sw, pw) or row.layer_object.dilations != (1, 1) or row.layer_object.groups != 1:
+        raise ValueError(f"conv layer {row.number} is not square, or is dilated or grouped; the im2col picture draws "
+                         f"square, undilated, ungrouped filters")
+    depth, height, width = row.input_shape
+    return Im2colShapes.of(width, height, depth, row.layer_object.filters, fh, sh, ph)
 
 
 def run_kernels(args) -> int:

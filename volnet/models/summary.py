@@ -68,6 +68,8 @@ class LayerRow:
         field: the receptive field of one of its neurons, (along the height, along the width).
         sharing: for a conv layer, its parameter count with and without parameter sharing.
         window: for a sliding-window layer, (F, S, P) as (height, width) pairs.
+        input_shape: the shape of one input example of the layer.
+        layer_object: the Layer itself (None for the input row).
     """
 
     index: str
@@ -81,6 +83,8 @@ class LayerRow:
     field: tuple[ReceptiveField, ReceptiveField] = (ReceptiveField(), ReceptiveField())
     sharing: "ParameterSharing | None" = None
     window: tuple | None = None
+    input_shape: tuple[int, ...] = ()
+    layer_object: Layer | None = None
 
     @property
     def number(self) -> str:
@@ -201,7 +205,8 @@ def _walk(layer: Layer, shape, field, index: str, level: int, rows: list[LayerRo
     window = ((tuple(layer.window), tuple(layer.strides), tuple(layer.pads))
               if getattr(layer, "window", None) is not None else None)
     row = LayerRow(index, level, name, tuple(output_shape), parameters, multiply_adds, activations, statistics,
-                   sharing=parameter_sharing(layer, shape, output_shape), window=window)
+                   sharing=parameter_sharing(layer, shape, output_shape), window=window, input_shape=tuple(shape),
+                   layer_object=layer)
     rows.append(row)
     if isinstance(layer, Residual):
         _, body_field = _walk(layer.body, shape, field, index, level + 1, rows)
@@ -239,6 +244,23 @@ def summary_rows(model: Layer, input_shape=None) -> list[LayerRow]:
     rows = [LayerRow("", 0, "input", shape, 0, 0, math.prod(shape))]
     _walk(model if isinstance(model, Sequential) else Sequential([model]), shape, rows[0].field, "", 0, rows)
     return rows
+
+
+def find_row(rows: list[LayerRow], number: str, wanted: str = "layer") -> LayerRow:
+    """The row of layer `number` ("3", "3.1", "3.s1"; "3.shortcut.1" also works), as the summary numbers them.
+
+    Raises:
+        ValueError: no such layer, naming the numbers there are (only those that are a `wanted`
+            when wanted is "conv layer").
+    """
+    number = layer_number(number)
+    candidates = [row for row in rows[1:] if wanted != "conv layer" or row.sharing is not None]
+    for row in candidates:
+        if row.number == number:
+            return row
+    listed = ", ".join(row.number for row in candidates) or "none"
+    raise ValueError(f"--layer {number}: the model has no {wanted} {number}; its {wanted}s, numbered as "
+                     f"`volnet summary` numbers them, are: {listed}")
 
 
 def summary_totals(model: Layer, input_shape=None) -> dict:
