@@ -3,6 +3,7 @@
     volnet show conv        a convolution step by step (GIF + HTML page with controls)
     volnet show pool        pooling forward and backward (PNG + GIF + HTML)
     volnet show backprop    dw, dx and db of a convolution drawn as convolutions (PNG)
+    volnet show conv-backward  a conv layer's backward, one dout number at a time (GIF + HTML)
     volnet show im2col      the matrix implementation: receptive field → column of X_col, filter →
                             row of W_row, product → output volume (PNG; --alexnet: the notes' layer)
     volnet show kernels     classic image kernels on a photograph and a Fashion-MNIST image (PNG)
@@ -71,6 +72,17 @@ def register(subparsers):
     grads.add_argument("--stride", type=int, default=1, help="S (default 1)")
     grads.add_argument("--pad", type=int, default=0, help="P (default 0)")
     grads.add_argument("--seed", type=int, default=0, help="seeds the numbers (default 0)")
+
+    scatter = command("conv-backward", "a conv layer's backward step by step: each dout[k, i, j] scattered back "
+                                       "onto dx and dw (GIF and HTML)", run_conv_backward)
+    scatter.add_argument("--width", type=int, default=4, help="W of the input (default 4)")
+    scatter.add_argument("--height", type=int, default=4, help="H of the input (default 4)")
+    scatter.add_argument("--depth", type=int, default=2, help="D of the input (default 2)")
+    scatter.add_argument("--filters", type=int, default=2, help="K (default 2)")
+    scatter.add_argument("--size", type=int, default=2, help="F (default 2)")
+    scatter.add_argument("--stride", type=int, default=1, help="S (default 1)")
+    scatter.add_argument("--pad", type=int, default=0, help="P (default 0)")
+    scatter.add_argument("--seed", type=int, default=0, help="seeds the numbers (default 0)")
 
     matrix = command("im2col", "a conv layer as one matrix multiply, the notes' X_col and W_row (PNG)", run_im2col)
     matrix.add_argument("model", metavar="SPEC_OR_MODEL", nargs="?",
@@ -162,6 +174,15 @@ def run_backprop(args) -> int:
                                                             args.seed)
     gradients = backprop.convolution_gradients(x, weight, bias, dout, args.stride, args.pad)
     return _report(backprop.save_backprop_picture(gradients, args.out))
+
+
+def run_conv_backward(args) -> int:
+    from volnet.viz import conv_backward
+
+    inputs = conv_backward.random_scatter_inputs(args.width, args.height, args.depth, args.filters, args.size,
+                                                 args.stride, args.pad, args.seed)
+    demo = conv_backward.scatter_backward(*inputs, stride=args.stride, pad=args.pad)
+    return _report(conv_backward.save_scatter_animation(demo, args.out))
 
 
 def run_im2col(args) -> int:

@@ -155,6 +155,26 @@ class NumberGrid:
                                         edgecolor=colour, linewidth=linewidth, zorder=5))
 
 
+SIGNED_MAP = "RdBu_r"  # signed numbers (gradients, filters): blue negative, white 0, red positive
+
+
+def diverging_fill(value: float, limit: float, strength: float = 0.55):
+    """The cell colour of a signed number on a diverging scale centred on 0: white for 0, blue
+    for −limit, red for +limit, blended with white by 1 − strength so that numbers stay legible."""
+    from matplotlib import colormaps
+
+    position = 0.5 + 0.5 * float(np.clip(value / limit, -1, 1)) if limit else 0.5
+    red, green, blue, _ = colormaps[SIGNED_MAP](position)
+    return tuple(1 - strength * (1 - channel) for channel in (red, green, blue))
+
+
+def signed_limits(values) -> tuple[float, float]:
+    """(−m, m) with m = max |values|: the range of a diverging colour map centred on 0 (imshow's vmin, vmax)."""
+    largest = float(np.max(np.abs(values))) if np.size(values) else 0.0
+    largest = largest or 1.0
+    return -largest, largest
+
+
 def widest(*arrays) -> int:
     """The most characters any number of the arrays takes when written by number_text."""
     return max(len(number_text(value)) for array in arrays for value in np.ravel(array))
