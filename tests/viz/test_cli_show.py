@@ -49,8 +49,8 @@ def test_hyperparameters_that_do_not_fit_exit_2_with_the_libraries_message(tmp_p
     code, paths, error = run(capsys, "conv", "--stride", "3", "--out", str(tmp_path))
     assert code == 2 and not paths
     assert "Conv2D (filters=2, stride=3, pad=1) does not fit its 5×5×3 input" in error
-    code, _, error = run(capsys, "pool", "--size", "3", "--out", str(tmp_path))
-    assert code == 2 and "MaxPool2D (size=3, stride=3) does not fit" in error
+    code, _, error = run(capsys, "pool", "--size", "2", "--out", str(tmp_path))
+    assert code == 2 and "MaxPool2D (stride=2) does not fit" in error
     code, _, error = run(capsys, "conv", "--image", "missing.png", "--out", str(tmp_path))
     assert code == 2 and "no image at missing.png" in error
 

@@ -57,10 +57,11 @@ def register(subparsers):
     conv.add_argument("--image", help="a picture to convolve instead of random numbers (grayscale, resized)")
 
     pool = command("pool", "pooling forward (the winners) and backward (where the gradient goes)", run_pool)
-    pool.add_argument("--width", type=int, default=4, help="W of the depth slice (default 4)")
-    pool.add_argument("--height", type=int, default=4, help="H of the depth slice (default 4)")
-    pool.add_argument("--size", type=int, default=2, help="F, windows are F×F (default 2)")
-    pool.add_argument("--stride", type=int, help="S (default: the size)")
+    pool.add_argument("--width", type=int, default=5, help="W of the depth slice (default 5)")
+    pool.add_argument("--height", type=int, default=5, help="H of the depth slice (default 5)")
+    pool.add_argument("--size", type=int, default=3, help="F, windows are F×F (default 3: overlapping windows, "
+                                                          "as in AlexNet; --size 2 --stride 2 for the notes' 2×2)")
+    pool.add_argument("--stride", type=int, default=2, help="S (default 2)")
     pool.add_argument("--pad", type=int, default=0, help="P (default 0)")
     pool.add_argument("--mode", choices=("max", "avg"), default="max", help="max (default) or avg")
     pool.add_argument("--seed", type=int, default=0, help="seeds the numbers (default 0)")
@@ -160,7 +161,7 @@ def run_conv(args) -> int:
 def run_pool(args) -> int:
     from volnet.viz import pooling
 
-    stride = args.size if args.stride is None else args.stride
+    stride = args.stride
     pooling.check_hyperparameters(args.width, args.height, args.size, stride, args.pad, args.mode)
     x, dout = pooling.random_pooling_inputs(args.width, args.height, args.size, stride, args.pad, args.seed)
     return _report(pooling.save_pooling_pictures(pooling.pooling_demo(x, dout, args.size, stride, args.pad, args.mode),
