@@ -6,6 +6,7 @@
     volnet show conv-backward  a conv layer's backward, one dout number at a time (GIF + HTML)
     volnet show im2col      the matrix implementation: receptive field → column of X_col, filter →
                             row of W_row, product → output volume (PNG; --alexnet: the notes' layer)
+    volnet show receptive-field  what one neuron of a model sees, layer by layer (PNG)
     volnet show kernels     classic image kernels on a photograph and a Fashion-MNIST image (PNG)
     volnet show model       a model's volumes, layer by layer (PNG)
     volnet show filters     a trained model's filters (PNG)
@@ -105,6 +106,16 @@ def register(subparsers):
                         help="which output position k = i·OW + j to highlight (default: the middle one)")
     matrix.add_argument("--filter", type=int, default=0, help="which filter's row to highlight (default 0)")
     matrix.add_argument("--by-shape", action="store_true", help="draw the matrices by shape even when small")
+
+    field = command("receptive-field", "the input region one neuron sees through the whole stack, layer by layer "
+                                       "(PNG)", run_receptive_field)
+    field.add_argument("model", metavar="SPEC_OR_MODEL", help="a preset, an architecture string or a saved model")
+    field.add_argument("--layer", help="the layer, numbered as `volnet summary` numbers it (default: the last layer "
+                                       "whose output is a volume)")
+    field.add_argument("--at", dest="neuron", metavar="I,J", help="the neuron's row and column in that layer's output (default: "
+                                                   "the centre)")
+    field.add_argument("--input-shape", metavar="D,H,W", help="the shape of one example (default: the model's, and "
+                                                              f"{','.join(map(str, STRING_INPUT_SHAPE))} for a string)")
 
     kernel = command("kernels", "blur, sharpen, outline, Sobel and emboss on real pictures", run_kernels)
     kernel.add_argument("--image", help="a picture to use instead of the sample photograph")
@@ -243,6 +254,23 @@ def _model_layer_shapes(args):
                          f"square, undilated, ungrouped filters")
     depth, height, width = row.input_shape
     return Im2colShapes.of(width, height, depth, row.layer_object.filters, fh, sh, ph)
+
+
+def run_receptive_field(args) -> int:
+    from volnet.viz import receptive_field
+
+    shape = None if args.input_shape is None else input_shape(args.input_shape)
+    model, title = model_from_spec(args.model, shape)
+    at = None
+    if args.neuron is not None:
+        try:
+            at = tuple(int(part) for part in args.neuron.replace("×", ",").split(","))
+        except ValueError:
+            at = ()
+        if len(at) != 2:
+            raise ValueError(f"--at wants the neuron's row and column as I,J, e.g. --at 3,4; got {args.neuron!r}")
+    regions = receptive_field.receptive_field_regions(model, args.layer, at, shape)
+    return _report(receptive_field.save_receptive_field_figure(regions, args.out, title=title))
 
 
 def run_kernels(args) -> int:

@@ -185,6 +185,20 @@ def _cost(layer: Layer, input_shape, output_shape) -> tuple[int, int | None]:
     return sum(p.data.size for p in own), None
 
 
+def field_through(layer: Layer, field):
+    """The receptive field (height, width) of one neuron after `layer`, given the field before it
+    (both relative to the same input volume), through containers and residual blocks too."""
+    if isinstance(layer, Sequential):
+        for child in layer.layers:
+            field = field_through(child, field)
+        return field
+    if isinstance(layer, Residual):
+        body = field_through(layer.body, field)
+        shortcut = field if layer.projection is None else field_through(layer.projection, field)
+        return tuple(b.union(c) for b, c in zip(body, shortcut))
+    return _field_through(layer, field)
+
+
 def _walk(layer: Layer, shape, field, index: str, level: int, rows: list[LayerRow]):
     """Append the rows of `layer` (and of the layers inside it); return its output shape and the
     receptive field of one of its neurons."""
@@ -209,13 +223,10 @@ def _walk(layer: Layer, shape, field, index: str, level: int, rows: list[LayerRo
                    layer_object=layer)
     rows.append(row)
     if isinstance(layer, Residual):
-        _, body_field = _walk(layer.body, shape, field, index, level + 1, rows)
-        shortcut_field = field
+        _walk(layer.body, shape, field, index, level + 1, rows)
         if layer.projection is not None:
-            _, shortcut_field = _walk(layer.projection, shape, field, f"{index}.shortcut", level + 1, rows)
-        row.field = tuple(body.union(short) for body, short in zip(body_field, shortcut_field))
-    else:
-        row.field = _field_through(layer, field)
+            _walk(layer.projection, shape, field, f"{index}.shortcut", level + 1, rows)
+    row.field = field_through(layer, field)
     return output_shape, row.field
 
 
