@@ -4,7 +4,8 @@ Each filter of a conv layer gives one activation map (one depth slice of its out
 volume): where in the input it found what it looks for. The model runs in inference mode
 on one example, layer by layer, and the output of every Conv2D, pooling layer and residual
 block is kept. Maps of one layer share one colour scale, so a map that stays dark is a
-filter that did not fire.
+filter that did not fire; maps with signs (a conv's output before its ReLU) use the diverging
+map centred on 0 (white 0, blue negative, red positive).
 """
 
 from __future__ import annotations
@@ -101,12 +102,16 @@ def activations_figure(layer: LayerActivations, image=None, columns: int | None 
     low, high = float(maps.min()), float(maps.max())
     if high == low:
         high = low + 1
+    # signed maps (a conv's output before its ReLU) on the diverging map centred on 0; others on viridis
+    colours = style.SIGNED_MAP if low < 0 < high else "viridis"
+    if colours == style.SIGNED_MAP:
+        low, high = style.signed_limits(maps)
     shown = None
     for number in range(depth):
         row, column = divmod(number, columns)
         axes = figure.add_axes(((left + column * tile) / width_in, (height_in - 0.55 - (row + 1) * pitch) / height_in,
                                 (tile - 0.05) / width_in, (tile - 0.05) / height_in))
-        shown = axes.imshow(maps[number], cmap="viridis", vmin=low, vmax=high, interpolation="nearest")
+        shown = axes.imshow(maps[number], cmap=colours, vmin=low, vmax=high, interpolation="nearest")
         axes.set_xticks([])
         axes.set_yticks([])
         if titled:
