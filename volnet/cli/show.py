@@ -131,7 +131,8 @@ def register(subparsers):
 
     weights = command("filters", "a trained model's filters as images", run_filters)
     weights.add_argument("model", metavar="MODEL", help="a saved model file")
-    weights.add_argument("--layer", type=int, default=1, help="which conv layer, counting from 1 (default 1)")
+    weights.add_argument("--layer", help="which conv layer, numbered as `volnet summary` numbers it (default: the "
+                                         "first conv layer)")
 
     maps = command("activations", "a trained model's activation maps for one input", run_activations)
     maps.add_argument("model", metavar="MODEL", help="a saved model file")
@@ -295,14 +296,15 @@ def run_model(args) -> int:
 def run_filters(args) -> int:
     from volnet.viz import filters
 
+    from volnet.models.summary import find_row, summary_rows
+
     model = trained_model(args.model)[0]
-    layers = filters.conv_layers(model)
-    if not layers:
+    rows = summary_rows(model)
+    if not any(row.sharing is not None for row in rows):
         raise ValueError(f"{args.model} has no conv layer, so it has no filters to draw")
-    if not 1 <= args.layer <= len(layers):
-        raise ValueError(f"--layer must be between 1 and {len(layers)}: the model has {len(layers)} conv layers")
-    name, layer = layers[args.layer - 1]
-    return _report(filters.save_filters_figure(layer, name, args.out, f"filters-layer{args.layer}"))
+    row = (find_row(rows, args.layer, "conv layer") if args.layer is not None
+           else next(row for row in rows if row.sharing is not None))
+    return _report(filters.save_filters_figure(row.layer_object, row.number, args.out, f"filters-layer{row.number}"))
 
 
 def run_activations(args) -> int:

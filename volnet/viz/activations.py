@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from volnet.layers import AvgPool2D, Conv2D, MaxPool2D, Residual, Sequential, format_shape
+from volnet.models.summary import layer_number
 from volnet.viz import style
 from volnet.viz.diagram import describe
 
@@ -70,7 +71,7 @@ def activation_maps(model: Sequential, x) -> list[LayerActivations]:
         for layer in model.layers:
             batch = layer.forward(batch)
             if isinstance(layer, RECORDED):
-                found.append(LayerActivations(str(layer.index), describe(layer), batch[0].copy()))
+                found.append(LayerActivations(layer_number(layer.index), describe(layer), batch[0].copy()))
     finally:
         model.train(was_training)
     return found
