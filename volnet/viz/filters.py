@@ -132,3 +132,31 @@ def filters_figure(layer: Conv2D, name: str = ""):
 def save_filters_figure(layer: Conv2D, name: str, folder, file_name: str = "filters") -> list[Path]:
     """Write `file_name`.png into folder (see filters_figure)."""
     return [style.save_figure(filters_figure(layer, name), Path(folder) / f"{file_name}.png")]
+
+
+def filters_before_after_figure(before: Conv2D, after: Conv2D, name: str = ""):
+    """One conv layer's filters at initialisation and after training, side by side, on the same
+    diverging map (filter_grid): what training changed. Returns a Figure.
+
+    Raises:
+        ValueError: the two layers' filters differ in shape.
+    """
+    if before.weight.data.shape != after.weight.data.shape:
+        raise ValueError(f"before and after must be the same layer: filters of shape {before.weight.data.shape} "
+                         f"and {after.weight.data.shape}")
+    filters, depth, height, width = after.weight.data.shape
+    scale = max(4, 72 // width)
+    grids = [filter_grid(layer.weight.data, scale=scale, gap=max(2, scale // 2)) for layer in (before, after)]
+    image_height = 3.2 * grids[0].shape[0] / grids[0].shape[1]
+    figure = style.new_figure(7.4, image_height + 1.4)
+    for column, (grid, title) in enumerate(zip(grids, ("before training", "after training"))):
+        axes = figure.add_axes((0.03 + column * 0.5, 0.3 / (image_height + 1.4), 0.44, image_height / (image_height + 1.4)))
+        axes.imshow(grid, interpolation="nearest")
+        axes.set_xticks([])
+        axes.set_yticks([])
+        axes.set_title(title, fontsize=10)
+    figure.text(0.03, 1 - 0.1 / (image_height + 1.4),
+                f"Layer {name}: {describe(after)}, {filters} filters of {width}×{height}×{depth}\n"
+                f"blue negative, white 0, red positive, each filter scaled to its own largest |w|",
+                fontsize=10, va="top", linespacing=1.4)
+    return figure
