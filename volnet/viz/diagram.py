@@ -15,8 +15,6 @@ than each other.
 
 from __future__ import annotations
 
-import re
-import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -135,9 +133,7 @@ def model_figure(volumes: list[Volume], title: str = ""):
     depths = [v.shape[0] for v in volumes]
     largest_side, largest_depth = max(sides), max(depths)
     sizes = [_box_size(v, largest_side, largest_depth) for v in volumes]
-    # a number stays with its word ("pad 1", "stride 2") when a label wraps
-    labels = ["\n".join(line for layer in (["input"] if i == 0 else v.layers)
-                        for line in textwrap.wrap(re.sub(r"(pad|stride) ", "\\1\u00a0", layer), 28))
+    labels = ["\n".join(line for layer in (["input"] if i == 0 else v.layers) for line in style.wrap_label(layer, 28))
               for i, v in enumerate(volumes)]
     step, line = 2.0, 0.16  # inches from one box to the next; of one line of 8.5 pt text
     rows = [list(range(start, min(start + PER_ROW, len(volumes)))) for start in range(0, len(volumes), PER_ROW)]

@@ -13,7 +13,6 @@ by side, each volume as a grid with its region shaded.
 
 from __future__ import annotations
 
-import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -141,7 +140,7 @@ def receptive_field_figure(regions: list[FieldRegion], title: str = ""):
         edge = style.RESULT if number == len(regions) - 1 else style.FIELD
         axes.add_patch(_frame(region, edge))
         name = "input" if not region.number else f"{region.number}: {region.description}"
-        axes.set_title("\n".join([*textwrap.wrap(name, max(14, int(width * 11))), format_shape(region.shape)]),
+        axes.set_title("\n".join([*style.wrap_label(name, max(14, int(width * 11))), format_shape(region.shape)]),
                        fontsize=8.5, loc="left")
         x += width + gap
     lines = [region.text() for region in regions]

@@ -16,6 +16,8 @@ cell (row, column) of a grid whose top-left corner is (x0, y0) spans
 
 from __future__ import annotations
 
+import re
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -173,6 +175,12 @@ def signed_limits(values) -> tuple[float, float]:
     largest = float(np.max(np.abs(values))) if np.size(values) else 0.0
     largest = largest or 1.0
     return -largest, largest
+
+
+def wrap_label(text: str, width: int) -> list[str]:
+    """A label broken into lines of at most `width` characters, a number kept with its word
+    ("pad 1", "stride 2")."""
+    return textwrap.wrap(re.sub(r"(pad|stride) ", "\\1\u00a0", text), width)
 
 
 def widest(*arrays) -> int:
