@@ -68,23 +68,11 @@ def register(subparsers):
     pool.add_argument("--seed", type=int, default=0, help="seeds the numbers (default 0)")
 
     grads = command("backprop", "a convolution's gradients drawn as convolutions, checked against volnet", run_backprop)
-    grads.add_argument("--width", type=int, default=4, help="W of the input slice (default 4)")
-    grads.add_argument("--height", type=int, default=4, help="H of the input slice (default 4)")
-    grads.add_argument("--size", type=int, default=3, help="F (default 3)")
-    grads.add_argument("--stride", type=int, default=1, help="S (default 1)")
-    grads.add_argument("--pad", type=int, default=0, help="P (default 0)")
-    grads.add_argument("--seed", type=int, default=0, help="seeds the numbers (default 0)")
+    layer_flags(grads, width=4, height=4, size=3, stride=1, pad=0, seed=0)
 
     scatter = command("conv-backward", "a conv layer's backward step by step: each dout[k, i, j] scattered back "
                                        "onto dx and dw (GIF and HTML)", run_conv_backward)
-    scatter.add_argument("--width", type=int, default=4, help="W of the input (default 4)")
-    scatter.add_argument("--height", type=int, default=4, help="H of the input (default 4)")
-    scatter.add_argument("--depth", type=int, default=2, help="D of the input (default 2)")
-    scatter.add_argument("--filters", type=int, default=2, help="K (default 2)")
-    scatter.add_argument("--size", type=int, default=2, help="F (default 2)")
-    scatter.add_argument("--stride", type=int, default=1, help="S (default 1)")
-    scatter.add_argument("--pad", type=int, default=0, help="P (default 0)")
-    scatter.add_argument("--seed", type=int, default=0, help="seeds the numbers (default 0)")
+    layer_flags(scatter, width=4, height=4, depth=2, filters=2, size=2, stride=1, pad=0, seed=0)
 
     matrix = command("im2col", "a conv layer as one matrix multiply, the notes' X_col and W_row (PNG)", run_im2col)
     matrix.add_argument("model", metavar="SPEC_OR_MODEL", nargs="?",
@@ -138,6 +126,18 @@ def register(subparsers):
     maps.add_argument("model", metavar="MODEL", help="a saved model file")
     maps.add_argument("image", metavar="IMAGE", nargs="?", help="a picture (resized to the model's input)")
     maps.add_argument("--index", type=int, help="without IMAGE: which Fashion-MNIST sample test image (default 0)")
+
+
+# what each numeric flag of a picture's layer is, in the notes' letters
+FLAG_MEANINGS = {"width": "W of the input", "height": "H of the input", "depth": "D of the input",
+                 "filters": "K, the number of filters", "size": "F, filters are F×F", "stride": "S", "pad": "P",
+                 "seed": "seeds the numbers"}
+
+
+def layer_flags(parser, **defaults):
+    """Add --width, --height, ... (those named) as whole numbers with these defaults."""
+    for name, default in defaults.items():
+        parser.add_argument(f"--{name}", type=int, default=default, help=f"{FLAG_MEANINGS[name]} (default {default})")
 
 
 def checked(run, args) -> int:

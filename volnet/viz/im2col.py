@@ -347,12 +347,14 @@ def im2col_shapes_figure(shapes: Im2colShapes, column: int = 0, filter_: int = 0
     # scale: the widest thing (the product's OH·OW columns, or the input and W_row side by side) fits 10 inches
     span = max(positions + max(shapes.width, fields) * 1.15, 1)
     unit = 10.0 / span
-    left_width = max(shapes.width, fields) * unit
+    # the input is drawn at least 1.2 inches across, so that its receptive field shows
+    input_unit = max(unit, 1.2 / max(shapes.width, shapes.height))
+    left_width = max(shapes.width * input_unit, fields * unit)
     col_left = left_width + 0.6
     text_inches = 1.5
-    top_band = max(fields * unit, shapes.height * unit + 0.6) + 0.8
+    top_band = max(fields * unit, shapes.height * input_unit + 0.6) + 0.8
     height_inches = 0.3 + top_band + filters * unit + 1.2 + text_inches
-    width_inches = col_left + positions * unit + 0.5
+    width_inches = max(col_left + positions * unit + 0.5, col_left + 5.2, 9.5)
     figure = style.new_figure(width_inches, height_inches)
     axes = figure.add_axes((0, 0, 1, 1))
     axes.set_xlim(-0.25, width_inches - 0.25)
@@ -367,12 +369,13 @@ def im2col_shapes_figure(shapes: Im2colShapes, column: int = 0, filter_: int = 0
         axes.add_patch(Rectangle((x, y), w, h, facecolor=fill, edgecolor=edge, linewidth=linewidth))
 
     i, j = divmod(column, shapes.out_width)
-    box(0, top, shapes.width * unit, shapes.height * unit, style.CELL_FILL)
-    box((j * shapes.stride - shapes.pad) * unit, top + (i * shapes.stride - shapes.pad) * unit, shapes.size * unit,
-        shapes.size * unit, style.FIELD_FILL, style.FIELD, 1.5)
-    axes.text(0, top + shapes.height * unit + 0.08, f"input {shapes.width}×{shapes.height}×{shapes.depth}\n"
-                                                  f"one {shapes.size}×{shapes.size}×{shapes.depth}\nreceptive field",
-              fontsize=10, fontweight="bold", va="top", color=style.FIELD)
+    box(0, top, shapes.width * input_unit, shapes.height * input_unit, style.CELL_FILL)
+    box((j * shapes.stride - shapes.pad) * input_unit, top + (i * shapes.stride - shapes.pad) * input_unit,
+        shapes.size * input_unit, shapes.size * input_unit, style.FIELD_FILL, style.FIELD, 1.5)
+    scale_note = "" if input_unit == unit else "\n(at its own scale)"
+    axes.text(0, top + shapes.height * input_unit + 0.08,
+              f"input {shapes.width}×{shapes.height}×{shapes.depth}\none {shapes.size}×{shapes.size}×{shapes.depth}\n"
+              f"receptive field{scale_note}", fontsize=10, fontweight="bold", va="top", color=style.FIELD)
     box(col_left, top, positions * unit, fields * unit, style.CELL_FILL)
     box(col_left + column * unit, top, max(unit, 0.03), fields * unit, style.FIELD, style.FIELD, 1.0)
     axes.text(col_left, top - 0.08, f"X_col [{fields} × {positions:,}]: column {column} is that field, stretched",
