@@ -55,7 +55,8 @@ def test_residual_rows_are_nested():
         ("", 0), ("1", 0), ("2", 0), ("2.1", 1), ("2.2", 1), ("2.3", 1), ("2.shortcut.1", 1), ("2.shortcut.2", 1)]
     assert rows[2].layer == "Residual (body + projection)" and rows[2].multiply_adds == 8 * 36
     assert rows[6].parameters == 4 * 8  # the 1×1 projection, without bias before its bn
-    lines = {line.split()[0]: line for line in summary(model).splitlines()[1:] if line[:1].isdigit()}
+    table = summary(model).split("\n\n")[0]
+    lines = {line.split()[0]: line for line in table.splitlines()[1:] if line[:1].isdigit()}
     top, inside = lines["1"].index("Conv2D"), lines["2.1"].index("Conv2D")
     assert inside == top + 2  # nested rows are indented
 
@@ -74,8 +75,9 @@ def test_vgg16_parameter_count_without_allocating():
 def test_table_text():
     text = summary(build_model("tiny"))
     lines = text.splitlines()
-    assert lines[0].split() == ["#", "layer", "output", "params", "mult-adds", "activations", "memory"]
-    assert lines[1].split()[:3] == ["input", "28×28×1", "0"]
+    assert [cell.strip() for cell in lines[0].split("  ") if cell.strip()] == [
+        "#", "layer", "output", "F, S, P", "field", "jump", "params", "mult-adds", "activations", "memory"]
+    assert lines[1].split()[:4] == ["input", "28×28×1", "1×1", "1"]
     assert "parameters: 105,866 (413.5 KiB as float32)" in text
     assert "forward + backward" in text and "FLOPs" in text
 
@@ -96,3 +98,35 @@ def test_summary_errors():
         summary(Sequential(parse_architecture("conv3-4")))
     with pytest.raises(TypeError, match=r"summary takes a model"):
         summary("tiny")
+
+
+def test_receptive_fields_of_a_known_stack_by_hand():
+    # conv3 (pad 1): r = 1 + 2·1 = 3, start −1; pool2: r = 3 + 1·1 = 4, j = 2; conv5/s2 (pad 2):
+    # r = 4 + 4·2 = 12, j = 4, start −1 − 2·2 = −5; dilated conv3/d2 (pad 2): F_eff = 5, r = 12 + 4·4 = 28
+    model = build_model("conv3-4 relu pool conv5-4/s2 conv3-4/d2 fc10", input_shape=(1, 30, 30))
+    fields = [(row.field[0].size, row.field[0].jump, row.field[0].start) for row in summary_rows(model)]
+    assert fields[:6] == [(1, 1, 0), (3, 1, -1), (3, 1, -1), (4, 2, -1), (12, 4, -5), (28, 4, -13)]
+    assert summary_rows(model)[-1].field[0].whole
+    # rectangular filters and strides act on each axis apart
+    rows = summary_rows(Sequential(parse_architecture("conv3-2/p0", input_shape=(1, 9, 9))), input_shape=(1, 9, 9))
+    assert rows[1].field[0].size == rows[1].field[1].size == 3
+
+
+def test_a_residual_blocks_field_is_the_union_of_its_paths():
+    model = build_model("res[conv3-4 relu conv3-4]", input_shape=(1, 8, 8))
+    block = summary_rows(model)[1]
+    assert (block.field[0].size, block.field[0].start) == (5, -2)
+
+
+def test_parameter_sharing_counts():
+    # 32×32×3 input, 6 filters of 5×5, pad 2: (5·5·3 + 1)·6 = 456 shared; 456·32·32 unshared;
+    # fully connected: (3072 + 1)·6144
+    rows = summary_rows(build_model("conv5-6", input_shape=(3, 32, 32)))
+    sharing = rows[1].sharing
+    assert (sharing.shared, sharing.unshared, sharing.fully_connected) == (456, 456 * 1024, 3073 * 6144)
+    assert sharing.shared == rows[1].parameters
+    assert sharing.formulas() == ("(5·5·3 + 1)·6 = 456", "456·1,024 = 466,944", "(3,072 + 1)·6,144 = 18,880,512")
+    text = summary(build_model("conv5-6", input_shape=(3, 32, 32)))
+    assert "(5·5·3 + 1)·6 = 456" in text and "depth column" in text and "120,000" in text
+    assert "5, 1, 2" in text  # 'same' padding still shows F, S and P
+    assert rows[1].number == "1" and summary_rows(build_model("resnet-small"))[-1].number.count(".") == 0

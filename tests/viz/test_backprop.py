@@ -54,7 +54,22 @@ def test_picture_shows_the_library_numbers_and_a_check_mark():
     assert numbers("dx") == written(gradients.dx_convolution)
     texts = [text.get_text() for text in picture.figure.axes[0].texts]
     assert texts.count("✓ agree") == 3
-    assert any(t.startswith("db = ") and t.rstrip().endswith(f"db = {style.number_text(gradients.db)}") for t in texts)
+    assert any(t.startswith("db = ") and t.endswith(f" = {style.number_text(gradients.db_sum)}") for t in texts)
+    assert f"volnet conv2d_backward: db = {style.number_text(gradients.db)}" in texts
+
+
+@pytest.mark.parametrize("pad, size", [(0, 3), (1, 3), (2, 3), (1, 2)])
+def test_no_text_overlaps_another(pad, size):
+    # the db sum grows with dout (16 terms with pad 1): it must not run over the check mark or the labels
+    picture = BackpropPicture(convolution_gradients(*random_backprop_inputs(size=size, pad=pad), stride=1, pad=pad))
+    figure = picture.figure
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in figure.axes[0].texts
+             if t.get_text().strip() and len(t.get_text()) > 2]
+    for number, (text, box) in enumerate(boxes):
+        for other, other_box in boxes[number + 1:]:
+            assert not box.overlaps(other_box), (text, other)
 
 
 def test_filters_that_do_not_fit_give_the_layers_error():

@@ -49,8 +49,8 @@ def test_hyperparameters_that_do_not_fit_exit_2_with_the_libraries_message(tmp_p
     code, paths, error = run(capsys, "conv", "--stride", "3", "--out", str(tmp_path))
     assert code == 2 and not paths
     assert "Conv2D (filters=2, stride=3, pad=1) does not fit its 5×5×3 input" in error
-    code, _, error = run(capsys, "pool", "--size", "3", "--out", str(tmp_path))
-    assert code == 2 and "MaxPool2D (size=3, stride=3) does not fit" in error
+    code, _, error = run(capsys, "pool", "--size", "2", "--out", str(tmp_path))
+    assert code == 2 and "MaxPool2D (stride=2) does not fit" in error
     code, _, error = run(capsys, "conv", "--image", "missing.png", "--out", str(tmp_path))
     assert code == 2 and "no image at missing.png" in error
 
@@ -69,11 +69,13 @@ def test_kernels_and_model(tmp_path, capsys):
 def test_filters_and_activations_of_a_saved_model(saved_model, tmp_path, capsys):
     code, paths, _ = run(capsys, "model", str(saved_model), "--out", str(tmp_path))
     assert code == 0 and paths[0].is_file()
-    code, paths, _ = run(capsys, "filters", str(saved_model), "--layer", "2", "--out", str(tmp_path))
-    assert code == 0 and paths == [tmp_path / "filters-layer2.png"]
+    # layers are numbered as the summary numbers them: the second conv layer is layer 4
+    code, paths, _ = run(capsys, "filters", str(saved_model), "--layer", "4", "--out", str(tmp_path))
+    assert code == 0 and paths == [tmp_path / "filters-layer4.png"]
     code, paths, _ = run(capsys, "activations", str(saved_model), "--index", "5", "--out", str(tmp_path))
     assert code == 0 and [p.name for p in paths] == [f"activations-0{k}.png" for k in range(1, 5)]
-    code, _, error = run(capsys, "filters", str(saved_model), "--layer", "3", "--out", str(tmp_path))
-    assert code == 2 and "--layer must be between 1 and 2" in error
+    code, _, error = run(capsys, "filters", str(saved_model), "--layer", "2", "--out", str(tmp_path))
+    assert code == 2 and "the model has no conv layer 2; its conv layers, numbered as `volnet summary` numbers " \
+                         "them, are: 1, 4" in error
     code, _, error = run(capsys, "activations", str(tmp_path / "none.npz"), "--out", str(tmp_path))
     assert code == 2 and "no model file" in error

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from matplotlib import colormaps
 
 from volnet.models import build_model
 from volnet.viz.filters import BACKGROUND, conv_layers, filter_grid, filters_figure
@@ -20,10 +21,12 @@ def test_one_hot_grayscale_filters_land_in_their_tiles():
     assert grid.shape == (gap + 2 * tile, gap + 3 * tile, 3)
     for k in range(5):
         top, left = gap + (k // 3) * tile, gap + (k % 3) * tile
-        block = grid[top:top + size * scale, left:left + size * scale, 0]
+        block = grid[top:top + size * scale, left:left + size * scale]
+        # signed weights on the diverging map: 0 is its middle (white), the largest |w| its end (red)
         expected = np.zeros((size, size))
         expected[k // size, k % size] = 1
-        np.testing.assert_array_equal(block, np.kron(expected, np.ones((scale, scale))))
+        colours = colormaps["RdBu_r"](0.5 + 0.5 * expected)[..., :3]
+        np.testing.assert_allclose(block, np.kron(colours, np.ones((scale, scale, 1))))
     # the sixth place of the 2×3 grid is empty, and so are the gaps
     np.testing.assert_array_equal(grid[gap + tile:, gap + 2 * tile:], BACKGROUND)
     np.testing.assert_array_equal(grid[:gap], BACKGROUND)
@@ -46,9 +49,12 @@ def test_deep_filters_are_one_row_per_filter_one_column_per_depth_slice():
     grid = filter_grid(weights, scale=1, gap=1)
     assert grid.shape == (1 + 2 * 4, 1 + 5 * 4, 3)
     top, left = 1 + 1 * 4, 1 + 4 * 4
-    assert grid[top, left + 2, 0] == 1 and grid[top + 2, left, 0] == 0
-    # filter 0 is all zeros: a flat filter is drawn mid grey
-    np.testing.assert_array_equal(grid[1:4, 1:4], 0.5)
+    # centred on 0 and scaled by the largest |w| = 2: 2 is full red, −1 half-way to blue, 0 white
+    np.testing.assert_allclose(grid[top, left + 2], colormaps["RdBu_r"](1.0)[:3])
+    np.testing.assert_allclose(grid[top + 2, left], colormaps["RdBu_r"](0.25)[:3])
+    np.testing.assert_allclose(grid[top + 1, left + 1], colormaps["RdBu_r"](0.5)[:3])
+    # filter 0 is all zeros: drawn as 0, the middle of the map
+    np.testing.assert_allclose(grid[1:4, 1:4], np.broadcast_to(colormaps["RdBu_r"](0.5)[:3], (3, 3, 3)))
 
 
 def test_conv_layers_are_found_inside_residual_blocks():

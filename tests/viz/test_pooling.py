@@ -116,3 +116,21 @@ def test_windows_that_do_not_fit_give_the_layers_error():
         pooling_demo(np.zeros((4, 4)), np.zeros((2, 2)), mode="min")
     with pytest.raises(ValueError, match="dout must have the output's shape"):
         pooling_demo(np.zeros((4, 4)), np.zeros((3, 3)))
+
+
+def test_overlapping_windows_show_a_shared_winner_adding_its_gradients():
+    # 3×3 windows at stride 2 overlap; the largest number sits where two windows meet, wins both,
+    # and dx there is the sum of their two dout numbers, as pool2d_backward computes it
+    demo = pooling_demo(*random_pooling_inputs(5, 5, 3, 2), size=3, stride=2)
+    assert demo.overlapping
+    shared = demo.shared_winners()
+    assert list(shared.values()) == [2]
+    (where,) = shared
+    total = sum(w.gradient for w in demo.windows if w.winner == where)
+    assert demo.dx[where] == total
+    picture = PoolingPicture(demo)
+    picture.show()
+    # every window framed on the input and on dx
+    assert sum(frame.get_visible() for frame in picture.window_frames) == 2 * len(demo.windows)
+    assert f"dx = {' + '.join(str(int(w.gradient)) for w in demo.windows if w.winner == where)}" in \
+        picture.caption.get_text()

@@ -23,18 +23,29 @@ Conventions (one example, inference):
   ≈ 2 × the forward activation memory (the notes' "~×2 for the backward pass").
 - layers unknown to this module show their built parameters and "?" multiply-adds, and are
   left out of the multiply-add total.
+- receptive field: how much of the input one neuron of the layer sees (r×r) and how far
+  apart in the input two neighbouring neurons look (the jump j), r ← r + (F_eff − 1)·j,
+  j ← j·S through every conv and pooling layer (volnet.ops.geometry.ReceptiveField);
+  "all" after a fully-connected layer or global pooling.
+- parameter sharing (the notes' words): all neurons of one depth slice (activation map)
+  use the same filter, so a conv layer has (F·F·D + 1)·K parameters; without sharing every
+  one of the OH·OW neurons of a slice would need its own, (F·F·D + 1)·K·OH·OW, and a
+  fully-connected layer from the same input to the same output volume would need
+  (W·H·D + 1)·OW·OH·K (see ParameterSharing).
 """
 
 from __future__ import annotations
 
 import math
 import re
+import textwrap
 from dataclasses import dataclass
 
 import numpy as np
 
 from volnet.layers import (AvgPool2D, BatchNorm, Conv2D, Dropout, Flatten, GlobalAvgPool2D, Layer, LeakyReLU, Linear,
                            MaxPool2D, Parameter, ReLU, Residual, Sequential, Sigmoid, Tanh, format_shape)
+from volnet.ops.geometry import ReceptiveField
 
 _ONE_PER_NUMBER = (ReLU, LeakyReLU, Sigmoid, Tanh, BatchNorm, Residual)
 
@@ -54,6 +65,11 @@ class LayerRow:
         multiply_adds: per example (module doc); None for layer types this module does not know.
         activations: numbers of the output kept in memory per example.
         statistics: running statistics (batch norm's mean and variance), saved but not trained.
+        field: the receptive field of one of its neurons, (along the height, along the width).
+        sharing: for a conv layer, its parameter count with and without parameter sharing.
+        window: for a sliding-window layer, (F, S, P) as (height, width) pairs.
+        input_shape: the shape of one input example of the layer.
+        layer_object: the Layer itself (None for the input row).
     """
 
     index: str
@@ -64,6 +80,85 @@ class LayerRow:
     multiply_adds: int | None
     activations: int
     statistics: int = 0
+    field: tuple[ReceptiveField, ReceptiveField] = (ReceptiveField(), ReceptiveField())
+    sharing: "ParameterSharing | None" = None
+    window: tuple | None = None
+    input_shape: tuple[int, ...] = ()
+    layer_object: Layer | None = None
+
+    @property
+    def number(self) -> str:
+        """The layer's number as the summary, the pictures and `volnet show ... --layer` write it:
+        "3", "3.1" inside block 3, "3.s1" for the first layer of its shortcut."""
+        return layer_number(self.index)
+
+
+def layer_number(index) -> str:
+    """A layer's position (Layer.index, e.g. "3.shortcut.1") as volnet writes it everywhere: "3.s1"."""
+    return re.sub(r"\.?shortcut\.?", ".s", str(index)).lstrip(".")
+
+
+@dataclass(frozen=True)
+class ParameterSharing:
+    """A conv layer's parameters, and what they would be without parameter sharing.
+
+    Attributes:
+        filter_size: (FH, FW). depth: D seen by one filter (D/G with groups). filters: K.
+        bias: whether each filter has a bias. positions: OH·OW, the neurons of one depth slice.
+        inputs: W·H·D, all the numbers of the input volume. outputs: OW·OH·K.
+    """
+
+    filter_size: tuple[int, int]
+    depth: int
+    filters: int
+    bias: bool
+    positions: int
+    inputs: int
+    outputs: int
+
+    @property
+    def per_filter(self) -> int:
+        """F·F·D weights (+ 1 bias): one neuron's parameters, shared by its whole depth slice."""
+        return math.prod(self.filter_size) * self.depth + self.bias
+
+    @property
+    def shared(self) -> int:
+        return self.per_filter * self.filters
+
+    @property
+    def unshared(self) -> int:
+        return self.shared * self.positions
+
+    @property
+    def fully_connected(self) -> int:
+        return (self.inputs + self.bias) * self.outputs
+
+    def formulas(self) -> tuple[str, str, str]:
+        """The three counts written out: shared, without sharing, fully connected."""
+        (fh, fw), plus = self.filter_size, " + 1" if self.bias else ""
+        shared = f"({fh}·{fw}·{self.depth}{plus})·{self.filters} = {self.shared:,}"
+        unshared = f"{self.shared:,}·{self.positions:,} = {self.unshared:,}"
+        connected = f"({self.inputs:,}{plus})·{self.outputs:,} = {self.fully_connected:,}"
+        return shared, unshared, connected
+
+
+def parameter_sharing(layer: Layer, input_shape, output_shape) -> ParameterSharing | None:
+    """The parameter-sharing counts of a conv layer for one input volume; None for other layers."""
+    if not isinstance(layer, Conv2D):
+        return None
+    return ParameterSharing(tuple(layer.window), input_shape[0] // layer.groups, layer.filters, bool(layer.bias),
+                            math.prod(output_shape[1:]), math.prod(input_shape), math.prod(output_shape))
+
+
+def _field_through(layer: Layer, field):
+    """The receptive field (height, width) after a layer that is not a container."""
+    if isinstance(layer, (Linear, GlobalAvgPool2D)):
+        return tuple(ReceptiveField(f.size, 1, 0, whole=True) for f in field)
+    window = getattr(layer, "window", None)
+    if window is None:
+        return field
+    dilations = getattr(layer, "dilations", (1, 1))
+    return tuple(f.through(window[a], layer.strides[a], layer.pads[a], dilations[a]) for a, f in enumerate(field))
 
 
 def _cost(layer: Layer, input_shape, output_shape) -> tuple[int, int | None]:
@@ -90,12 +185,27 @@ def _cost(layer: Layer, input_shape, output_shape) -> tuple[int, int | None]:
     return sum(p.data.size for p in own), None
 
 
-def _walk(layer: Layer, shape, index: str, level: int, rows: list[LayerRow]):
-    """Append the rows of `layer` (and of the layers inside it); return its output shape."""
+def field_through(layer: Layer, field):
+    """The receptive field (height, width) of one neuron after `layer`, given the field before it
+    (both relative to the same input volume), through containers and residual blocks too."""
+    if isinstance(layer, Sequential):
+        for child in layer.layers:
+            field = field_through(child, field)
+        return field
+    if isinstance(layer, Residual):
+        body = field_through(layer.body, field)
+        shortcut = field if layer.projection is None else field_through(layer.projection, field)
+        return tuple(b.union(c) for b, c in zip(body, shortcut))
+    return _field_through(layer, field)
+
+
+def _walk(layer: Layer, shape, field, index: str, level: int, rows: list[LayerRow]):
+    """Append the rows of `layer` (and of the layers inside it); return its output shape and the
+    receptive field of one of its neurons."""
     if isinstance(layer, Sequential):
         for position, child in enumerate(layer.layers, start=1):
-            shape = _walk(child, shape, f"{index}.{position}" if index else str(position), level, rows)
-        return shape
+            shape, field = _walk(child, shape, field, f"{index}.{position}" if index else str(position), level, rows)
+        return shape, field
     output_shape = layer.output_shape(shape)
     parameters, multiply_adds = _cost(layer, shape, output_shape)
     if isinstance(layer, Residual):
@@ -106,12 +216,18 @@ def _walk(layer: Layer, shape, index: str, level: int, rows: list[LayerRow]):
         name = repr(layer)
     activations = 0 if isinstance(layer, Flatten) else math.prod(output_shape)
     statistics = 2 * shape[0] if isinstance(layer, BatchNorm) else 0
-    rows.append(LayerRow(index, level, name, tuple(output_shape), parameters, multiply_adds, activations, statistics))
+    window = ((tuple(layer.window), tuple(layer.strides), tuple(layer.pads))
+              if getattr(layer, "window", None) is not None else None)
+    row = LayerRow(index, level, name, tuple(output_shape), parameters, multiply_adds, activations, statistics,
+                   sharing=parameter_sharing(layer, shape, output_shape), window=window, input_shape=tuple(shape),
+                   layer_object=layer)
+    rows.append(row)
     if isinstance(layer, Residual):
-        _walk(layer.body, shape, index, level + 1, rows)
+        _walk(layer.body, shape, field, index, level + 1, rows)
         if layer.projection is not None:
-            _walk(layer.projection, shape, f"{index}.shortcut", level + 1, rows)
-    return output_shape
+            _walk(layer.projection, shape, field, f"{index}.shortcut", level + 1, rows)
+    row.field = field_through(layer, field)
+    return output_shape, row.field
 
 
 def _input_shape(model: Layer, input_shape):
@@ -137,8 +253,25 @@ def summary_rows(model: Layer, input_shape=None) -> list[LayerRow]:
     """
     shape = _input_shape(model, input_shape)
     rows = [LayerRow("", 0, "input", shape, 0, 0, math.prod(shape))]
-    _walk(model if isinstance(model, Sequential) else Sequential([model]), shape, "", 0, rows)
+    _walk(model if isinstance(model, Sequential) else Sequential([model]), shape, rows[0].field, "", 0, rows)
     return rows
+
+
+def find_row(rows: list[LayerRow], number: str, wanted: str = "layer") -> LayerRow:
+    """The row of layer `number` ("3", "3.1", "3.s1"; "3.shortcut.1" also works), as the summary numbers them.
+
+    Raises:
+        ValueError: no such layer, naming the numbers there are (only those that are a `wanted`
+            when wanted is "conv layer").
+    """
+    number = layer_number(number)
+    candidates = [row for row in rows[1:] if wanted != "conv layer" or row.sharing is not None]
+    for row in candidates:
+        if row.number == number:
+            return row
+    listed = ", ".join(row.number for row in candidates) or "none"
+    raise ValueError(f"--layer {number}: the model has no {wanted} {number}; its {wanted}s, numbered as "
+                     f"`volnet summary` numbers them, are: {listed}")
 
 
 def summary_totals(model: Layer, input_shape=None) -> dict:
@@ -182,11 +315,53 @@ def _large(count: int) -> str:
     return str(count)
 
 
+def _pair_text(pair) -> str:
+    """(height, width) as the notes write sizes: "3" when equal, else W×H "5×3"."""
+    height, width = pair
+    return str(height) if height == width else f"{width}×{height}"
+
+
+def _field_text(field) -> tuple[str, str]:
+    """The receptive-field and jump cells of a row: "5×5", "2"; "all", "—" once global."""
+    height, width = field
+    if height.whole:
+        return "all", "—"
+    return f"{width.size}×{height.size}", _pair_text((height.jump, width.jump))
+
+
+def _aligned(table, left_columns: int) -> list[str]:
+    widths = [max(len(line[column]) for line in table) for column in range(len(table[0]))]
+    return ["  ".join(cell.ljust(width) if column < left_columns else cell.rjust(width)
+                      for column, (cell, width) in enumerate(zip(line, widths))).rstrip() for line in table]
+
+
+def sharing_lines(rows: list[LayerRow]) -> list[str]:
+    """The parameter-sharing section of the summary: each conv layer's count as (F·F·D + 1)·K
+    beside what it would be without sharing and fully connected; [] without conv layers."""
+    convs = [row for row in rows if row.sharing is not None]
+    if not convs:
+        return []
+    table = [("#", "parameter sharing: (F·F·D + 1)·K", "without sharing: × OH·OW", "fully connected: (W·H·D + 1)·OW·OH·K")]
+    table += [(row.number, *row.sharing.formulas()) for row in convs]
+    first, shape = convs[0].sharing, rows[0].output_shape
+    (fh, fw) = first.filter_size
+    about = ("Parameter sharing: the OH·OW neurons of one depth slice (activation map) share one filter; the K "
+             "neurons of a depth column look at the same receptive field with different filters.")
+    example = (f"One fully-connected neuron on the {format_shape(shape)} input would have {first.inputs:,} weights "
+               f"(the notes' 200×200×3 image: 120,000); a neuron of conv {convs[0].number} has {fh}·{fw}·{first.depth}"
+               f" = {fh * fw * first.depth:,}, shared by the {first.positions:,} positions of its activation map.")
+    return ["", *textwrap.wrap(about, 100), *_aligned(table, len(table[0])), *textwrap.wrap(example, 100)]
+
+
 def summary(model: Layer, input_shape=None) -> str:
     """A table of the model's layers and its totals (conventions in the module doc).
 
     The layers inside a residual block are indented under it; those of its projection shortcut
     are numbered 3.s1, 3.s2, ... (LayerRow.index 3.shortcut.1, ...) and marked "shortcut:".
+    F, S, P are the filter (or pooling window) size, stride and padding ('same' resolved);
+    "field" and "jump" are the receptive field of one neuron in the input and the input
+    distance between neighbouring neurons. Below the totals, each conv layer's parameter count
+    with and without parameter sharing.
 
     Args:
         model: a Sequential (or any Layer), built or not.
@@ -195,30 +370,36 @@ def summary(model: Layer, input_shape=None) -> str:
     Example:
         >>> from volnet.models import build_model
         >>> print(summary(build_model("conv3-8 relu pool fc10", input_shape=(1, 8, 8))))
-        #  layer                          output  params  mult-adds  activations   memory
-           input                          8×8×1        0          0           64    256 B
-        1  Conv2D(filters=8, pad='same')  8×8×8       80      4,608          512  2.0 KiB
-        2  ReLU()                         8×8×8        0        512          512  2.0 KiB
-        3  MaxPool2D()                    4×4×8        0        512          128    512 B
-        4  Linear(units=10)               10       1,290      1,280           10     40 B
+        #  layer                          output  F, S, P  field  jump  params  mult-adds  activations   memory
+           input                          8×8×1              1×1     1       0          0           64    256 B
+        1  Conv2D(filters=8, pad='same')  8×8×8   3, 1, 1    3×3     1      80      4,608          512  2.0 KiB
+        2  ReLU()                         8×8×8              3×3     1       0        512          512  2.0 KiB
+        3  MaxPool2D()                    4×4×8   2, 2, 0    4×4     2       0        512          128    512 B
+        4  Linear(units=10)               10                 all     —   1,290      1,280           10     40 B
         <BLANKLINE>
         parameters: 1,370 (5.4 KiB as float32)
         activations per example: 1,226 numbers = 4.8 KiB forward, ≈ 9.6 KiB forward + backward (×2)
         multiply-adds per example: 6.91k = 13.8k FLOPs
+        <BLANKLINE>
+        Parameter sharing: the OH·OW neurons of one depth slice (activation map) share one filter; the K
+        neurons of a depth column look at the same receptive field with different filters.
+        #  parameter sharing: (F·F·D + 1)·K  without sharing: × OH·OW  fully connected: (W·H·D + 1)·OW·OH·K
+        1  (3·3·1 + 1)·8 = 80                80·64 = 5,120             (64 + 1)·512 = 33,280
+        One fully-connected neuron on the 8×8×1 input would have 64 weights (the notes' 200×200×3 image:
+        120,000); a neuron of conv 1 has 3·3·1 = 9, shared by the 64 positions of its activation map.
     """
     rows = summary_rows(model, input_shape)
     totals = _totals(rows, np.dtype(model.dtype))
     itemsize = np.dtype(model.dtype).itemsize
-    table = [("#", "layer", "output", "params", "mult-adds", "activations", "memory")]
+    table = [("#", "layer", "output", "F, S, P", "field", "jump", "params", "mult-adds", "activations", "memory")]
     for row in rows:
-        index, shortcut = re.subn(r"\.shortcut\.?", ".s", row.index)
+        shortcut = ".shortcut" in row.index
         layer = "  " * row.level + ("shortcut: " if shortcut else "") + row.layer
-        table.append((index, layer, format_shape(row.output_shape), f"{row.parameters:,}",
-                      "?" if row.multiply_adds is None else f"{row.multiply_adds:,}", f"{row.activations:,}",
-                      _bytes(row.activations * itemsize)))
-    widths = [max(len(line[column]) for line in table) for column in range(len(table[0]))]
-    lines = ["  ".join(cell.ljust(width) if column < 3 else cell.rjust(width)
-                       for column, (cell, width) in enumerate(zip(line, widths))).rstrip() for line in table]
+        window = ", ".join(_pair_text(pair) for pair in row.window) if row.window else ""
+        table.append((row.number, layer, format_shape(row.output_shape), window, *_field_text(row.field),
+                      f"{row.parameters:,}", "?" if row.multiply_adds is None else f"{row.multiply_adds:,}",
+                      f"{row.activations:,}", _bytes(row.activations * itemsize)))
+    lines = _aligned(table, 4)
     dtype = totals["dtype"]
     lines += [
         "",
@@ -227,5 +408,6 @@ def summary(model: Layer, input_shape=None) -> str:
         (f"activations per example: {totals['activations']:,} numbers = {_bytes(totals['activation_bytes'])} "
          f"forward, ≈ {_bytes(totals['training_activation_bytes'])} forward + backward (×2)"),
         f"multiply-adds per example: {_large(totals['multiply_adds'])} = {_large(totals['flops'])} FLOPs",
+        *sharing_lines(rows),
     ]
     return "\n".join(lines)

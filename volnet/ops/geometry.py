@@ -13,6 +13,7 @@ resolved here to a whole number per side.
 from __future__ import annotations
 
 import operator
+from dataclasses import dataclass
 from typing import Iterable
 
 
@@ -135,10 +136,16 @@ def window_output_shape(
 
     Raises:
         ValueError: naming the layer, showing the formula with the numbers, and suggesting a
-            padding or stride that fits, e.g.
-            "Conv2D #2 (filters=64, size=5, stride=2) does not fit its 32×32×16 input:
+            padding that fits, or, when no padding can (an even stride and an odd W − F),
+            a filter size or input size that keeps the stride, then another stride, and what
+            PyTorch would do instead (round down), e.g.
+            "Conv2D #2 (filters=64, size=5, stride=2) does not fit its 32×32×16 input (W×H×D) along the height:
              (W − F + 2P)/S + 1 = (32 − 5 + 0)/2 + 1 = 14.5 is not a whole number.
-             Try pad=1 (→ 15×15×64) or stride=1 (→ 28×28×64)."
+             No padding can make it whole at stride 2: W − F = 32 − 5 = 27 is odd and 2P is even, ...
+             Keeping stride 2: size=4 (→ 15×15×64) or size=6 (→ 14×14×64) or an input height of 31 (→ 14×14×64).
+             Or change the stride: stride=1 (→ 28×28×64).
+             (PyTorch would round down instead: ⌊27/2⌋ + 1 = 14, and the last row of the padded input
+             would never be seen.)"
     """
     depth, height, width = input_shape
     out_depth = depth if out_depth is None else out_depth
@@ -157,29 +164,122 @@ def window_output_shape(
     return out_depth, sizes[0], sizes[1]
 
 
-def _suggestion(size, filter_size, stride, pad, dilation, hw, axis, window, strides, pads, dilations, out_depth):
-    """Describe the nearest pads and strides that fit, with the output volume each would give."""
+def fitting_filter_sizes(size: int, filter_size: int, stride: int, pad: int, dilation: int = 1) -> list[int]:
+    """Filter sizes near F (up to S away) that make the output whole at this stride and padding, nearest first."""
+    fits = [f for f in range(max(1, filter_size - stride), filter_size + stride + 1)
+            if f != filter_size and effective_size(f, dilation) <= size + 2 * pad
+            and (size - effective_size(f, dilation) + 2 * pad) % stride == 0]
+    return sorted(fits, key=lambda f: (abs(f - filter_size), f))
 
-    def volume(new_pad=None, new_stride=None):
+
+def fitting_input_sizes(size: int, filter_size: int, stride: int, pad: int, dilation: int = 1) -> list[int]:
+    """Input sizes W near W (up to S away) that make the output whole at this filter, stride and padding."""
+    span = effective_size(filter_size, dilation)
+    fits = [w for w in range(max(1, size - stride), size + stride + 1)
+            if w != size and w + 2 * pad >= span and (w - span + 2 * pad) % stride == 0]
+    return sorted(fits, key=lambda w: (abs(w - size), w))
+
+
+def _suggestion(size, filter_size, stride, pad, dilation, hw, axis, window, strides, pads, dilations, out_depth):
+    """The fixes that keep the stride (padding, filter size, input size), a stride that fits,
+    the output volume each would give, and what PyTorch would do instead."""
+
+    def volume(**changes):
+        # the changed hyperparameter applies to the axis that does not fit, and to both when they were equal
         dims = []
         for a in (0, 1):
-            p = new_pad if (new_pad is not None and (a == axis or pads[0] == pads[1])) else pads[a]
-            s = new_stride if (new_stride is not None and (a == axis or strides[0] == strides[1])) else strides[a]
+            settings = {"size": hw[a], "filter_size": window[a], "stride": strides[a], "pad": pads[a],
+                        "dilation": dilations[a]}
+            shared = {"size": hw, "filter_size": window, "stride": strides, "pad": pads}
+            for name, value in changes.items():
+                if a == axis or shared[name][0] == shared[name][1]:
+                    settings[name] = value
             try:
-                dims.append(output_size(hw[a], window[a], s, p, dilations[a]))
+                dims.append(output_size(**settings))
             except ValueError:
                 return None
         return f"{dims[1]}×{dims[0]}×{out_depth}"
 
-    options = []
-    for p in fitting_pads(size, filter_size, stride, pad, dilation)[:2]:
-        shape = volume(new_pad=p)
-        if shape:
-            options.append(f"pad={p} (→ {shape})")
-    for s in fitting_strides(size, filter_size, stride, pad, dilation)[:1]:
-        shape = volume(new_stride=s)
-        if shape:
-            options.append(f"stride={s} (→ {shape})")
-    if not options:
+    def options(name, values, flag, limit):
+        found = [(value, volume(**{name: value})) for value in values]
+        return [f"{flag}{value} (→ {shape})" for value, shape in found if shape][:limit]
+
+    span = effective_size(filter_size, dilation)
+    pads_that_fit = options("pad", fitting_pads(size, filter_size, stride, pad, dilation), "pad=", 2)
+    lines = []
+    if pads_that_fit:
+        strides_that_fit = options("stride", fitting_strides(size, filter_size, stride, pad, dilation), "stride=", 1)
+        lines.append("Try " + " or ".join(pads_that_fit + strides_that_fit) + ".")
+    elif span <= size + 2 * pad:
+        lines.append(f"No padding can make it whole at stride {stride}: W − F = {size} − {span} = {size - span} is "
+                     f"odd and 2P is even, so W − F + 2P is never a multiple of {stride}.")
+    keeping = (options("filter_size", fitting_filter_sizes(size, filter_size, stride, pad, dilation), "size=", 2)
+               + options("size", fitting_input_sizes(size, filter_size, stride, pad, dilation), f"an input {axis_name(axis)} of ", 1))
+    if keeping:
+        lines.append(f"Keeping stride {stride}: " + " or ".join(keeping) + ".")
+    if not pads_that_fit:
+        strides_that_fit = options("stride", fitting_strides(size, filter_size, stride, pad, dilation), "stride=", 1)
+        if strides_that_fit:
+            lines.append("Or change the stride: " + strides_that_fit[0] + ".")
+    if not lines:
         return "Use a smaller filter or a larger input."
-    return "Try " + " or ".join(options) + "."
+    numerator = size - span + 2 * pad
+    if numerator >= 0:
+        left_over, line = numerator % stride, "row" if axis == 0 else "column"
+        unseen = f"last {line}" if left_over == 1 else f"last {left_over} {line}s"
+        lines.append(f"(PyTorch would round down instead: ⌊{numerator}/{stride}⌋ + 1 = {numerator // stride + 1}, "
+                     f"and the {unseen} of the padded input would never be seen.)")
+    return "\n".join(lines)
+
+
+def axis_name(axis: int) -> str:
+    """0 → "height", 1 → "width"."""
+    return "height" if axis == 0 else "width"
+
+
+@dataclass(frozen=True)
+class ReceptiveField:
+    """What one neuron of a layer sees of the network's input, along one axis.
+
+    The neuron at position i of the layer's output looks at input positions
+    start + i·jump … start + i·jump + size − 1 (some may lie in the padding, outside
+    0 … W − 1). Through a window of F (dilation d: F_eff = d·(F − 1) + 1), stride S, pad P:
+
+        size  ← size + (F_eff − 1)·jump        start ← start − P·jump        jump ← jump·S
+
+    starting from the input itself (size 1, jump 1, start 0). A layer that looks at everything
+    (a fully-connected layer, global pooling) makes the field the whole input: `whole` is True.
+
+    Attributes:
+        size: r, how many input positions the field spans. jump: j, how far apart in the
+            input two neighbouring neurons' fields start. start: where neuron 0's field starts.
+        whole: every neuron sees the whole input.
+    """
+
+    size: int = 1
+    jump: int = 1
+    start: int = 0
+    whole: bool = False
+
+    def through(self, filter_size: int, stride: int = 1, pad: int = 0, dilation: int = 1) -> "ReceptiveField":
+        """The field one sliding-window layer further on."""
+        if self.whole:
+            return self
+        return ReceptiveField(self.size + (effective_size(filter_size, dilation) - 1) * self.jump,
+                              self.jump * stride, self.start - pad * self.jump)
+
+    def union(self, other: "ReceptiveField") -> "ReceptiveField":
+        """The field of a neuron that adds two paths (a residual block's body and shortcut)."""
+        if self.whole or other.whole:
+            return ReceptiveField(max(self.size, other.size), 1, 0, whole=True)
+        start = min(self.start, other.start)
+        end = max(self.start + self.size, other.start + other.size)
+        return ReceptiveField(end - start, self.jump, start)
+
+    def span(self, position: int, extent: int) -> tuple[int, int]:
+        """The input positions (first, last) that neuron `position` sees, clipped to an input of
+        `extent` positions (what lies beyond is padding)."""
+        if self.whole:
+            return 0, extent - 1
+        first = self.start + position * self.jump
+        return max(first, 0), min(first + self.size - 1, extent - 1)

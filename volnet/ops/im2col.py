@@ -11,6 +11,19 @@ is the whole forward pass. Rows are laid out channel-last (fh, fw, d) so the vie
 which they are copied walks memory in order: the input is transposed to (N, H, W, D) once,
 and `window_view` is a strided view with no copy; `cols` is the one copy.
 
+Two layouts of the same numbers (`im2col(..., layout=...)`):
+
+    layout="rows"  (volnet's, the default)  cols (N·OH·OW, FH·FW·D), each field a ROW in
+                   (fh, fw, d) order; the matching filter matrix is
+                   w.transpose(2, 3, 1, 0).reshape(FH·FW·D, K), and out = cols @ that + b.
+    layout="notes" (the CS231n notes')      X_col (D·FH·FW, N·OH·OW), each field a COLUMN
+                   in (d, fh, fw) order, the order of w.reshape(K, -1) for w (K, D, FH, FW):
+                   W_row = w.reshape(K, -1) is (K, D·FH·FW) and out = W_row @ X_col + b[:, None]
+                   is (K, N·OH·OW), column (n·OH + i)·OW + j being output (n, :, i, j).
+
+The two are not transposes of each other: a field's numbers are in another order too, so
+`w.reshape(K, -1)` against volnet's rows mixes depth slices and gives wrong answers.
+
 col2im is the adjoint: it adds every row of `dcols` back onto the F×F×D block it came
 from. Overlapping blocks (stride < F) add up, which is why it is a sum over the F·F window
 offsets, each a strided slice of the padded input — F·F vectorised adds, no per-pixel loop.
@@ -91,19 +104,37 @@ def im2col(
     stride: tuple[int, int],
     pad: tuple[int, int],
     dilation: tuple[int, int] = (1, 1),
+    layout: str = "rows",
 ) -> np.ndarray:
-    """Copy every receptive field of x into one row of a matrix.
+    """Copy every receptive field of x into one row (or, as the notes do, one column) of a matrix.
 
     Args:
         x: the input volume batch, (N, D, H, W) — any memory layout; a batch that is
             channel-last in memory (the output of a previous conv) is read in order.
+        window: (FH, FW); out_hw: (OH, OW); stride, pad, dilation: (height, width) pairs.
+        layout: "rows" (volnet's, what its conv uses) or "notes" (the CS231n notes' X_col);
+            see the module doc.
 
     Returns:
-        cols: (N·OH·OW, FH·FW·D), row (n·OH + i)·OW + j holds the field of output (n, i, j)
-        in (fh, fw, d) order.
+        layout="rows": cols (N·OH·OW, FH·FW·D), row (n·OH + i)·OW + j holds the field of
+        output (n, i, j) in (fh, fw, d) order.
+        layout="notes": X_col (D·FH·FW, N·OH·OW), column (n·OH + i)·OW + j holds that field
+        in (d, fh, fw) order, so that w.reshape(K, -1) @ X_col is the convolution.
+
+    Raises:
+        ValueError: an unknown layout.
+
+    Example (the notes' AlexNet layer: 227×227×3, 96 filters 11×11, stride 4):
+        >>> im2col(np.zeros((1, 3, 227, 227)), (11, 11), (55, 55), (4, 4), (0, 0), layout="notes").shape
+        (363, 3025)
     """
+    if layout not in ("rows", "notes"):
+        raise ValueError(f"im2col layout must be 'rows' (volnet's: one field a row, (fh, fw, d) order) or "
+                         f"'notes' (the CS231n notes' X_col: one field a column, (d, fh, fw) order), got {layout!r}")
     fields = window_view(pad_channel_last(x, pad), window, out_hw, stride, dilation)
     n, oh, ow, fh, fw, depth = fields.shape
+    if layout == "notes":
+        return fields.transpose(5, 3, 4, 0, 1, 2).reshape(depth * fh * fw, n * oh * ow)
     return fields.reshape(n * oh * ow, fh * fw * depth)
 
 

@@ -4,7 +4,8 @@ Each filter of a conv layer gives one activation map (one depth slice of its out
 volume): where in the input it found what it looks for. The model runs in inference mode
 on one example, layer by layer, and the output of every Conv2D, pooling layer and residual
 block is kept. Maps of one layer share one colour scale, so a map that stays dark is a
-filter that did not fire.
+filter that did not fire; maps with signs (a conv's output before its ReLU) use the diverging
+map centred on 0 (white 0, blue negative, red positive).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from volnet.layers import AvgPool2D, Conv2D, MaxPool2D, Residual, Sequential, format_shape
+from volnet.models.summary import layer_number
 from volnet.viz import style
 from volnet.viz.diagram import describe
 
@@ -69,7 +71,7 @@ def activation_maps(model: Sequential, x) -> list[LayerActivations]:
         for layer in model.layers:
             batch = layer.forward(batch)
             if isinstance(layer, RECORDED):
-                found.append(LayerActivations(str(layer.index), describe(layer), batch[0].copy()))
+                found.append(LayerActivations(layer_number(layer.index), describe(layer), batch[0].copy()))
     finally:
         model.train(was_training)
     return found
@@ -101,12 +103,16 @@ def activations_figure(layer: LayerActivations, image=None, columns: int | None 
     low, high = float(maps.min()), float(maps.max())
     if high == low:
         high = low + 1
+    # signed maps (a conv's output before its ReLU) on the diverging map centred on 0; others on viridis
+    colours = style.SIGNED_MAP if low < 0 < high else "viridis"
+    if colours == style.SIGNED_MAP:
+        low, high = style.signed_limits(maps)
     shown = None
     for number in range(depth):
         row, column = divmod(number, columns)
         axes = figure.add_axes(((left + column * tile) / width_in, (height_in - 0.55 - (row + 1) * pitch) / height_in,
                                 (tile - 0.05) / width_in, (tile - 0.05) / height_in))
-        shown = axes.imshow(maps[number], cmap="viridis", vmin=low, vmax=high, interpolation="nearest")
+        shown = axes.imshow(maps[number], cmap=colours, vmin=low, vmax=high, interpolation="nearest")
         axes.set_xticks([])
         axes.set_yticks([])
         if titled:

@@ -174,7 +174,13 @@ class BackpropPicture:
             tops.append(y)
             y += height + self.ROW_GAP
         db_top = y - 0.6
-        width, height = grids_width + 0.5, db_top + 1.4
+        # the sum of dout, ten terms a line, then volnet's db on a line of its own below it
+        terms = [style.signed_term(v) for v in g.dout.ravel()]
+        db_sum = "db = " + " +\n     ".join(" + ".join(terms[start:start + 10]) for start in range(0, len(terms), 10))
+        db_sum += f" = {style.number_text(g.db_sum)}"
+        sum_lines = db_sum.count("\n") + 1
+        volnet_top = db_top + 0.5 + 0.6 * sum_lines + 0.3
+        width, height = grids_width + 0.5, volnet_top + 1.0
         header_inches = 0.7
         figure_width = max(width * self.CELL_INCHES + 0.4, 9.0)
         figure_height = header_inches + height * self.CELL_INCHES
@@ -192,13 +198,13 @@ class BackpropPicture:
         for (title, items), top in zip(rows, tops):
             axes.text(0, top - 1.35, title, fontsize=11.5, fontweight="bold", va="bottom", color=style.GRADIENT)
             self._draw_row(axes, top, items, fontsize)
-        terms = " + ".join(style.signed_term(v) for v in g.dout.ravel())
         axes.text(0, db_top, "db = Σ dout", fontsize=11.5, fontweight="bold", va="bottom", color=style.GRADIENT)
-        axes.text(0, db_top + 1.1, f"db = {terms} = {style.number_text(g.db_sum)}      volnet conv2d_backward: "
-                                   f"db = {style.number_text(g.db)}  ", fontsize=10.5, va="bottom",
-                  family=style.MONOSPACE)
+        axes.text(0, db_top + 0.5, db_sum, fontsize=10.5, va="top", family=style.MONOSPACE, linespacing=1.3)
+        volnet_db = f"volnet conv2d_backward: db = {style.number_text(g.db)}"
+        axes.text(0, volnet_top, volnet_db, fontsize=10.5, va="top", family=style.MONOSPACE)
         mark, colour = self._mark(agree["db"])[1:]
-        axes.text(grids_width, db_top + 1.1, mark, fontsize=12, va="bottom", ha="right", color=colour,
+        # a DejaVu Sans Mono character at 10.5 pt is about 0.24 cells wide
+        axes.text(0.24 * len(volnet_db) + 1.0, volnet_top, mark, fontsize=12, va="top", color=colour,
                   fontweight="bold")
 
     @staticmethod

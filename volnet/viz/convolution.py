@@ -126,14 +126,18 @@ class ConvolutionDemo:
 
 def check_hyperparameters(width: int, height: int, depth: int, filters: int, size: int, stride: int, pad: int):
     """Raise the library's own error if a Conv2D with these hyperparameters does not fit the
-    input, and a clear one if the picture would have too many numbers to read."""
+    input, and a clear one if the picture would have too many numbers to read.
+
+    Returns:
+        The output volume (K, OH, OW).
+    """
     for name, value in (("width", width), ("height", height), ("depth", depth), ("filters", filters),
                         ("size", size), ("stride", stride)):
         if value < 1:
             raise ValueError(f"{name} must be at least 1, got {value}")
     if pad < 0:
         raise ValueError(f"pad must be 0 or more, got {pad}")
-    Conv2D(filters, size, stride=stride, pad=pad).output_shape((depth, height, width))
+    shape = Conv2D(filters, size, stride=stride, pad=pad).output_shape((depth, height, width))
     limits = (("width + 2·pad", width + 2 * pad, MAX_PADDED_SIZE),
               ("height + 2·pad", height + 2 * pad, MAX_PADDED_SIZE), ("depth", depth, MAX_DEPTH),
               ("filters", filters, MAX_FILTERS), ("size", size, MAX_FILTER_SIZE))
@@ -141,6 +145,7 @@ def check_hyperparameters(width: int, height: int, depth: int, filters: int, siz
         if value > limit:
             raise ValueError(f"the convolution picture writes out every number, so it keeps {name} ≤ {limit}; "
                              f"got {value}. Choose a smaller input, filter or padding.")
+    return shape
 
 
 def random_demo_volume(width=5, height=5, depth=3, filters=2, size=3, seed=0):

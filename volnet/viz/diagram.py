@@ -1,7 +1,9 @@
 """A model drawn as the notes draw it: the volume after each layer, as a box labelled W×H×D.
 
 Every layer that makes a new volume (a conv, a pool, a fully-connected layer, a residual
-block, flatten) gets a box; the elementwise layers after it (ReLU, batch norm, dropout, ...)
+block, flatten) gets a box, labelled with its number (as `volnet summary` numbers it) and,
+for a conv layer, its parameter count as (F·F·D + 1)·K and what it would be without
+parameter sharing; the elementwise layers after it (ReLU, batch norm, dropout, ...)
 keep its shape and are written on the arrow that leads to it; a residual block's shortcut is
 an arrow over the top, from the block's input to its output, labelled "identity" or with the
 projection it applies. A volume D×H×W is a cuboid:
@@ -13,7 +15,6 @@ than each other.
 
 from __future__ import annotations
 
-import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from matplotlib.patches import FancyArrowPatch, Polygon
 
 from volnet.layers import (AvgPool2D, BatchNorm, Conv2D, Dropout, Flatten, GlobalAvgPool2D, Layer, LeakyReLU, Linear,
                            MaxPool2D, ReLU, Residual, Sequential, Sigmoid, Tanh, format_shape)
+from volnet.models.summary import layer_number, parameter_sharing
 from volnet.viz import style
 
 ELEMENTWISE = (ReLU, LeakyReLU, Sigmoid, Tanh, BatchNorm, Dropout)
@@ -85,11 +87,17 @@ def model_volumes(model: Sequential, input_shape=None) -> list[Volume]:
         raise ValueError("the model has no input shape yet; give input_shape, e.g. (1, 28, 28)")
     volumes = [Volume(tuple(shape), ["input"])]
     for layer in model.layers:
-        shape = layer.output_shape(shape)
+        shape_in, shape = shape, layer.output_shape(shape)
+        # numbered as `volnet summary` and `volnet show ... --layer` number it
+        name = f"{layer_number(layer.index)}: {describe(layer)}" if layer.index else describe(layer)
         if isinstance(layer, ELEMENTWISE):
-            volumes[-1].layers.append(describe(layer))
-        else:
-            volumes.append(Volume(tuple(shape), [describe(layer)], _shortcut(layer)))
+            volumes[-1].layers.append(name)
+            continue
+        volumes.append(Volume(tuple(shape), [name], _shortcut(layer)))
+        sharing = parameter_sharing(layer, shape_in, shape)
+        if sharing is not None:
+            shared, _, _ = sharing.formulas()
+            volumes[-1].layers += [f"params {shared}", f"(unshared: {sharing.unshared:,})"]
     return volumes
 
 
@@ -125,8 +133,8 @@ def model_figure(volumes: list[Volume], title: str = ""):
     depths = [v.shape[0] for v in volumes]
     largest_side, largest_depth = max(sides), max(depths)
     sizes = [_box_size(v, largest_side, largest_depth) for v in volumes]
-    labels = ["\n".join(line for layer in (["input"] if i == 0 else v.layers)
-                        for line in textwrap.wrap(layer, 28)) for i, v in enumerate(volumes)]
+    labels = ["\n".join(line for layer in (["input"] if i == 0 else v.layers) for line in style.wrap_label(layer, 28))
+              for i, v in enumerate(volumes)]
     step, line = 2.0, 0.16  # inches from one box to the next; of one line of 8.5 pt text
     rows = [list(range(start, min(start + PER_ROW, len(volumes)))) for start in range(0, len(volumes), PER_ROW)]
     heights = []

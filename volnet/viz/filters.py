@@ -1,10 +1,18 @@
 """What a trained conv layer looks for: its filters drawn as small images.
 
 A first-layer filter is as deep as the input: for an RGB input (depth 3) each filter is one
-small colour image, for a grayscale input one gray image. Deeper filters are as deep as the
-volume before them (e.g. 32), which no colour can show at once, so each filter becomes a
-row of gray tiles, one per depth slice. Each filter is scaled to its own range,
-(w − min)/(max − min): black is its most negative weight, white its most positive.
+small colour image, scaled to its own range (w − min)/(max − min). Weights are signed, so every
+other filter is drawn on a diverging colour map centred on 0 (style.SIGNED_MAP): white is 0,
+blue negative, red positive, each filter scaled to its own largest |w|, so that a weight of 0
+looks the same in every filter. For a grayscale input each filter is one tile; deeper filters
+are as deep as the volume before them (e.g. 32), so each becomes a row of tiles, one per depth
+slice.
+
+Why 3×3 first-layer filters on one-channel images look like noise: nine weights are too few to
+draw an edge or a blob that the eye recognises, and each filter is only one of the many paths
+from a pixel to the loss, so training moves it little from its random start. Larger first-layer
+filters (7×7 and up, as AlexNet's 11×11) trained for a few epochs show recognisable edge and
+blob detectors (docs/notes.md, "What the filters learn").
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from volnet.layers import Conv2D, Layer
+from volnet.models.summary import layer_number
 from volnet.viz import style
 from volnet.viz.diagram import describe
 
@@ -22,13 +31,9 @@ BACKGROUND = 0.85  # the grey between tiles: different from both black and white
 
 
 def conv_layers(model: Layer) -> list[tuple[str, Conv2D]]:
-    """Every Conv2D of a model, in order, with its position (e.g. "4.1" inside block 4)."""
-    found = []
-    for _, child in model.children():
-        if isinstance(child, Conv2D):
-            found.append((str(child.index), child))
-        found.extend(conv_layers(child))
-    return found
+    """Every Conv2D of a model, in order, with its number as the summary writes it (e.g. "4.1"
+    inside block 4, "4.s1" in its shortcut)."""
+    return [(layer_number(layer.index), layer) for _, layer in model.named_layers() if isinstance(layer, Conv2D)]
 
 
 def _scaled(filter_weights: np.ndarray) -> np.ndarray:
@@ -36,6 +41,14 @@ def _scaled(filter_weights: np.ndarray) -> np.ndarray:
     if high == low:
         return np.full(filter_weights.shape, 0.5)
     return (filter_weights - low) / (high - low)
+
+
+def _signed_colours(filter_weights: np.ndarray) -> np.ndarray:
+    """(..., F, F) weights → (..., F, F, 3) colours of the diverging map, 0 white, ±max|w| full colour."""
+    from matplotlib import colormaps
+
+    _, largest = style.signed_limits(filter_weights)
+    return colormaps[style.SIGNED_MAP](0.5 + 0.5 * filter_weights / largest)[..., :3]
 
 
 def filter_grid(weights, scale: int = 8, gap: int = 2, columns: int | None = None) -> np.ndarray:
@@ -48,7 +61,8 @@ def filter_grid(weights, scale: int = 8, gap: int = 2, columns: int | None = Non
         columns: tiles per row when each filter is one tile (D = 1 or 3); default ≈ √K.
 
     Returns:
-        (height, width, 3) float array in [0, 1]. With D = 1 or 3, filter k is the tile in
+        (height, width, 3) float array in [0, 1]: RGB filters (D = 3) scaled to their own
+        range, the others on the diverging map (module doc). With D = 1 or 3, filter k is the tile in
         row k // columns, column k % columns; with another D, filter k is row k and its
         depth slice d is column d. The tile in row r, column c starts at pixel
         (gap + r·(FH·scale + gap), gap + c·(FW·scale + gap)).
@@ -63,10 +77,9 @@ def filter_grid(weights, scale: int = 8, gap: int = 2, columns: int | None = Non
         for k in range(filters):
             if len(tiles[-1]) == columns:
                 tiles.append([])
-            tile = _scaled(weights[k]).transpose(1, 2, 0)
-            tiles[-1].append(np.repeat(tile, 3, axis=2) if depth == 1 else tile)
+            tiles[-1].append(_signed_colours(weights[k, 0]) if depth == 1 else _scaled(weights[k]).transpose(1, 2, 0))
     else:
-        tiles = [[np.repeat(slice_[:, :, None], 3, axis=2) for slice_ in _scaled(weights[k])] for k in range(filters)]
+        tiles = [list(_signed_colours(weights[k])) for k in range(filters)]
     rows, columns = len(tiles), max(len(row) for row in tiles)
     tile_height, tile_width = height * scale, width * scale
     grid = np.full((gap + rows * (tile_height + gap), gap + columns * (tile_width + gap), 3), BACKGROUND)
@@ -101,9 +114,11 @@ def filters_figure(layer: Conv2D, name: str = ""):
     axes.set_yticks([])
     how = ("each row is one filter, each column one depth slice of it" if per_slice else
            f"each tile is one {width}×{height}×{depth} filter" + (" in colour (RGB)" if depth == 3 else ""))
+    scale_text = ("each filter scaled to its own range, min 0 and max 1 in each colour" if depth == 3 else
+                  "blue negative, white 0, red positive, each filter scaled to its own largest |w|")
     figure.text(0.02, 1 - 0.1 / (image_height + 1.3),
-                f"Layer {name}: {describe(layer)}, on a depth-{depth} input\n{how};\n"
-                f"each filter scaled to its own range: min black, max white", fontsize=10, va="top", linespacing=1.4)
+                f"Layer {name}: {describe(layer)}, on a depth-{depth} input\n{how};\n{scale_text}", fontsize=10,
+                va="top", linespacing=1.4)
     if per_slice:
         step = height * scale + 2
         if filters <= 64:
@@ -117,3 +132,31 @@ def filters_figure(layer: Conv2D, name: str = ""):
 def save_filters_figure(layer: Conv2D, name: str, folder, file_name: str = "filters") -> list[Path]:
     """Write `file_name`.png into folder (see filters_figure)."""
     return [style.save_figure(filters_figure(layer, name), Path(folder) / f"{file_name}.png")]
+
+
+def filters_before_after_figure(before: Conv2D, after: Conv2D, name: str = ""):
+    """One conv layer's filters at initialisation and after training, side by side, on the same
+    diverging map (filter_grid): what training changed. Returns a Figure.
+
+    Raises:
+        ValueError: the two layers' filters differ in shape.
+    """
+    if before.weight.data.shape != after.weight.data.shape:
+        raise ValueError(f"before and after must be the same layer: filters of shape {before.weight.data.shape} "
+                         f"and {after.weight.data.shape}")
+    filters, depth, height, width = after.weight.data.shape
+    scale = max(4, 72 // width)
+    grids = [filter_grid(layer.weight.data, scale=scale, gap=max(2, scale // 2)) for layer in (before, after)]
+    image_height = 3.2 * grids[0].shape[0] / grids[0].shape[1]
+    figure = style.new_figure(7.4, image_height + 1.4)
+    for column, (grid, title) in enumerate(zip(grids, ("before training", "after training"))):
+        axes = figure.add_axes((0.03 + column * 0.5, 0.3 / (image_height + 1.4), 0.44, image_height / (image_height + 1.4)))
+        axes.imshow(grid, interpolation="nearest")
+        axes.set_xticks([])
+        axes.set_yticks([])
+        axes.set_title(title, fontsize=10)
+    figure.text(0.03, 1 - 0.1 / (image_height + 1.4),
+                f"Layer {name}: {describe(after)}, {filters} filters of {width}×{height}×{depth}\n"
+                f"blue negative, white 0, red positive, each filter scaled to its own largest |w|",
+                fontsize=10, va="top", linespacing=1.4)
+    return figure

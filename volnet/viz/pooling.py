@@ -29,8 +29,10 @@ from volnet.viz.animation import save_animation
 
 MAX_PADDED_SIZE = 16
 
-# light tints that tell neighbouring windows apart (used when windows do not overlap)
+# light tints that tell neighbouring windows apart (the cells of windows that do not overlap),
+# and a strong colour of each for the frames of windows that do
 WINDOW_TINTS = ["#f9d5d3", "#d4ecd5", "#fcefc7", "#d5e6f5", "#e8daf0", "#fde2cc", "#d3eeee", "#eeeeee"]
+WINDOW_EDGES = ["#c0392b", "#27ae60", "#b7950b", "#2e86c1", "#8e44ad", "#d35400", "#148f77", "#616a6b"]
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,14 @@ class PoolingDemo:
         winners = {window.winner for window in self.windows}
         return 1 - len(winners) / self.x.size
 
+    def shared_winners(self) -> dict[tuple[int, int], int]:
+        """The inputs (row, column in the padded slice) that win more than one window, with how many."""
+        counts: dict = {}
+        for window in self.windows:
+            if window.winner is not None:
+                counts[window.winner] = counts.get(window.winner, 0) + 1
+        return {where: count for where, count in counts.items() if count > 1}
+
     def partial_gradient(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         """dx after windows 0…index have sent their gradient back, told as the pictures tell
         it: to the winner only (max) or shared evenly (avg). After the last window it equals
@@ -169,6 +179,9 @@ def random_pooling_inputs(width=4, height=4, size=2, stride=2, pad=0, seed=0):
     """A slice of distinct whole numbers (so every window has one clear winner) and an
     upstream gradient of small whole numbers that fits the output.
 
+    When windows overlap (stride < size), the largest number is moved to an input that two
+    windows share (or else the most), so that it wins both and its gradients visibly add up.
+
     Returns:
         x (H, W) and dout (OH, OW), float64.
     """
@@ -177,6 +190,16 @@ def random_pooling_inputs(width=4, height=4, size=2, stride=2, pad=0, seed=0):
     x = rng.permutation(max(20, width * height))[:width * height].reshape(height, width).astype(np.float64)
     out_height = (height - size + 2 * pad) // stride + 1
     out_width = (width - size + 2 * pad) // stride + 1
+    if stride < size:
+        windows = np.zeros((height + 2 * pad, width + 2 * pad), dtype=int)
+        for i, j in np.ndindex(out_height, out_width):
+            windows[i * stride:i * stride + size, j * stride:j * stride + size] += 1
+        inside = windows[pad:pad + height, pad:pad + width]
+        # an input two windows share: it wins both, while the other windows keep winners of their own
+        shared = tuple(np.argwhere(inside == 2)[0]) if (inside == 2).any() else np.unravel_index(np.argmax(inside),
+                                                                                                  inside.shape)
+        largest = np.unravel_index(np.argmax(x), x.shape)
+        x[shared], x[largest] = x[largest], x[shared]
     dout = rng.integers(1, 10, size=(out_height, out_width)).astype(np.float64)
     return x, dout
 
@@ -236,7 +259,7 @@ class PoolingPicture:
         top = 1.2
         backward_top = top + padded_height + 2.0
         height = backward_top + padded_height + 0.3
-        header_inches, footer_inches = 0.75, 0.85
+        header_inches, footer_inches = 0.75, 0.85 + (0.25 if demo.overlapping else 0.0)
         figure_height = header_inches + height * self.cell_inches + footer_inches
         figure_width = max(width * self.cell_inches + 0.3, 9.0)
         self.figure = style.new_figure(figure_width, figure_height, dpi=style.ANIMATION_DPI)
@@ -266,6 +289,17 @@ class PoolingPicture:
                           arrowprops=dict(arrowstyle="-|>", color=colour, linewidth=2, mutation_scale=18))
             axes.text((start + end) / 2, y - 0.25, text, ha="center", va="bottom", fontsize=10, color=colour)
         self.window_outline = self.input.outline(axes, 0, 0, demo.size, demo.size, style.FIELD)
+        # overlapping windows cannot each fill their cells: each gets a frame of its own colour, a
+        # little inset so that frames on the same line stay apart, on the input and on dx alike
+        self.window_frames = []
+        for number, window in enumerate(demo.windows if demo.overlapping else []):
+            inset = 0.07 * (1 + number % 4)
+            for grid in (self.input, self.dx):
+                frame = grid.outline(axes, window.top, window.left, demo.size, demo.size,
+                                     WINDOW_EDGES[number % len(WINDOW_EDGES)], linewidth=2.0)
+                frame.set_bounds(grid.x0 + window.left + inset, grid.y0 + window.top + inset, demo.size - 2 * inset,
+                                 demo.size - 2 * inset)
+                self.window_frames.append(frame)
         self.winner_outlines = [self.input.outline(axes, 0, 0, 1, 1, style.RESULT, linewidth=2.2)
                                 for _ in demo.windows]
         self.caption = self.figure.text(0.03, (footer_inches - 0.12) / figure_height, "", fontsize=10, va="top",
@@ -277,7 +311,13 @@ class PoolingPicture:
             self.legend = (f"every number of a window counts 1/{demo.size * demo.size} of the output, so every number "
                            f"gets 1/{demo.size * demo.size} of its gradient;\npurple: gradient")
         if demo.overlapping:
-            self.legend += "\nwindows overlap (stride < size): an input adds up the gradients of all its windows"
+            self.legend += ("\nwindows overlap (stride < size), each framed in its own colour, here and in dx:\n"
+                            "an input that wins several windows adds up their gradients")
+            for (row, column), count in sorted(demo.shared_winners().items()):
+                gradients = [w.gradient for w in demo.windows if w.winner == (row, column)]
+                self.legend += (f"; x[{row - demo.pad}, {column - demo.pad}] wins {count}: dx = "
+                                + " + ".join(style.number_text(g) for g in gradients)
+                                + f" = {style.number_text(sum(gradients))}")
 
     def show(self, index: int | None = None):
         """Draw all windows (index None) or windows 0…index with window `index` highlighted."""
@@ -285,7 +325,9 @@ class PoolingPicture:
         windows = demo.windows if index is None else demo.windows[:index + 1]
         for grid in (self.input, self.output, self.dx, self.dout):
             grid.reset()
-        tinted = index is None and not demo.overlapping
+        tinted = index is None
+        for frame in self.window_frames:
+            frame.set_visible(tinted)
         done = np.zeros(demo.out.shape, dtype=bool)
         for number, window in enumerate(windows):
             rows, columns = window.field(demo.size)
@@ -294,7 +336,8 @@ class PoolingPicture:
             else:
                 fill = style.FIELD_FILL if number == index else None
             if fill:
-                self.input.paint(rows, columns, fill=fill)
+                if not (tinted and demo.overlapping):
+                    self.input.paint(rows, columns, fill=fill)
                 self.output.paint(window.row, window.column, fill=fill)
                 self.dout.paint(window.row, window.column, fill=fill)
             if demo.mode == "max":
@@ -314,9 +357,14 @@ class PoolingPicture:
         gradient, received = demo.partial_gradient(len(windows) - 1)
         self.dx.set_values(np.pad(gradient, demo.pad))
         received = np.pad(received, demo.pad)
+        if tinted and not demo.overlapping:
+            # the backward grid in the same tints: which window each gradient came back through
+            for number, window in enumerate(windows):
+                self.dx.paint(*window.field(demo.size), fill=WINDOW_TINTS[number % len(WINDOW_TINTS)])
         for (row, column), got in np.ndenumerate(received):
             if got:
-                self.dx.paint(row, column, fill=style.GRADIENT_FILL, text=style.GRADIENT, bold=True)
+                self.dx.paint(row, column, fill=None if tinted and not demo.overlapping else style.GRADIENT_FILL,
+                              text=style.GRADIENT, bold=True)
             elif not self.dx.is_padding[row, column]:
                 self.dx.paint(row, column, text=style.DISCARDED)
         self.dx.show_numbers(~self.dx.is_padding)

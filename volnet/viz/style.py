@@ -16,6 +16,8 @@ cell (row, column) of a grid whose top-left corner is (x0, y0) spans
 
 from __future__ import annotations
 
+import re
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -153,6 +155,32 @@ class NumberGrid:
         """A thick frame around a block of cells; returned so it can be moved."""
         return axes.add_patch(Rectangle((self.x0 + left, self.y0 + top), width, height, fill=False,
                                         edgecolor=colour, linewidth=linewidth, zorder=5))
+
+
+SIGNED_MAP = "RdBu_r"  # signed numbers (gradients, filters): blue negative, white 0, red positive
+
+
+def diverging_fill(value: float, limit: float, strength: float = 0.55):
+    """The cell colour of a signed number on a diverging scale centred on 0: white for 0, blue
+    for −limit, red for +limit, blended with white by 1 − strength so that numbers stay legible."""
+    from matplotlib import colormaps
+
+    position = 0.5 + 0.5 * float(np.clip(value / limit, -1, 1)) if limit else 0.5
+    red, green, blue, _ = colormaps[SIGNED_MAP](position)
+    return tuple(1 - strength * (1 - channel) for channel in (red, green, blue))
+
+
+def signed_limits(values) -> tuple[float, float]:
+    """(−m, m) with m = max |values|: the range of a diverging colour map centred on 0 (imshow's vmin, vmax)."""
+    largest = float(np.max(np.abs(values))) if np.size(values) else 0.0
+    largest = largest or 1.0
+    return -largest, largest
+
+
+def wrap_label(text: str, width: int) -> list[str]:
+    """A label broken into lines of at most `width` characters, a number kept with its word
+    ("pad 1", "stride 2")."""
+    return textwrap.wrap(re.sub(r"(pad|stride) ", "\\1\u00a0", text), width)
 
 
 def widest(*arrays) -> int:
