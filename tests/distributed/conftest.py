@@ -22,7 +22,8 @@ OPEN_MPI_PERMISSIONS = {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_C
 
 def mpi_environment(**extra) -> dict:
     """The environment for ranks: this volnet first on the path, one BLAS thread per rank (2 cores)."""
-    environment = {**os.environ, **OPEN_MPI_PERMISSIONS, "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg", **extra}
+    environment = {**os.environ, **OPEN_MPI_PERMISSIONS, "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg",
+                   "OMPI_MCA_btl_vader_single_copy_mechanism": "none", **extra}  # no CMA: containers forbid it
     environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     return environment
 
