@@ -130,7 +130,8 @@ def tables(runs: list[dict]) -> str:
         measured = pair["presets"][name]
         size = 4 * measured["parameters"]
         lines.append(f"| {name} | {size / 2**20:.2f} MiB | {measured['allreduce_ms']:.2f} | "
-                     f"{measured['best_allreduce_ms']:.2f} | {size / (measured['best_allreduce_ms'] * 1e-3) / 1e9:.2f} | "
+                     f"{measured['best_allreduce_ms']:.2f} | "
+                     f"{size / (measured['best_allreduce_ms'] * 1e-3) / 1e9:.2f} | "
                      f"{measured['allreduce_ms'] / measured['step_ms']:.1%} |")
     return "\n".join(lines)
 
@@ -194,7 +195,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
     parser.add_argument("--json", metavar="FILE", help="also write the measurements as JSON")
-    parser.add_argument("--model", metavar="FILE", help="print the cost model from a JSON file of --json, measure nothing")
+    parser.add_argument("--model", metavar="FILE",
+                        help="print the cost model from a JSON file written by --json; measure nothing")
     parser.add_argument("--worker", metavar="OUT", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:

@@ -189,7 +189,7 @@ def train_command(args, world, say) -> int:
         config, out_dir = resumed_config(args), args.resume
         if (Path(out_dir) / MODEL_FILE).is_file():  # written when a run ends, so this one has ended
             say(f"{out_dir} holds a finished run (its {MODEL_FILE} is there): nothing is left to train, so it is "
-                  "only evaluated and its files written again")
+                "only evaluated and its files written again")
     else:
         config, out_dir = config_from_args(args), args.out or time.strftime("runs/%Y%m%d-%H%M%S")
         writable_folder(out_dir, "out")
@@ -198,7 +198,7 @@ def train_command(args, world, say) -> int:
         writable_file(args.metrics_out, "metrics_out")
     if args.arch is None and not args.resume and config.architecture != get_preset(args.preset).name:
         say(f"the {get_preset(args.preset).name} preset, resized for the classes of {config.dataset}: "
-              f"{config.architecture}")
+            f"{config.architecture}")
     started = time.perf_counter()
     try:
         result = train(config, out_dir, resume=bool(args.resume), sanity=args.sanity, download=args.download,
@@ -206,7 +206,7 @@ def train_command(args, world, say) -> int:
     except KeyboardInterrupt:
         if (Path(out_dir) / LAST_CHECKPOINT).is_file():
             say(f"the last completed epoch is saved; continue with: volnet train --resume {out_dir}",
-                  file=sys.stderr)
+                file=sys.stderr)
         raise
     except ValueError as error:
         raise ValueError(in_flags(str(error))) from None
@@ -214,10 +214,11 @@ def train_command(args, world, say) -> int:
     ranks = f" on {world.size} ranks" if world.size > 1 else ""
     if result.test is not None:
         say(f"test accuracy {result.test.accuracy:.2%} on {len(result.test.predictions)} test images"
-              f"{' (each averaged with its mirror image)' if config.tta else ''} ({int(minutes)} min {seconds:.0f} s in all{ranks})")
+            f"{' (each averaged with its mirror image)' if config.tta else ''} "
+            f"({int(minutes)} min {seconds:.0f} s in all{ranks})")
     else:
         say(f"validation accuracy {result.validation.accuracy:.2%} (the dataset has no test split)"
-              if result.validation is not None else "trained (no validation or test split to measure)")
+            if result.validation is not None else "trained (no validation or test split to measure)")
     say("wrote " + ", ".join(f"{role} {path}" for role, path in result.files.items()))
     return 0
 
