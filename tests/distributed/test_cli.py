@@ -16,7 +16,7 @@ import pytest
 
 from volnet.cli.main import main
 from volnet.models.serialize import load_model
-from volnet.training import load_checkpoint
+from volnet.training import Trainer, TrainingConfig, load_checkpoint, train
 
 pytestmark = pytest.mark.slow
 # 600 examples, 540 to train on in batches of 60: 9 steps an epoch, shares of 30 on 2 ranks
@@ -118,3 +118,29 @@ def test_distributed_without_mpi4py_says_what_to_install(monkeypatch, capsys, tm
     assert main(["train", "--distributed", "--out", str(tmp_path / "run")]) == 2
     error = capsys.readouterr().err
     assert "volnet train: error:" in error and "pip install 'volnet[mpi]'" in error and "mpich" in error
+
+
+def test_a_single_process_checkpoint_resumes_on_two_ranks(mpi, tmp_path, monkeypatch):
+    # the other direction: one process writes the checkpoint of epoch 1 and stops; 2 ranks finish
+    config = TrainingConfig(architecture="conv3-8 bn relu pool fc16 bn relu dropout0.2 fc10", limit=600,
+                            batch_size=60, optimizer="momentum", lr=0.01, augment="crop,flip", epochs=2)
+    quiet = dict(progress=False, log=lambda line: None)
+    straight = train(config, tmp_path / "straight", **quiet)
+    step, calls = Trainer.train_step, []
+
+    def stops_in_epoch_two(self, *batch):
+        calls.append(1)
+        if len(calls) == 12:  # 9 steps an epoch
+            raise KeyboardInterrupt
+        return step(self, *batch)
+
+    monkeypatch.setattr(Trainer, "train_step", stops_in_epoch_two)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, tmp_path / "run", **quiet)
+    assert load_checkpoint(tmp_path / "run" / "checkpoint.npz").epoch == 1
+
+    resumed = mpi.run(2, *volnet("train", "--resume", tmp_path / "run", "--quiet"))
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming" in resumed.stdout and "on 2 ranks" in resumed.stdout
+    assert max_relative_difference(load_model(tmp_path / "run" / "model.npz")[0].state(),
+                                   straight.model.state()) < FLOAT32_TOLERANCE
