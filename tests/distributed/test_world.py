@@ -10,6 +10,7 @@ import pytest
 
 from volnet.data import Augmentation, iterate_batches, load_dataset
 from volnet.distributed import World, connect
+from volnet.distributed.world import LAUNCHER_SIZE_VARIABLES
 from volnet.layers import BatchNorm, Dropout
 from volnet.testing import rel_error
 
@@ -128,7 +129,16 @@ def test_synchronised_batch_norm_is_batch_norm_of_the_whole_batch(shape, size):
             assert rel_error(getattr(part[2], name).data, getattr(alone, name).data) < 1e-12
 
 
-def test_one_process_is_the_default_and_says_so():
+def test_one_process_is_the_default_and_says_so(monkeypatch):
+    for variable in LAUNCHER_SIZE_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
     world = connect(False)
     assert (world.rank, world.size, world.is_root) == (0, 1, True)
     assert connect(None).size == 1  # not started by mpiexec
+
+
+@pytest.mark.parametrize("variable", LAUNCHER_SIZE_VARIABLES)
+def test_one_process_is_refused_where_mpiexec_started_several(monkeypatch, variable):
+    monkeypatch.setenv(variable, "3")
+    with pytest.raises(ValueError, match=r"mpiexec started 3 ranks but distributed training is switched off"):
+        connect(False)

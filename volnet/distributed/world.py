@@ -55,11 +55,17 @@ def connect(distributed: bool | None = None) -> "World":
 
     Raises:
         ValueError: MPI is asked for (or mpiexec started several ranks) but mpi4py or an MPI
-            library cannot be loaded; the message says what to install.
+            library cannot be loaded (the message says what to install); or one process is
+            asked for where mpiexec started several, which would each train alone and write
+            the same files.
     """
     ranks = launched_ranks()
     if distributed is None:
         distributed = ranks > 1
+    if not distributed and ranks > 1:
+        raise ValueError(f"mpiexec started {ranks} ranks but distributed training is switched off "
+                         "(--no-distributed): each would train alone and write the same files; "
+                         "leave --no-distributed out, or start one process")
     if not distributed:
         return World()
     try:
