@@ -64,6 +64,14 @@ def test_a_rank_that_raises_stops_every_rank_with_its_message(mpi, tmp_path, fai
     assert time.monotonic() - started < 120  # no rank was left waiting for the one that failed
 
 
+def test_an_error_every_rank_meets_is_reported_and_ends_the_job(mpi, tmp_path):
+    # 129 examples in batches of 64 leave a last batch of 1: too few for 2 ranks
+    failed = mpi.run(2, *volnet("train", "--limit", "129", "--val-fraction", "0", "--epochs", "1", "--quiet",
+                                "--out", tmp_path / "run"), timeout=120)
+    assert failed.returncode == 2
+    assert "volnet train: error: rank 0 of 2: an epoch of 129 examples in batches of 64 has a batch of 1" in failed.stderr
+
+
 def rank_process(marker: str, rank: int) -> int | None:
     """The pid of the rank of the job whose environment holds marker, or None."""
     for entry in Path("/proc").iterdir():

@@ -26,12 +26,14 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import time
 import traceback
 
 import numpy as np
 
 # what MPI launchers set in every process they start: Open MPI's mpiexec, and MPICH's (Hydra, also Intel MPI)
 LAUNCHER_SIZE_VARIABLES = ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE")
+ABORT_PAUSE_SECONDS = 1.0  # for the failing rank's message to reach mpiexec's output before Abort
 INSTALL_MPI = ("pip install 'volnet[mpi]' (mpi4py) and an MPI library: the mpich wheel (pip install mpich) "
                "or Debian's Open MPI (apt-get install openmpi-bin)")
 
@@ -224,4 +226,7 @@ class MPIWorld(World):
             else:
                 message, code = f"{where}: " + "".join(traceback.format_exception(error)).rstrip(), 1
             print(message, file=sys.stderr, flush=True)
+            # mpiexec forwards a rank's output on its own time and Abort ends the job at once:
+            # without a pause the message was lost (Open MPI 4.1, every rank failing alike)
+            time.sleep(ABORT_PAUSE_SECONDS)
             self.comm.Abort(code)
