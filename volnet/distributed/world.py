@@ -8,13 +8,13 @@ ask the world:
                         positions [r·B//R, (r+1)·B//R) — by position in the batch, so the
                         order and the augmentation (drawn for the whole batch on every rank
                         from the same seed) do not depend on R
-    sum_gradients(...)  every Parameter's .grad summed over the ranks, in one fused buffer
-                        (one Allreduce per step), with the step's loss and correct count
+    sum_gradients(...)  every Parameter's .grad summed over the ranks: one Allreduce of one
+                        fused buffer per step, then one of the step's loss and correct count
     sum(partial)        per-feature sums over the whole batch (SyncBN: BatchNorm asks)
     rows(n)             (global count, this rank's rows) of the batch being computed (Dropout
                         draws its mask for the global batch and keeps its rows)
     gather(rows)        rows of every rank, in rank order (sharded evaluation)
-    any(flag)           whether some rank's flag is set (a stop requested on rank 0)
+    any(flag)           whether some rank's flag is set (a stop requested on any rank)
     together(describe)  a failure on one rank ends every rank (MPI Abort), with its message
 
 In one process every one of these is the identity, so a run without MPI is unchanged to the
