@@ -58,11 +58,11 @@ def test_a_killed_run_resumes_to_the_same_result(tmp_path, monkeypatch):
     step = Trainer.train_step
     calls = []
 
-    def dies_in_epoch_two(self, x, labels):
+    def dies_in_epoch_two(self, *batch):
         calls.append(1)
         if len(calls) == 8:  # 360 training examples: 6 steps of 64 per epoch
             raise KeyboardInterrupt
-        return step(self, x, labels)
+        return step(self, *batch)
 
     monkeypatch.setattr(Trainer, "train_step", dies_in_epoch_two)
     with pytest.raises(KeyboardInterrupt):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import math
 import re
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from volnet.cli._shared import (ABOVE_0, AT_LEAST_0, AT_LEAST_1, FRACTION, MODEL_FILE, check_data_flags, check_flags,
                                 flag, image_folder, writable_file, writable_folder)
+from volnet.cli.main import describe
 from volnet.models import get_preset
 from volnet.optim import SCHEDULES
 from volnet.training.run import OPTIMIZER_NAMES, TrainingConfig
@@ -95,6 +97,10 @@ def register(subparsers):
                            help="first check that the initial loss is ≈ ln(classes) and that the model can overfit "
                                 "32 examples")
     run_group.add_argument("--quiet", action="store_true", help="no progress bar (one line per epoch remains)")
+    run_group.add_argument("--distributed", action=argparse.BooleanOptionalAction, default=None,
+                           help="data-parallel training over the ranks of an MPI job (needs volnet[mpi]); "
+                                "default: on when started by mpiexec with more than one rank "
+                                "(mpiexec -n 4 volnet train ...), which gives the result of one process")
     parser.set_defaults(run=run)
 
 
@@ -163,14 +169,27 @@ def saved_setting(config: TrainingConfig, name: str) -> str:
 
 
 def run(args) -> int:
+    from volnet.distributed import connect
+
+    world = connect(args.distributed)
+    with world.together(lambda error, where: f"volnet train: error: {where}: {describe(error)}"):
+        return train_command(args, world, print if world.is_root else _silent)
+
+
+def _silent(*words, **options) -> None:
+    """print for the ranks other than 0 of a distributed run: they say nothing."""
+
+
+def train_command(args, world, say) -> int:
+    """`volnet train` on this rank of the world; `say` prints (on rank 0 only)."""
     from volnet.training.run import train
 
     check_flags(args, **FLAG_RULES)
     if args.resume:
         config, out_dir = resumed_config(args), args.resume
         if (Path(out_dir) / MODEL_FILE).is_file():  # written when a run ends, so this one has ended
-            print(f"{out_dir} holds a finished run (its {MODEL_FILE} is there): nothing is left to train, so it is "
-                  "only evaluated and its files written again")
+            say(f"{out_dir} holds a finished run (its {MODEL_FILE} is there): nothing is left to train, so it is "
+                "only evaluated and its files written again")
     else:
         config, out_dir = config_from_args(args), args.out or time.strftime("runs/%Y%m%d-%H%M%S")
         writable_folder(out_dir, "out")
@@ -178,27 +197,29 @@ def run(args) -> int:
     if args.metrics_out:
         writable_file(args.metrics_out, "metrics_out")
     if args.arch is None and not args.resume and config.architecture != get_preset(args.preset).name:
-        print(f"the {get_preset(args.preset).name} preset, resized for the classes of {config.dataset}: "
-              f"{config.architecture}")
+        say(f"the {get_preset(args.preset).name} preset, resized for the classes of {config.dataset}: "
+            f"{config.architecture}")
     started = time.perf_counter()
     try:
         result = train(config, out_dir, resume=bool(args.resume), sanity=args.sanity, download=args.download,
-                       metrics_out=args.metrics_out, progress=False if args.quiet else None)
+                       metrics_out=args.metrics_out, progress=False if args.quiet else None, world=world)
     except KeyboardInterrupt:
         if (Path(out_dir) / LAST_CHECKPOINT).is_file():
-            print(f"the last completed epoch is saved; continue with: volnet train --resume {out_dir}",
-                  file=sys.stderr)
+            say(f"the last completed epoch is saved; continue with: volnet train --resume {out_dir}",
+                file=sys.stderr)
         raise
     except ValueError as error:
         raise ValueError(in_flags(str(error))) from None
     minutes, seconds = divmod(time.perf_counter() - started, 60)
+    ranks = f" on {world.size} ranks" if world.size > 1 else ""
     if result.test is not None:
-        print(f"test accuracy {result.test.accuracy:.2%} on {len(result.test.predictions)} test images"
-              f"{' (each averaged with its mirror image)' if config.tta else ''} ({int(minutes)} min {seconds:.0f} s in all)")
+        say(f"test accuracy {result.test.accuracy:.2%} on {len(result.test.predictions)} test images"
+            f"{' (each averaged with its mirror image)' if config.tta else ''} "
+            f"({int(minutes)} min {seconds:.0f} s in all{ranks})")
     else:
-        print(f"validation accuracy {result.validation.accuracy:.2%} (the dataset has no test split)"
-              if result.validation is not None else "trained (no validation or test split to measure)")
-    print("wrote " + ", ".join(f"{role} {path}" for role, path in result.files.items()))
+        say(f"validation accuracy {result.validation.accuracy:.2%} (the dataset has no test split)"
+            if result.validation is not None else "trained (no validation or test split to measure)")
+    say("wrote " + ", ".join(f"{role} {path}" for role, path in result.files.items()))
     return 0
 
 

@@ -6,8 +6,14 @@ through, in order:
 
     gather     images[order[i : i + B]]        (B, D, H, W) uint8
     augment    augment(batch, rng)             (B, D, H, W) uint8          (optional)
-    scale      x = batch / 255                 (B, D, H, W) float32 in [0, 1]
+    share      batch[share(B)]                 (B_r, D, H, W)              (optional)
+    scale      x = batch / 255                 (B_r, D, H, W) float32 in [0, 1]
     normalise  x[:, c] = (x[:, c] − mean[c]) / std[c]                     (optional)
+
+The share is what one rank of a distributed run keeps of every global batch (see
+volnet.distributed): the order and the augmentation are drawn for the whole batch, from a
+generator in the same state on every rank, and only then sliced, so that neither depends on
+how many ranks there are.
 """
 
 from __future__ import annotations
@@ -99,6 +105,7 @@ def iterate_batches(
     rng: np.random.Generator | None = None,
     augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
     normalize: Normalization | tuple | None = None,
+    share: Callable[[int], slice] | None = None,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """One epoch of mini-batches covering every example exactly once.
 
@@ -114,9 +121,11 @@ def iterate_batches(
         augment: a function (images (B, D, H, W) uint8, rng) -> images of the same shape,
             e.g. Augmentation(padding=2, flip=True); applied before scaling.
         normalize: a Normalization, or a (mean, std) pair of per-channel sequences.
+        share: B -> the slice of each batch of B examples to keep (after augmenting the
+            whole batch), e.g. volnet.distributed.World.share; None keeps all.
 
     Yields:
-        x (B, D, H, W) float32, and y (B,) int64 labels.
+        x (B, D, H, W) float32, and y (B,) int64 labels (B_r rows each with a share).
 
     Raises:
         ValueError: batch_size < 1, or a normalisation with the wrong number of channels.
@@ -133,16 +142,19 @@ def iterate_batches(
     if rng is None and (shuffle or augment is not None):
         rng = np.random.default_rng()
     order = rng.permutation(len(dataset)) if shuffle else np.arange(len(dataset))
-    return _batches(dataset, order, batch_size, rng, augment, normalize)
+    return _batches(dataset, order, batch_size, rng, augment, normalize, share)
 
 
-def _batches(dataset, order, batch_size, rng, augment, normalize):
-    """The generator behind iterate_batches: gather, augment, scale, normalise (module docstring)."""
+def _batches(dataset, order, batch_size, rng, augment, normalize, share):
+    """The generator behind iterate_batches: gather, augment, share, scale, normalise (module docstring)."""
     for start in range(0, len(order), batch_size):
         positions = order[start : start + batch_size]
         images = dataset.images[positions]
         if augment is not None:
             images = augment(images, rng)
+        if share is not None:
+            kept = share(len(positions))
+            images, positions = images[kept], positions[kept]
         x = np.divide(images, 255, dtype=np.float32)
         if normalize is not None:
             normalize(x)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from volnet.distributed.world import World
 from volnet.layers.base import Layer, Parameter
 from volnet.ops.batchnorm import batchnorm_backward, batchnorm_forward
 
@@ -13,6 +14,10 @@ class BatchNorm(Layer):
 
     In training the batch's mean and variance are used and running averages are kept; in
     inference (`eval()`) the running averages are used. See volnet.ops.batchnorm.
+
+    When the batch is spread over the ranks of a distributed run, the layer's `world`
+    (volnet.distributed.World, set by World.attach) adds up the ranks' sums, so that the
+    statistics are the whole batch's (SyncBN); by default the batch is all in this process.
 
     Args:
         momentum: m in running ← (1 − m)·running + m·batch statistic (PyTorch's convention).
@@ -25,6 +30,7 @@ class BatchNorm(Layer):
     def __init__(self, momentum: float = 0.1, eps: float = 1e-5):
         super().__init__()
         self.momentum, self.eps = momentum, eps
+        self.world = World()
 
     def output_shape(self, input_shape):
         self.expect_rank(input_shape, (1, 3), "a vector D or a volume D×H×W")
@@ -40,7 +46,8 @@ class BatchNorm(Layer):
     def forward(self, x):
         x = self.check_input(x)
         out, self.cache = batchnorm_forward(x, self.gamma.data, self.beta.data, self.running_mean.data,
-                                            self.running_var.data, self.training, self.momentum, self.eps)
+                                            self.running_var.data, self.training, self.momentum, self.eps,
+                                            self.world.sum)
         return out
 
     def backward(self, dout):

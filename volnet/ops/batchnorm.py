@@ -13,6 +13,12 @@ Backward in training (μ and σ² depend on every x, which gives the two extra t
 The mean(dout) term comes through μ; the x̂·mean(dout·x̂) term through σ², whose own
 dependence on μ drops out because Σ(x − μ) = 0. In inference dx = dout·γ/√(σ² + ε).
 
+A batch spread over several processes (SyncBN, see volnet.distributed) gives every sum
+above to `sum_over_batch`, which adds the other processes' partial sums: forward Σx with
+the count M, then Σ(x − μ)²; backward Σdout and Σdout·x̂. μ, σ² and dx are then those of
+the whole batch, while dγ and dβ stay this process's share (the gradients' Allreduce adds
+them up). In one process it is the identity.
+
 Memory layout: a volume that is channel-last in memory (every conv's output is, see
 volnet.ops.conv) is handled as the matrix (N·H·W, D) it is, so each pass streams through
 memory in order and the result keeps the layout; any other volume as (N, D, H·W).
@@ -79,11 +85,19 @@ def _sum_of_products(a, b):
     return np.einsum("md,md->d", a, b) if a.ndim == 2 else np.einsum("ndk,ndk->d", a, b)
 
 
-def batchnorm_forward(x, gamma, beta, running_mean, running_var, training=True, momentum=0.1, eps=1e-5):
+def _whole_batch(partial):
+    """sum_over_batch when the batch is all here: the partial sums are the sums."""
+    return partial
+
+
+def batchnorm_forward(x, gamma, beta, running_mean, running_var, training=True, momentum=0.1, eps=1e-5,
+                      sum_over_batch=_whole_batch):
     """Normalise each feature (depth slice). Updates running_mean/var in place when training.
 
     Args:
         x: (N, D) or (N, D, H, W). gamma, beta, running_mean, running_var: (D,).
+        sum_over_batch: float64 partial sums (k,) -> their sums over the whole batch when x is
+            one process's share of it (module doc); by default x is the whole batch.
     Returns:
         out (same shape and memory layout as x), cache for batchnorm_backward.
     """
@@ -98,11 +112,13 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training=True, 
         return _sum_of_products(part, part)
 
     if training:
+        totals = sum_over_batch(np.append(_feature_sums(lambda rows: _sum(view[rows]), chunks), count))
+        count = int(totals[-1])
         if count < 2:
             raise ValueError(f"batch norm in training needs at least 2 numbers per feature to estimate a variance, got {count}")
-        mean = _feature_sums(lambda rows: _sum(view[rows]), chunks) / count
+        mean = totals[:-1] / count
         shift = _per_feature(mean.astype(x.dtype), view)
-        var = _feature_sums(center, chunks) / count
+        var = sum_over_batch(_feature_sums(center, chunks)) / count
         running_mean *= 1 - momentum
         running_mean += momentum * mean
         running_var *= 1 - momentum
@@ -121,7 +137,7 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training=True, 
 
     map_chunks(normalise, chunks)
     # the cache keeps x − μ, not x̂: x̂ = (x − μ)·inv_std is folded into per-feature factors
-    return _like(out, x), (centered, gamma, inv_std, training)
+    return _like(out, x), (centered, gamma, inv_std, training, count, sum_over_batch)
 
 
 def batchnorm_backward(dout, cache):
@@ -129,21 +145,22 @@ def batchnorm_backward(dout, cache):
 
     With c = x − μ (cached) and x̂ = c·σ⁻¹ (σ⁻¹ = 1/√(σ² + ε)), per feature:
         dγ = σ⁻¹·Σ dout·c        dx = γσ⁻¹·(dout − dβ/M − c·(σ⁻¹·dγ/M))
+    With a batch spread over processes, dx takes the sums over the whole batch and dγ, dβ
+    are this process's share of them (module doc).
     """
-    centered, gamma, inv_std, training = cache
+    centered, gamma, inv_std, training, count, sum_over_batch = cache
     view = _features(dout)
     if view.shape != centered.shape:  # dout in another memory layout than the forward's input
         view = np.ascontiguousarray(dout.transpose(0, 2, 3, 1) if centered.ndim == 2 else dout).reshape(centered.shape)
     chunks = _row_slices(view)
-    dbeta, dgamma_over_inv_std = _feature_sums(
-        lambda rows: (_sum(view[rows]), _sum_of_products(view[rows], centered[rows])), chunks)
-    dgamma = dgamma_over_inv_std * inv_std
+    sums = _feature_sums(lambda rows: (_sum(view[rows]), _sum_of_products(view[rows], centered[rows])), chunks)
+    dbeta, dgamma = sums[0], sums[1] * inv_std
     scale = _per_feature((gamma * inv_std).astype(dout.dtype), view)
     dx = np.empty_like(view)
     if training:
-        count = view.size // view.shape[1]
-        through_var = _per_feature((dgamma * inv_std / count).astype(dout.dtype), view)
-        through_mean = _per_feature((dbeta / count).astype(dout.dtype), view)
+        batch_dbeta, batch_dgamma_over_inv_std = sum_over_batch(sums.copy())
+        through_var = _per_feature((batch_dgamma_over_inv_std * inv_std * inv_std / count).astype(dout.dtype), view)
+        through_mean = _per_feature((batch_dbeta / count).astype(dout.dtype), view)
 
         def gradient(rows):
             np.multiply(centered[rows], through_var, out=dx[rows])

@@ -21,7 +21,7 @@ EVAL_BATCH_SIZE = 256
 
 
 def predict_scores(model, dataset: Dataset, batch_size: int = EVAL_BATCH_SIZE, normalize=None,
-                   mirror: bool = False) -> np.ndarray:
+                   mirror: bool = False, world=None) -> np.ndarray:
     """The model's class scores (N, C) for every example, in inference mode and in order.
 
     Args:
@@ -30,6 +30,9 @@ def predict_scores(model, dataset: Dataset, batch_size: int = EVAL_BATCH_SIZE, n
         batch_size: examples per forward pass (only memory depends on it).
         normalize: the Normalization the model was trained with, or None.
         mirror: score every image mirrored left to right instead.
+        world: a volnet.distributed.World whose ranks share the work: each scores its share
+            of the dataset (World.share), and every rank gets all the scores (World.gather).
+            None: this process scores everything.
 
     The model is switched to inference mode (dropout off, batch norm on its running
     statistics) and back to the mode it was in.
@@ -40,8 +43,13 @@ def predict_scores(model, dataset: Dataset, batch_size: int = EVAL_BATCH_SIZE, n
     was_training = model.training
     model.eval()
     try:
-        batches = iterate_batches(dataset, batch_size, shuffle=False, normalize=normalize)
-        return np.concatenate([model.forward(x[..., ::-1] if mirror else x) for x, _ in batches])
+        part = dataset if world is None else dataset.subset(world.share(len(dataset)))
+        batches = iterate_batches(part, batch_size, shuffle=False, normalize=normalize)
+        scores = [model.forward(x[..., ::-1] if mirror else x) for x, _ in batches]
+        if not scores:  # a rank whose share is empty
+            scores = [np.empty((0, *model.output_shape(dataset.image_shape)), model.dtype)]
+        scores = np.concatenate(scores)
+        return scores if world is None else world.gather(scores)
     finally:
         model.train(was_training)
 
@@ -52,22 +60,23 @@ def softmax(scores: np.ndarray) -> np.ndarray:
 
 
 def predict_proba(model, dataset: Dataset, batch_size: int = EVAL_BATCH_SIZE, normalize=None,
-                  tta: bool = False) -> np.ndarray:
+                  tta: bool = False, world=None) -> np.ndarray:
     """Class probabilities (N, C) = softmax of the scores, in float64; arguments as predict_scores.
 
     tta (test-time augmentation): classify each image as it is and mirrored left to right,
     and average the two probabilities. It suits models trained with horizontal flips (on
     Fashion-MNIST it added 0.4 % test accuracy, docs/performance.md) and costs a second pass.
     """
-    return _probabilities(predict_scores(model, dataset, batch_size, normalize), model, dataset, batch_size,
-                          normalize, tta)
+    return _probabilities(predict_scores(model, dataset, batch_size, normalize, world=world), model, dataset,
+                          batch_size, normalize, tta, world)
 
 
-def _probabilities(scores, model, dataset, batch_size, normalize, tta):
+def _probabilities(scores, model, dataset, batch_size, normalize, tta, world):
     """softmax(scores), averaged with the mirror images' probabilities when tta (predict_proba)."""
     probabilities = softmax(scores)
     if tta:
-        probabilities = (probabilities + softmax(predict_scores(model, dataset, batch_size, normalize, True))) / 2
+        mirrored = predict_scores(model, dataset, batch_size, normalize, True, world)
+        probabilities = (probabilities + softmax(mirrored)) / 2
     return probabilities
 
 
@@ -157,7 +166,7 @@ class Evaluation:
 
 
 def evaluate(model, dataset: Dataset, batch_size: int = EVAL_BATCH_SIZE, normalize=None, loss=None,
-             tta: bool = False) -> Evaluation:
+             tta: bool = False, world=None) -> Evaluation:
     """Accuracy, per-class accuracy, confusion matrix (and mean loss) of a model on a dataset.
 
     Args:
@@ -168,6 +177,7 @@ def evaluate(model, dataset: Dataset, batch_size: int = EVAL_BATCH_SIZE, normali
         tta: average each image's probabilities with its mirror image's (predict_proba); the
             loss is then computed on their logarithms as scores, which for cross-entropy is the
             cross-entropy of the averaged probabilities.
+        world: the ranks that share the scoring (predict_scores); every rank gets the same Evaluation.
 
     NumPy's floating-point warnings are silenced: a model whose weights have blown up shows
     it as an inf or NaN loss, not as RuntimeWarnings.
@@ -176,13 +186,13 @@ def evaluate(model, dataset: Dataset, batch_size: int = EVAL_BATCH_SIZE, normali
         ValueError: the model gives a number of scores other than the dataset's class count.
     """
     with np.errstate(all="ignore"):
-        scores = predict_scores(model, dataset, batch_size, normalize)
+        scores = predict_scores(model, dataset, batch_size, normalize, world=world)
         classes = len(dataset.class_names)
         if scores.shape[1] != classes:
             raise ValueError(f"the model gives {scores.shape[1]} class scores but {dataset.name} has {classes} "
                              f"classes ({', '.join(dataset.class_names[:5])}{', …' if classes > 5 else ''}); "
                              f"use a model trained for this dataset, or one ending in fc{classes}")
-        probabilities = _probabilities(scores, model, dataset, batch_size, normalize, tta)
+        probabilities = _probabilities(scores, model, dataset, batch_size, normalize, tta, world)
         if tta:
             scores = np.log(np.maximum(probabilities, np.finfo(np.float64).tiny))  # their softmax: probabilities
         predictions = probabilities.argmax(axis=1)

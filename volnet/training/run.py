@@ -9,6 +9,12 @@
 A TrainingConfig describes the run in JSON-friendly values and is stored in every
 checkpoint, so `train(config, out_dir, resume=True)` — or `volnet train --resume DIR` —
 rebuilds the same run and continues it exactly where it stopped.
+
+Spread over the ranks of an MPI job (`world`, see volnet.distributed), every rank loads the
+data and builds the model alike (the same seed gives the same weights), trains its share of
+each batch and evaluates its share of each split; rank 0 alone runs the sanity checks, logs
+and writes the files. A checkpoint holds nothing that depends on the number of ranks, so a
+run may be resumed with another.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from typing import Callable
 import numpy as np
 
 from volnet.data import DATASETS, Augmentation, Dataset, Normalization, channel_stats, load_dataset
+from volnet.distributed.world import World
 from volnet.layers import SoftmaxCrossEntropy
 from volnet.models import build_model
 from volnet.models.serialize import load_model, save_model
@@ -146,7 +153,7 @@ class TrainingResult:
         validation: the final evaluation on the validation split, or None.
         sanity: the sanity report, when asked for.
         files: what was written, by role: "model", "history", "metrics", "checkpoint", "curves"
-            (and "metrics_out").
+            (and "metrics_out"); empty on the ranks other than 0, which write nothing.
     """
 
     model: object
@@ -237,7 +244,8 @@ def _write_json(path: Path, value) -> Path:
 
 
 def train(config: TrainingConfig, out_dir, resume: bool = False, sanity: bool = False, download: bool = False,
-          metrics_out=None, progress: bool | None = None, log: Callable[[str], None] = print) -> TrainingResult:
+          metrics_out=None, progress: bool | None = None, log: Callable[[str], None] = print,
+          world=None) -> TrainingResult:
     """Run a whole training (module doc) and write its files into out_dir.
 
     Args:
@@ -249,7 +257,8 @@ def train(config: TrainingConfig, out_dir, resume: bool = False, sanity: bool = 
         download: fetch missing dataset files.
         metrics_out: a further path for metrics.json's content, or None.
         progress: a progress bar (None: when stderr is a terminal).
-        log: called with each line to report.
+        log: called with each line to report (on rank 0 only).
+        world: the volnet.distributed.World to spread the run over (module doc); None: this process alone.
 
     Returns:
         a TrainingResult.
@@ -259,28 +268,31 @@ def train(config: TrainingConfig, out_dir, resume: bool = False, sanity: bool = 
             messages); DivergenceError (a ValueError) when training diverges.
     """
     config.check()
+    world = world if world is not None else World()
     train_set, val_set = _split(config, load_dataset(config.dataset, "train", config.data_dir, download))
     test_set = _test_split(config, download)
     normalize = channel_stats(train_set)
     model, optimizer, schedule = _build(config, train_set)
     out_dir = Path(out_dir)  # created only once the run is known to start
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if world.is_root:
+        out_dir.mkdir(parents=True, exist_ok=True)
     loss = SoftmaxCrossEntropy(config.label_smoothing)
-    report = sanity_check(model, train_set, loss, normalize, seed=config.seed) if sanity else None
+    report = sanity_check(model, train_set, loss, normalize, seed=config.seed) if sanity and world.is_root else None
     for line in report.lines() if report else ():
         log(line)
     trainer = Trainer(model, optimizer, loss, schedule, batch_size=config.batch_size,
                       augment=parse_augment(config.augment, train_set.image_shape[1]), normalize=normalize,
                       seed=config.seed, monitor=config.monitor, patience=config.patience, out_dir=out_dir,
-                      settings={"config": dataclasses.asdict(config)}, progress=progress, log=log)
+                      settings={"config": dataclasses.asdict(config)}, progress=progress, log=log, world=world)
     if resume:
         trainer.resume(out_dir / LAST_CHECKPOINT)
-        log(f"resuming {out_dir} after epoch {trainer.epoch} of {config.epochs}")
+        trainer.log(f"resuming {out_dir} after epoch {trainer.epoch} of {config.epochs}")
     history = trainer.fit(train_set, val_set, config.epochs)
 
     model.eval()
-    validation = None if val_set is None else evaluate(model, val_set, normalize=normalize, loss=loss, tta=config.tta)
-    test = None if test_set is None else evaluate(model, test_set, normalize=normalize, loss=loss, tta=config.tta)
+    measure = dict(normalize=normalize, loss=loss, tta=config.tta, world=world)
+    validation = None if val_set is None else evaluate(model, val_set, **measure)
+    test = None if test_set is None else evaluate(model, test_set, **measure)
     metrics = {"test": None if test is None else test.to_dict(),
                "validation": None if validation is None else validation.to_dict(),
                "sanity": None if report is None else report.to_dict(),
@@ -289,6 +301,8 @@ def train(config: TrainingConfig, out_dir, resume: bool = False, sanity: bool = 
                "val_accuracy": None if validation is None else validation.accuracy, "epochs": len(history)}
     files = {"model": out_dir / "model.npz", "history": out_dir / "history.json",
              "metrics": out_dir / "metrics.json", "checkpoint": out_dir / LAST_CHECKPOINT}
+    if not world.is_root:
+        return TrainingResult(model, history, test, validation, report, {})
     save_model(files["model"], model, {"normalization": normalize.to_dict(), "architecture": config.architecture,
                                        "dataset": config.dataset, "metrics": final,
                                        "config": dataclasses.asdict(config)}, class_names=train_set.class_names)

@@ -23,6 +23,17 @@ is the same to the last bit. All randomness comes from one generator for the ord
 the augmentation (seeded by `seed`) and the generators inside the model (dropout). A
 checkpoint holds all of their states, so a run resumed from one continues exactly as if it
 had never stopped.
+
+Distributed (data-parallel) training: given a volnet.distributed.World of R ranks, every rank
+runs this same loop on its share of each global batch of B examples (the order and the
+augmentation drawn for the whole batch, identically on every rank). Its gradient is that of
+the global mean loss, (B_r/B)·∇(its own mean loss); the world sums them over the ranks in
+one Allreduce, so every rank takes the same optimizer step as one process would on the whole
+batch. Batch norm and dropout see the whole batch through the world (World.attach); the
+evaluation is shared out and gathered. Only rank 0 logs, shows progress and writes
+checkpoints; callbacks run on every rank with the same (global) step dicts, and a stop
+requested on any rank stops all after that step. With the default World (one process)
+every one of these is the identity.
 """
 
 from __future__ import annotations
@@ -37,6 +48,7 @@ import numpy as np
 from tqdm import tqdm
 
 from volnet.data import Dataset, iterate_batches
+from volnet.distributed.world import World
 from volnet.layers import SoftmaxCrossEntropy
 from volnet.training.checkpoint import Checkpoint, load_checkpoint, model_generators, save_checkpoint
 from volnet.training.divergence import (DIVERGENCE_FACTOR, DivergenceError, NonFiniteError, all_finite,
@@ -79,13 +91,15 @@ class Trainer:
             epoch counts from 1, step is the number of steps taken so far) and
             `on_epoch(trainer, record)` (after every epoch, with its history record). A
             callback may change the optimizer's settings (they apply from the next step) or
-            call `trainer.request_stop()`.
+            call `trainer.request_stop()`. In a distributed run they run on every rank (one
+            that writes or serves should do so where `trainer.world.is_root`).
+        world: the volnet.distributed.World the run is spread over (module doc); None: this process alone.
     """
 
     def __init__(self, model, optimizer, loss=None, schedule: Callable[[int], float] | None = None,
                  batch_size: int = 64, augment=None, normalize=None, seed: int = 0, monitor: str = "val_loss",
                  patience: int | None = None, out_dir=None, settings: dict | None = None,
-                 progress: bool | None = None, log: Callable[[str], None] = print, callbacks=()):
+                 progress: bool | None = None, log: Callable[[str], None] = print, callbacks=(), world=None):
         if monitor not in MONITORS:
             raise ValueError(f"monitor must be one of {', '.join(MONITORS)}, got {monitor!r}")
         if patience is not None and patience < 1:
@@ -98,8 +112,10 @@ class Trainer:
         self.schedule, self.batch_size, self.augment, self.normalize = schedule, batch_size, augment, normalize
         self.monitor, self.patience = monitor, patience
         self.out_dir, self.settings = out_dir, dict(settings or {})
-        self.progress = sys.stderr.isatty() if progress is None else progress
-        self.log = log
+        self.world = world if world is not None else World()
+        self.world.attach(model)
+        self.progress = self.world.is_root and (sys.stderr.isatty() if progress is None else progress)
+        self.log = log if self.world.is_root else _silent
         self.rng = np.random.default_rng(seed)
         self.generators = {"shuffle": self.rng, **model_generators(model)}
         self.epoch = 0  # epochs completed
@@ -122,8 +138,12 @@ class Trainer:
                 method(self, value)
 
     # -- one step, one epoch -----------------------------------------------------------------
-    def train_step(self, x: np.ndarray, labels: np.ndarray) -> tuple[float, int]:
+    def train_step(self, x: np.ndarray, labels: np.ndarray, examples: int | None = None) -> tuple[float, int]:
         """One gradient step on a batch; returns (mean loss, correctly classified count).
+
+        In a distributed run x (B_r, ...) and labels (B_r,) are this rank's share of a global
+        batch of `examples` examples (default: len(labels)), and the loss and the count
+        returned are the global batch's.
 
         The step runs with NumPy's floating-point warnings silenced: overflow is caught by
         value, after the fact, with a message naming the step and the layer instead of a
@@ -140,54 +160,63 @@ class Trainer:
         if self.schedule is not None:
             self.optimizer.lr = self.schedule(self.step)
         states = {name: generator.bit_generator.state for name, generator in self.generators.items()}
+        weight = len(labels) / (len(labels) if examples is None else examples)  # 1.0 in one process
         with np.errstate(all="ignore"):
             scores = self.model.forward(x)
             loss, dscores = self.loss(scores, labels)
+            right = np.count_nonzero(scores.argmax(axis=1) == labels)
+            # every rank runs the backward (batch norm's sums take all of them), whatever its loss
+            self.optimizer.zero_grad()
+            self.model.backward(dscores * dscores.dtype.type(weight), input_gradient=False)
+            loss, right = self.world.sum_gradients(self.model.parameters().values(), [loss * weight, right])
+            loss, right = float(loss), int(right)
             if loss_diverged(loss, self.first_loss):
                 where = largest_parameter(self.model)
                 raise DivergenceError(
                     f"training diverged at epoch {self.epoch + 1}, step {self.step}: the loss {loss:.3g} is more than "
                     f"{DIVERGENCE_FACTOR:g} times the first step's {self.first_loss:.3g}; the largest weights are in "
                     f"{where}. {learning_rate_advice(self.optimizer.lr)}", self.epoch + 1, self.step, where)
-            finite = math.isfinite(loss)
-            if finite:
-                self.optimizer.zero_grad()
-                self.model.backward(dscores, input_gradient=False)
-                finite = all_finite(self.model.grads.values())
+            finite = math.isfinite(loss) and all_finite(self.model.grads.values())
             if finite:
                 self.optimizer.step()
                 finite = all_finite(self.model.params.values())
         if not finite:
             for name, generator in self.generators.items():
                 generator.bit_generator.state = states[name]
-            where = locate_non_finite(self.model, x, labels, self.loss)
+            World().attach(self.model)  # each rank looks at its own share alone: no collectives
+            try:
+                where = locate_non_finite(self.model, x, labels, self.loss)
+            finally:
+                self.world.attach(self.model)
             raise NonFiniteError(
                 f"training went non-finite at epoch {self.epoch + 1}, step {self.step} (loss {loss}): first in "
                 f"{where}. {learning_rate_advice(self.optimizer.lr)}", self.epoch + 1, self.step, where)
         if self.first_loss is None:
             self.first_loss = loss
         self.step += 1
-        return loss, int(np.count_nonzero(scores.argmax(axis=1) == labels))
+        return loss, right
 
     def train_epoch(self, train_set: Dataset, epochs: int) -> tuple[float, float]:
         """One pass over the training set in a fresh random order; returns (mean loss, accuracy)."""
         self.model.train()
         total_loss, correct = [], 0
         batches = iterate_batches(train_set, self.batch_size, shuffle=True, rng=self.rng, augment=self.augment,
-                                  normalize=self.normalize)
+                                  normalize=self.normalize, share=self.world.share)
         with tqdm(total=len(train_set), desc=f"epoch {self.epoch + 1}/{epochs}", unit="ex", leave=False,
                   disable=not self.progress, dynamic_ncols=True) as bar:
-            for x, labels in batches:
+            for index, (x, labels) in enumerate(batches):
                 started = time.perf_counter()
-                loss, right = self.train_step(x, labels)
-                total_loss.append(loss * len(labels))
+                examples = min(self.batch_size, len(train_set) - index * self.batch_size)  # of the global batch
+                loss, right = self.train_step(x, labels, examples)
+                total_loss.append(loss * examples)
                 correct += right
-                bar.update(len(labels))
+                bar.update(examples)
                 bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
                 self._tell("on_step", {"epoch": self.epoch + 1, "step": self.step, "loss": loss,
-                                       "accuracy": right / len(labels), "lr": float(self.optimizer.lr),
-                                       "examples": len(labels), "seconds": time.perf_counter() - started})
-                if self.stop_requested:
+                                       "accuracy": right / examples, "lr": float(self.optimizer.lr),
+                                       "examples": examples, "seconds": time.perf_counter() - started})
+                if self.world.any(self.stop_requested):
+                    self.stop_requested = True
                     break
         return math.fsum(total_loss) / len(train_set), correct / len(train_set)
 
@@ -204,6 +233,7 @@ class Trainer:
                 see train_step.
         """
         key = self.monitor if val_set is not None else self.monitor.replace("val_", "train_")
+        self.world.check_batches(len(train_set), self.batch_size)
         while self.epoch < epochs and not self.stopped_early and not self.stop_requested:
             started = time.perf_counter()
             train_loss, train_accuracy = self.train_epoch(train_set, epochs)
@@ -211,7 +241,7 @@ class Trainer:
             if self.stop_requested:
                 break
             measured = None if val_set is None else evaluate(self.model, val_set, normalize=self.normalize,
-                                                             loss=self.loss)
+                                                             loss=self.loss, world=self.world)
             self.epoch += 1
             record = {
                 "epoch": self.epoch, "train_loss": train_loss, "train_accuracy": train_accuracy,
@@ -224,7 +254,7 @@ class Trainer:
             improved = self._update_best(record[key])
             self.log(format_epoch(record, epochs))
             self._tell("on_epoch", record)
-            if self.out_dir is not None:
+            if self.out_dir is not None and self.world.is_root:
                 checkpoint = self.checkpoint()
                 save_checkpoint(os.path.join(self.out_dir, LAST_CHECKPOINT), checkpoint)
                 if improved:
@@ -280,6 +310,10 @@ class Trainer:
     def resume(self, path) -> None:
         """Restore from a checkpoint file (see restore and volnet.training.checkpoint.load_checkpoint)."""
         self.restore(load_checkpoint(path))
+
+
+def _silent(line: str) -> None:
+    """The log of ranks other than 0: they report nothing."""
 
 
 def format_epoch(record: dict, epochs: int) -> str:
