@@ -59,38 +59,42 @@ def unpicture(sent: dict) -> np.ndarray:
 
 
 class Client:
-    """One tab's bounded stores (module doc); filled from any thread, emptied by its WebSocket task."""
+    """One tab's bounded stores (module doc), in the order of publication; filled from any
+    thread, emptied by its WebSocket task."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop):
         self.loop, self.ready = loop, asyncio.Event()
-        self.queue: collections.deque[str] = collections.deque(maxlen=MAX_QUEUED)
-        self.latest: dict[str, str] = {}
+        self.pending: collections.OrderedDict[object, str] = collections.OrderedDict()  # kind or number -> text
+        self.small = collections.deque()  # the numbers of the small messages waiting, oldest first
+        self.count = 0
         self.lock = threading.Lock()
-        self.dropped = 0
 
     def put(self, kind: str, text: str) -> None:
         with self.lock:
             if kind in LATEST_ONLY:
-                self.latest.pop(kind, None)  # re-inserted last, so kinds keep the order of their news
-                self.latest[kind] = text
+                self.pending.pop(kind, None)  # the older one of this kind goes; the newer one takes its turn
+                self.pending[kind] = text
             else:
-                self.dropped += len(self.queue) == self.queue.maxlen
-                self.queue.append(text)
+                self.count += 1
+                self.pending[self.count] = text
+                self.small.append(self.count)
+                if len(self.small) > MAX_QUEUED:
+                    del self.pending[self.small.popleft()]
         self.loop.call_soon_threadsafe(self.ready.set)
 
     def take(self) -> list[str]:
-        """Everything waiting, the small messages first; empties the stores."""
+        """Everything waiting, in the order it was published; empties the stores."""
         with self.lock:
-            texts = [*self.queue, *self.latest.values()]
-            self.queue.clear()
-            self.latest.clear()
+            texts = list(self.pending.values())
+            self.pending.clear()
+            self.small.clear()
             self.ready.clear()
         return texts
 
     def waiting(self) -> int:
-        """How many messages are waiting (bounded by MAX_QUEUED + len(LATEST_ONLY))."""
+        """How many messages are waiting (at most MAX_QUEUED + len(LATEST_ONLY))."""
         with self.lock:
-            return len(self.queue) + len(self.latest)
+            return len(self.pending)
 
 
 class Broker:
