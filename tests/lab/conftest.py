@@ -32,5 +32,5 @@ def wait_for(condition, timeout=30.0, what="the condition"):
 
 def settled_step(lab):
     """The step count once a pause has taken hold (the step in progress finishes first)."""
-    with lab.lock:  # taken only between two steps
+    with lab.between_steps():
         return lab.trainer.step

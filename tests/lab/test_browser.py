@@ -116,7 +116,7 @@ def test_clicking_a_conv_neuron_shows_the_dot_product_numpy_computes(page, lab):
     canvas.click(position={"x": (col + 0.5) * box["width"] / 14, "y": (row + 0.5) * box["height"] / 14})
     page.wait_for_selector("#probe-sum")
     shown = float(page.get_attribute("#probe-sum", "data-sum"))
-    with lab.lock:
+    with lab.between_steps():
         x = lab.data.batch(lab.data.test.images[3][None])
         model = lab.model.eval()
         for layer in model.layers[:3]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from volnet.cli._shared import ABOVE_0, AT_LEAST_0, AT_LEAST_1, FRACTION, check_flags, model_file
+from volnet.models import get_preset
 from volnet.training.run import OPTIMIZER_NAMES
 
 FLAG_RULES = dict(lr=ABOVE_0, weight_decay=AT_LEAST_0, batch_size=AT_LEAST_1, momentum=FRACTION, seed=AT_LEAST_0,
@@ -44,6 +45,8 @@ def register(subparsers):
 
 def run(args) -> int:
     check_flags(args, **FLAG_RULES)
+    if args.preset:
+        get_preset(args.preset)  # an unknown name is refused as such, not read as an architecture string
     try:
         from volnet.lab.server import LOCAL_HOSTS, create_app, listening_socket, make_server, new_token, url_of
     except ImportError as error:

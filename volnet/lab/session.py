@@ -12,9 +12,9 @@ page shows through a Broker (volnet.lab.wire):
     "state"        the settings, paused or running, the input looked at, an error
 
 The trainer calls the Lab back after every step (Trainer callbacks, in the training thread).
-The thread holds `lock` while a step runs and lets go of it between steps, in on_step; every
-request from the page that reads or changes the model takes the lock, so it runs between two
-steps and a change applies from the next one. Pausing blocks inside on_step.
+The thread holds `lock` while a step runs; every request from the page that reads or changes
+the model waits its turn in `between_steps()`, which the thread gives it in on_step, so it runs
+between two steps and a change applies from the next one. Pausing blocks inside on_step.
 
 The page's work is kept within PAGE_SHARE of the training time: a look inside the model
 (layer cards, a validation chunk, test predictions) is taken only while the time spent on
@@ -24,6 +24,7 @@ looks is under that share of the time trained, and only while a tab is open.
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import math
 import tempfile
@@ -118,6 +119,7 @@ class Lab:
         self.lock = threading.Lock()
         self.wake = threading.Condition()
         self.paused, self.steps_allowed, self.closed = paused, 0, False
+        self.visitors = 0  # requests waiting for the model (between_steps)
         self.error: str | None = None
         self.points: list[dict] = []
         self.last: dict[str, dict] = {}  # the latest big message of each kind, for tabs that open later
@@ -195,6 +197,41 @@ class Lab:
                     self.error, self.paused = str(error), True
                     self._publish_state()
 
+    @contextlib.contextmanager
+    def between_steps(self):
+        """Hold the model between two training steps (the step in progress finishes first): what
+        every request that reads or changes the model runs in. The training thread lets each
+        waiting request in before its next step (see _hold)."""
+        with self.wake:
+            self.visitors += 1
+        try:
+            with self.lock:
+                yield
+        finally:
+            with self.wake:
+                self.visitors -= 1
+                self.wake.notify_all()
+
+    def _hold(self) -> bool:
+        """In the training thread, lock held, after a step: let the waiting requests in, and stay
+        while paused (one step granted lets it go once). Returns whether it waited for a pause."""
+        held = False
+        while True:
+            with self.wake:
+                if self.closed or (not self.visitors and not self.paused):
+                    return held
+                if not self.visitors and self.steps_allowed:
+                    self.steps_allowed -= 1
+                    return held
+                held = held or self.paused
+            self.lock.release()
+            try:
+                with self.wake:
+                    while not self.closed and (self.visitors or (self.paused and not self.steps_allowed)):
+                        self.wake.wait()
+            finally:
+                self.lock.acquire()
+
     def _wait_while_paused(self) -> None:
         with self.wake:
             while self.paused and not self.steps_allowed and not self.closed:
@@ -223,12 +260,7 @@ class Lab:
               and self.page_seconds <= PAGE_SHARE * self.trained_seconds):
             # the weights before the next step, so that the next look sees that step's update
             self.before = {name: p.data.copy() for name, p in self.model.parameters().items()}
-        self.lock.release()
-        try:
-            self._wait_while_paused()
-        finally:
-            self.lock.acquire()
-        if self.paused or self.closed:
+        if self._hold():
             self._window = self._fresh_window()  # the pause is not training time
 
     def on_epoch(self, trainer, record: dict) -> None:
@@ -362,7 +394,7 @@ class Lab:
 
     def hello(self) -> list[dict]:
         """What a tab that has just opened is sent: the state, the curve so far, the latest cards and feed."""
-        with self.lock:
+        with self.between_steps():
             messages = [{"kind": "state", **self.state()}, {"kind": "history", "points": list(self.points)}]
             messages += [{"kind": kind, **self.last[kind]} for kind in ("layers", "predictions") if kind in self.last]
         return messages
@@ -396,15 +428,14 @@ class Lab:
         if optimizer is not None and optimizer not in OPTIMIZER_NAMES:
             raise ValueError(f"argument --optimizer: invalid choice: {optimizer!r} (choose from "
                              f"{', '.join(map(repr, OPTIMIZER_NAMES))})")
-        with self.lock:
+        with self.between_steps():
             self._apply(numbers, optimizer)
-        if action is not None:
-            with self.wake:
-                self.paused = action != "resume"
-                self.steps_allowed = 1 if action == "step" else 0
-                self.wake.notify_all()
-        self._publish_state()
-        return self.state()
+            if action is not None:
+                with self.wake:
+                    self.paused = action != "resume"
+                    self.steps_allowed = 1 if action == "step" else 0
+            self._publish_state()  # with the step count at which the change applies
+            return self.state()
 
     def _apply(self, numbers: dict, optimizer_name: str | None) -> None:
         """Change the trainer's settings; nothing changes when one of them is refused."""
@@ -442,7 +473,7 @@ class Lab:
             raise ValueError("the architecture is empty; write layers such as 'conv3-16 relu pool fc10' or a preset")
         data = self.data if dataset in (None, self.data.name) else Data(dataset, self.settings.data_dir,
                                                                         self.settings.val_fraction, self.settings.seed)
-        with self.lock:
+        with self.between_steps():
             self._use(data, architecture)
         self._publish_state()
         return self.state()
@@ -462,7 +493,7 @@ class Lab:
             if not 0 <= index < len(test):
                 raise ValueError(f"{test.name} has test images 0 to {len(test) - 1}; there is no image {index}")
             subject = {"image": test.images[index], "label": int(test.labels[index]), "title": f"test image {index}"}
-        with self.lock:
+        with self.between_steps():
             self.subject = subject
             self._look_now()
             top = self.last["layers"]["top"]
@@ -494,7 +525,7 @@ class Lab:
             ValueError: an unknown kind, a layer that has no drill-down, positions outside it.
         """
         kind = request.get("kind")
-        with self.lock:
+        with self.between_steps():
             if kind == "saliency":
                 c = parse_value("class", request.get("class"), int)
                 if not 0 <= c < len(self.class_names):
@@ -521,7 +552,7 @@ class Lab:
     # -- files ------------------------------------------------------------------------------
     def snapshot(self) -> bytes:
         """The model now as a model.npz (volnet.models.save_model: the safe format), as bytes."""
-        with self.lock, tempfile.TemporaryDirectory() as folder:
+        with self.between_steps(), tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "model.npz"
             save_model(path, self.model, {"normalization": self.data.normalize.to_dict(),
                                           "architecture": self.settings.architecture, "dataset": self.data.name,
@@ -555,7 +586,7 @@ class Lab:
         if current is None:
             self._use(data, architecture, model, class_names)
         else:
-            with self.lock:
+            with self.between_steps():
                 self._use(data, architecture, model, class_names)
             self._publish_state()
         return self.state()

@@ -4,7 +4,7 @@
 
 const token = new URLSearchParams(location.search).get("token") || "";
 const $ = (id) => document.getElementById(id);
-const lab = { state: null, points: [], layers: null, updates: 0, received: [], feed: [] };
+const lab = { state: null, points: [], layers: null, updates: 0, bytes: 0, received: [] };
 window.lab = lab;  // for the browser tests and the curious
 
 // ---- talking to the server --------------------------------------------------------------
@@ -26,7 +26,7 @@ function showing(errorId, work) {
 
 function connect() {
   const socket = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/events?token=${encodeURIComponent(token)}`);
-  socket.onmessage = (event) => receive(JSON.parse(event.data));
+  socket.onmessage = (event) => { lab.bytes += event.data.length; receive(JSON.parse(event.data)); };
   socket.onclose = () => { $("running").textContent = "disconnected"; setTimeout(connect, 1000); };
 }
 
@@ -231,9 +231,16 @@ function card(info) {
   if (info.update_ratio !== undefined && info.update_ratio !== null) about.append(element("div", "", `update/weight: ${info.update_ratio.toExponential(1)} (≈1e-3 is healthy)`));
   if (info.dead !== undefined) about.append(element("div", "", `dead ReLUs: ${(100 * info.dead).toFixed(1)}% (zero on the whole batch)`));
   for (const flag of info.flags) about.append(element("div", "flag", `⚠ ${flag}`));
-  const section = (title, picture, options) => {
-    const tiles = element("div", "tiles");
-    tiles.append(...canvases(picture, options));
+  const section = (title, picture, options, group) => {
+    const tiles = element("div", "tiles"), made = canvases(picture, options);
+    if (group) {  // a filter bank: one framed row of depth slices per filter
+      for (let k = 0; k < made.length; k += group) {
+        const filter = element("span", "filter");
+        filter.title = `filter ${k / group}`;
+        filter.append(...made.slice(k, k + group));
+        tiles.append(filter);
+      }
+    } else tiles.append(...made);
     maps.append(element("div", "label", title), stats(picture), tiles);
     return tiles;
   };
@@ -255,8 +262,10 @@ function card(info) {
   section("gradients dL/d(activation)", info.gradient, { diverging: true, scale: info.gradient.shape.length === 3 ? 3 : 8 });
   for (const weight of info.weights || []) {
     if (weight.shape.length === 4 || weight.shape.length === 1) {
-      section(`${weight.name} ${weight.shape.join("×")}`, weight.value, { diverging: true, scale: weight.shape.length === 4 ? 6 : 8 });
-      section(`${weight.name} gradient`, weight.grad, { diverging: true, scale: weight.shape.length === 4 ? 6 : 8 });
+      const bank = weight.shape.length === 4, group = bank ? Math.min(weight.shape[1], 8) : 0;
+      const shown = bank && weight.value.shape[0] < weight.shape[0] * weight.shape[1] ? ` (first ${weight.value.shape[0] / group} filters, first ${group} depth slices of each)` : "";
+      section(`${weight.name} ${weight.shape.join("×")}${bank ? " (K×D×F×F)" : ""}${shown}`, weight.value, { diverging: true, scale: bank ? 6 : 8 }, group);
+      section(`${weight.name} gradient (of the last training batch)`, weight.grad, { diverging: true, scale: bank ? 6 : 8 }, group);
     } else {
       maps.append(element("div", "label", `${weight.name} ${weight.shape.join("×")} (too large to draw)`), stats(weight.value),
         element("div", "label", `${weight.name} gradient`), stats(weight.grad));
@@ -286,15 +295,28 @@ function highlight(layerIndex, rows, cols, slices) {
   }
 }
 
+// whether a receptive field reaches beyond its W×H×D input (written "W×H×D")
+function padded(answer, input) {
+  const [width, height] = input.split("×").map(Number);
+  return answer.rows[0] < 0 || answer.cols[0] < 0 || answer.rows.at(-1) >= height || answer.cols.at(-1) >= width;
+}
+
+function drillPanel() {
+  $("drill").hidden = false;
+  return $("drill-body");
+}
+$("drill-close").onclick = () => { $("drill").hidden = true; document.querySelectorAll(".ring").forEach((ring) => ring.remove()); };
+
 const neuron = showing("look-error", async (layer, d, row, col) => {
   const answer = await send("probe", { kind: "neuron", layer, d, row, col });
-  const body = $("drill-body");
+  lab.probe = answer;
+  const body = drillPanel();
   body.replaceChildren();
   if (answer.kind === "Conv2D") {
     const depth = answer.x.length, shown = Math.min(depth, 3), terms = [];
     body.append(element("p", "", `Layer ${layer} (Conv2D), filter ${d}, output row ${row}, column ${col}: the filter's ` +
       `dot product with its receptive field — input rows ${answer.rows[0]}…${answer.rows.at(-1)}, columns ${answer.cols[0]}…${answer.cols.at(-1)}` +
-      ` (outside the input: zero padding), ${depth === 1 ? `depth ${answer.depth}` : `depths ${answer.depth}…${answer.depth + depth - 1}`} — plus the bias.`));
+      `${padded(answer, lab.layers.cards[layer - 1].input) ? " (outside the input: zero padding)" : ""}, ${depth === 1 ? `depth ${answer.depth}` : `depths ${answer.depth}…${answer.depth + depth - 1}`} — plus the bias.`));
     const formula = element("div", "formula");
     for (let s = 0; s < shown; s++) {
       const signed = (v) => (v < 0 ? `(${fmt(v)})` : fmt(v));
@@ -332,7 +354,8 @@ const neuron = showing("look-error", async (layer, d, row, col) => {
 
 const saliency = showing("look-error", async (k) => {
   const answer = await send("probe", { kind: "saliency", class: k });
-  const body = $("drill-body");
+  const body = drillPanel();
+  document.querySelectorAll(".ring").forEach((ring) => ring.remove());
   const [map] = canvases(answer.map, { scale: 6 });
   body.replaceChildren(element("p", "", `Saliency of class “${answer.name}”: |∂ score / ∂ pixel| (the largest over the colour ` +
     `channels) — the brighter, the more a small change of that pixel moves the score.`), map);
