@@ -2,7 +2,7 @@
 
     pip install -e ".[lab,test]" && python benchmarks/lab_overhead.py [--rounds 2]
 
-Times one epoch of the same run three ways, alternating, `--rounds` times:
+Times one epoch of the same run three ways, `--rounds` times, each way going first in turn:
 
     train     volnet.training.run.train, as `volnet train --epochs 1 --schedule constant` runs it
     lab       the lab's Trainer with no tab open (no looks inside the model)
@@ -80,12 +80,15 @@ def main():
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium",
                                              args=["--headless", "--no-sandbox", "--disable-gpu"])
-        for _ in range(args.rounds):
-            results["train"].append(plain_train())
-            results["lab"].append(lab_epoch()[0])
-            speed, messages, size = lab_epoch(browser)
-            results["lab+page"].append(speed)
-            rates.append((messages, size))
+        runs = {"train": plain_train, "lab": lambda: lab_epoch()[0], "lab+page": lambda: lab_epoch(browser)}
+        for round_ in range(args.rounds):
+            order = list(runs)[round_ % 3:] + list(runs)[:round_ % 3]  # each run goes first in turn
+            for name in order:
+                measured = runs[name]()
+                if name == "lab+page":
+                    measured, messages, size = measured
+                    rates.append((messages, size))
+                results[name].append(measured)
         browser.close()
     base = statistics.median(results["train"])
     print("| run | examples/s (each round) | median | vs train |\n|---|---|---|---|")

@@ -1,7 +1,6 @@
 # The lab's page in a real browser (Playwright with Debian's Chromium; skipped where either is
 # missing, as tests/viz does for the HTML animation): live updates, pause and resume, controls
 # reaching the trainer, volnet's errors under the boxes, a conv neuron's dot product, an upload.
-import io
 import threading
 
 import numpy as np

@@ -134,12 +134,12 @@ def layer_cards(model, seen: Look, steps: dict[str, dict[str, np.ndarray]]) -> l
                                for name, step in own.items()]
             change = np.sqrt(sum(float(np.sum(step["update"].astype(np.float64) ** 2)) for step in own.values()))
             size = np.sqrt(sum(float(np.sum(step["weight"].astype(np.float64) ** 2)) for step in own.values()))
-            card["update_ratio"] = change / size if size > 0 else None
+            ratio = card["update_ratio"] = change / size if size > 0 else None
             low, high = UPDATE_RATIO
-            if card["update_ratio"] is not None and not low <= card["update_ratio"] <= high:
-                card["flags"].append(f"update/weight {card['update_ratio']:.0e} is {'below' if card['update_ratio'] < low else 'above'} "
-                                     f"{low if card['update_ratio'] < low else high:.0e}: learning rate too "
-                                     f"{'low' if card['update_ratio'] < low else 'high'} for this layer?")
+            if ratio is not None and not low <= ratio <= high:
+                side, limit, rate = ("below", low, "low") if ratio < low else ("above", high, "high")
+                card["flags"].append(f"update/weight {ratio:.0e} is {side} {limit:.0e}: learning rate too {rate} "
+                                     "for this layer?")
         if isinstance(layer, ReLU):
             dead = float(np.mean(np.all(output <= 0, axis=0)))
             card["dead"] = dead
@@ -178,8 +178,9 @@ def conv_neuron(layer: Conv2D, volume: np.ndarray, k: int, row: int, col: int) -
     weight = layer.weight.data[k].astype(np.float64)
     first = k // (layer.filters // layer.groups) * weight.shape[0]
     field = np.zeros_like(weight)
-    slices, inside_rows, inside_cols = np.arange(weight.shape[0]), _inside(rows, volume.shape[1]), _inside(cols, volume.shape[2])
-    field[np.ix_(slices, inside_rows, inside_cols)] = volume[np.ix_(first + slices, rows[inside_rows], cols[inside_cols])]
+    slices, inside_rows, inside_cols = np.arange(len(weight)), _inside(rows, volume.shape[1]), _inside(cols, volume.shape[2])
+    field[np.ix_(slices, inside_rows, inside_cols)] = volume[np.ix_(first + slices, rows[inside_rows],
+                                                                    cols[inside_cols])]
     bias = float(layer.bias.data[k]) if layer.parameter_data("bias") is not None else 0.0
     products = field * weight
     return {"rows": rows.tolist(), "cols": cols.tolist(), "depth": int(first), "x": field.tolist(),

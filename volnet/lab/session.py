@@ -43,7 +43,8 @@ from volnet.layers import Conv2D, MaxPool2D
 from volnet.models.serialize import save_model
 from volnet.training.divergence import DivergenceError
 from volnet.training.metrics import softmax
-from volnet.training.run import OPTIMIZER_NAMES, SGD_VARIANTS, TrainingConfig, _build, build_optimizer, load_trained_model
+from volnet.training.run import (OPTIMIZER_NAMES, SGD_VARIANTS, TrainingConfig, _build, build_optimizer,
+                                 load_trained_model)
 from volnet.training.trainer import Trainer
 
 STATS_INTERVAL = 0.25  # seconds between curve points
@@ -454,7 +455,8 @@ class Lab:
             optimizer = trainer.optimizer
         trainer.optimizer = optimizer
         settings.optimizer, settings.momentum = name, momentum
-        settings.lr, settings.weight_decay = numbers.get("lr", settings.lr), numbers.get("weight_decay", settings.weight_decay)
+        settings.lr = numbers.get("lr", settings.lr)
+        settings.weight_decay = numbers.get("weight_decay", settings.weight_decay)
         optimizer.lr, optimizer.weight_decay = settings.lr, settings.weight_decay
         if "batch_size" in numbers and numbers["batch_size"] != trainer.batch_size:
             # batches are drawn an epoch at a time: the epoch in progress starts again with the new size

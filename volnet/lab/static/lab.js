@@ -95,8 +95,8 @@ function showState(state) {
   $("error").textContent = state.error || "";
   const optimizer = $("c-optimizer");
   if (!optimizer.options.length) for (const name of state.optimizers) optimizer.add(new Option(name, name));
-  const picker = $("dataset");
-  picker.replaceChildren(...state.datasets.map((name) => new Option(name, name, false, name === state.dataset)));
+  $("datasets").replaceChildren(...state.datasets.map((name) => new Option(name, name)));
+  if (document.activeElement !== $("dataset")) $("dataset").value = state.dataset;
   for (const [id, value] of [["c-lr", state.lr], ["c-batch", state.batch_size], ["c-decay", state.weight_decay],
                              ["c-momentum", state.momentum]]) {
     if (document.activeElement !== $(id)) $(id).value = value === null || value === undefined ? "" : value;
