@@ -117,3 +117,17 @@ def test_layer_cards_report_ratios_dead_units_and_flags():
     assert cards[0]["clickable"] and cards[2]["clickable"] and not cards[3]["clickable"]
     # the gradient looked at is that of row 0's loss only
     assert not np.any(seen.gradients[0][1:]) and np.any(seen.gradients[0][0])
+
+
+def test_looking_leaves_the_training_gradients_and_mode_as_they_were():
+    rng = np.random.default_rng(1)
+    model = build_model("conv3-4 bn relu pool dropout0.5 fc10", input_shape=(1, 8, 8), seed=0)
+    for p in model.parameters().values():
+        p.grad[...] = rng.standard_normal(p.grad.shape)
+    before = {name: p.grad.copy() for name, p in model.parameters().items()}
+    x = rng.standard_normal((3, 1, 8, 8)).astype(np.float32)
+    probe.look(model, x, 1)
+    probe.saliency(model, x[0], 4)
+    assert model.training and all(not layer.recording for _, layer in model.named_layers())
+    for name, p in model.parameters().items():
+        np.testing.assert_array_equal(p.grad, before[name])

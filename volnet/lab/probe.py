@@ -15,8 +15,8 @@ gradient is dL/d(activation) for it. From a Look:
     pool_neuron      one output number of a pooling layer and which input of its window won
     saliency         |∂ score_c / ∂ x|, the largest over the input's depth, for class c
 
-The parameters' .grad are overwritten by the backward pass here: the caller copies what it
-needs of the training step's gradients first (the trainer zeroes them before its next step).
+The backward passes here leave the parameters' .grad as they found them: those of the last
+training step, which the cards show.
 """
 
 from __future__ import annotations
@@ -56,13 +56,17 @@ class Look:
 
 
 def _in_inference(model: Layer, work):
-    """Run work() with the model in inference mode and recording, then put both back."""
+    """Run work() with the model in inference mode and recording, then put both back, and the
+    parameters' gradients as they were (those of the last training step)."""
     was_training = model.training
+    grads = {name: p.grad.copy() for name, p in model.parameters().items()}
     model.eval().record()
     try:
         return work()
     finally:
         model.record(False).train(was_training)
+        for name, p in model.parameters().items():
+            p.grad[...] = grads[name]
 
 
 def look(model, x: np.ndarray, label: int) -> Look:

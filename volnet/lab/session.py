@@ -41,7 +41,6 @@ from volnet.lab import probe
 from volnet.lab.wire import Broker, picture
 from volnet.layers import Conv2D, MaxPool2D
 from volnet.models.serialize import save_model
-from volnet.training.divergence import DivergenceError
 from volnet.training.metrics import softmax
 from volnet.training.run import (OPTIMIZER_NAMES, SGD_VARIANTS, TrainingConfig, _build, build_optimizer,
                                  load_trained_model)
@@ -194,8 +193,9 @@ class Lab:
                 trainer.stop_requested = False
                 try:
                     trainer.fit(self.data.train, self.data.val, epochs=trainer.epoch + 10 ** 6)
-                except DivergenceError as error:  # the trainer names the step and the layer
-                    self.error, self.paused = str(error), True
+                except (ValueError, TypeError, OSError) as error:  # e.g. DivergenceError, naming the step and layer
+                    with self.wake:
+                        self.error, self.paused = str(error), True
                     self._publish_state()
 
     @contextlib.contextmanager
