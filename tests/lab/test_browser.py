@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.browser import launch_chromium
 from tests.lab.conftest import TOKEN, settled_step, wait_for
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -29,11 +30,7 @@ def url(lab):
 @pytest.fixture(scope="module")
 def browser():
     with sync_api.sync_playwright() as playwright:
-        try:
-            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium",
-                                                 args=["--headless", "--no-sandbox", "--disable-gpu"])
-        except Exception as error:  # no chromium installed here
-            pytest.skip(f"chromium is not available: {error}")
+        browser = launch_chromium(playwright)
         yield browser
         browser.close()
 

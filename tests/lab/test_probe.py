@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from volnet.lab import probe
+from volnet.lab.wire import unpicture
 from volnet.layers import Conv2D, MaxPool2D
 from volnet.models import build_model, summary_rows
 
@@ -131,3 +132,20 @@ def test_looking_leaves_the_training_gradients_and_mode_as_they_were():
     assert model.training and all(not layer.recording for _, layer in model.named_layers())
     for name, p in model.parameters().items():
         np.testing.assert_array_equal(p.grad, before[name])
+
+
+def test_cards_send_filter_banks_and_small_matrices_but_only_the_numbers_of_large_ones():
+    model = build_model("conv3-20 relu fc70 relu fc10", input_shape=(3, 6, 6), seed=0)
+    x = np.random.default_rng(0).standard_normal((2, 3, 6, 6)).astype(np.float32)
+    steps = {name: {"weight": p.data, "update": np.zeros_like(p.data), "grad": p.grad}
+             for name, p in model.parameters().items()}
+    cards = probe.layer_cards(model, probe.look(model, x, 0), steps)
+    bank, weight = cards[0]["weights"][0]["value"], model.layers[0].weight.data
+    assert bank["shape"] == [probe.MAX_FILTERS * 3, 3, 3] and bank["full"] == [20, 3, 3, 3]
+    assert bank["min"] == weight.min() and bank["max"] == weight.max()  # of all 20 filters
+    np.testing.assert_allclose(unpicture(bank), weight[:probe.MAX_FILTERS].reshape(-1, 3, 3), atol=np.ptp(weight) / 500)
+    large, small = cards[2]["weights"][0]["value"], cards[4]["weights"][0]["value"]
+    assert large["data"] is None and large["full"] == [70, 720]  # 50,400 numbers: statistics only
+    assert small["data"] is not None and small["shape"] == [10, 70]
+    weight = model.layers[4].weight.data
+    np.testing.assert_allclose(unpicture(small), weight, atol=np.ptp(weight) / 500)

@@ -55,3 +55,9 @@ def test_the_number_of_tabs_is_bounded():
             broker.add(loop)
     finally:
         loop.close()
+
+
+def test_numbers_carry_the_statistics_without_the_values():
+    array = np.arange(12.0).reshape(3, 4) - 5
+    sent = wire.numbers(array)
+    assert sent == {"shape": [], "full": [3, 4], "min": -5.0, "max": 6.0, "mean": 0.5, "data": None}

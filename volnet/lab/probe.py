@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from volnet.layers import Conv2D, Layer, MaxPool2D, ReLU, format_shape
-from volnet.lab.wire import picture
+from volnet.lab.wire import MAX_DRAWN, numbers, picture
 from volnet.ops.loss import softmax_cross_entropy
 
 UPDATE_RATIO = (1e-4, 1e-2)  # CS231n: ‖update‖/‖weights‖ ≈ 1e-3 per step; far outside means a bad lr
@@ -110,8 +110,13 @@ def parameter_formula(layer: Layer) -> str:
     return f"{' + '.join(terms)} = {total:,}" if len(terms) > 1 or "×" in terms[0] else f"{total:,}"
 
 
-def _filters(weight: np.ndarray) -> dict:
-    return picture(weight[:MAX_FILTERS, :MAX_FILTER_DEPTH].reshape(-1, *weight.shape[2:]), max_slices=10**6)
+def _drawn(weight: np.ndarray) -> dict:
+    """A parameter as the page draws it: a filter bank (K, D, F, F) as its first MAX_FILTERS filters'
+    first MAX_FILTER_DEPTH slices, a vector or a small matrix whole, a large matrix as its numbers only."""
+    if weight.ndim == 4:
+        return picture(weight[:MAX_FILTERS, :MAX_FILTER_DEPTH].reshape(-1, *weight.shape[2:]), max_slices=10 ** 6,
+                       whole=weight)
+    return picture(weight) if weight.ndim == 1 or weight.size <= MAX_DRAWN else numbers(weight)
 
 
 def layer_cards(model, seen: Look, steps: dict[str, dict[str, np.ndarray]]) -> list[dict]:
@@ -133,8 +138,7 @@ def layer_cards(model, seen: Look, steps: dict[str, dict[str, np.ndarray]]) -> l
         own = {name: steps[f"{index}.{name}"] for name in layer.parameters() if f"{index}.{name}" in steps}
         if own:
             card["weights"] = [{"name": name, "shape": list(step["weight"].shape),
-                                "value": (_filters if step["weight"].ndim == 4 else picture)(step["weight"]),
-                                "grad": (_filters if step["grad"].ndim == 4 else picture)(step["grad"])}
+                                "value": _drawn(step["weight"]), "grad": _drawn(step["grad"])}
                                for name, step in own.items()]
             change = np.sqrt(sum(float(np.sum(step["update"].astype(np.float64) ** 2)) for step in own.values()))
             size = np.sqrt(sum(float(np.sum(step["weight"].astype(np.float64) ** 2)) for step in own.values()))

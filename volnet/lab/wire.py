@@ -25,31 +25,39 @@ import numpy as np
 
 MAX_SLICES = 32  # depth slices of a volume that are sent
 MAX_SIDE = 32  # pixels along each side of a depth slice that are sent
+MAX_DRAWN = 4096  # numbers of a weight matrix that are sent (larger ones: min, max and mean only)
 MAX_QUEUED = 256  # small messages waiting per tab
 MAX_CLIENTS = 16  # tabs at once
 LATEST_ONLY = frozenset({"layers", "predictions", "state", "probe"})
 
 
-def picture(array: np.ndarray, max_slices: int = MAX_SLICES, max_side: int = MAX_SIDE) -> dict:
+def numbers(array: np.ndarray) -> dict:
+    """An array's shape, min, max and mean without its values (data None): for one too large to draw."""
+    array = np.asarray(array, dtype=np.float64)
+    return {"shape": [], "full": list(array.shape), "min": float(array.min()), "max": float(array.max()),
+            "mean": float(array.mean()), "data": None}
+
+
+def picture(array: np.ndarray, max_slices: int = MAX_SLICES, max_side: int = MAX_SIDE, whole=None) -> dict:
     """An array as 8-bit numbers scaled between its min and max (module doc).
 
     Args:
         array: (D, H, W) a volume, (H, W) a map or (D,) a vector.
+        whole: the array that `array` is part of (e.g. a filter bank of which some filters are
+            sent); its min and max scale the values, and numbers() describe it.
 
     Returns:
-        {"shape": sent shape, "full": the array's shape, "min", "max", "mean", "data": base64
-        of uint8 values, C order}: value = min + data/255·(max − min).
+        numbers(whole or array) with "shape", the shape sent, and "data", base64 of its uint8
+        values in C order: value = min + data/255·(max − min).
     """
+    sent = numbers(array if whole is None else whole)
     array = np.asarray(array, dtype=np.float64)
-    full = list(array.shape)
-    low, high, mean = (float(array.min()), float(array.max()), float(array.mean())) if array.size else (0.0, 0.0, 0.0)
     if array.ndim == 3:
         step = -(-max(array.shape[1:]) // max_side)
         array = array[:max_slices, ::step, ::step]
-    span = high - low
-    scaled = np.zeros(array.shape, np.uint8) if span == 0 else np.round((array - low) / span * 255).astype(np.uint8)
-    return {"shape": list(scaled.shape), "full": full, "min": low, "max": high, "mean": mean,
-            "data": base64.b64encode(scaled.tobytes()).decode("ascii")}
+    span = sent["max"] - sent["min"]
+    scaled = np.zeros(array.shape, np.uint8) if span == 0 else np.round((array - sent["min"]) / span * 255).astype(np.uint8)
+    return {**sent, "shape": list(scaled.shape), "data": base64.b64encode(scaled.tobytes()).decode("ascii")}
 
 
 def unpicture(sent: dict) -> np.ndarray:

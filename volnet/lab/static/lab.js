@@ -227,7 +227,7 @@ function card(info) {
   const box = element("div", "card"), about = element("div", "info"), maps = element("div", "maps");
   box.dataset.layer = info.index;
   about.append(element("div", "type", `${info.index}. ${info.type}`), element("div", "mono", info.label),
-    element("div", "", `${info.input} → ${info.output} (W×H×D)`), element("div", "mono", `parameters: ${info.parameters}`));
+    element("div", "", `${info.input} → ${info.output}${(info.input + info.output).includes("×") ? " (W×H×D)" : ""}`), element("div", "mono", `parameters: ${info.parameters}`));
   if (info.update_ratio !== undefined && info.update_ratio !== null) about.append(element("div", "", `update/weight: ${info.update_ratio.toExponential(1)} (≈1e-3 is healthy)`));
   if (info.dead !== undefined) about.append(element("div", "", `dead ReLUs: ${(100 * info.dead).toFixed(1)}% (zero on the whole batch)`));
   for (const flag of info.flags) about.append(element("div", "flag", `⚠ ${flag}`));
@@ -261,11 +261,16 @@ function card(info) {
   }
   section("gradients dL/d(activation)", info.gradient, { diverging: true, scale: info.gradient.shape.length === 3 ? 3 : 8 });
   for (const weight of info.weights || []) {
-    if (weight.shape.length === 4 || weight.shape.length === 1) {
+    if (weight.value.data !== null) {
       const bank = weight.shape.length === 4, group = bank ? Math.min(weight.shape[1], 8) : 0;
-      const shown = bank && weight.value.shape[0] < weight.shape[0] * weight.shape[1] ? ` (first ${weight.value.shape[0] / group} filters, first ${group} depth slices of each)` : "";
-      section(`${weight.name} ${weight.shape.join("×")}${bank ? " (K×D×F×F)" : ""}${shown}`, weight.value, { diverging: true, scale: bank ? 6 : 8 }, group);
-      section(`${weight.name} gradient (of the last training batch)`, weight.grad, { diverging: true, scale: bank ? 6 : 8 }, group);
+      const scale = bank ? 6 : weight.shape.length === 2 ? Math.max(2, Math.min(8, Math.floor(600 / weight.shape[1]))) : 8;
+      const filters = bank ? weight.value.shape[0] / group : 0, cuts = [];
+      if (bank && filters < weight.shape[0]) cuts.push(`the first ${filters} filters`);
+      if (bank && group < weight.shape[1]) cuts.push(`the first ${group} depth slices of each`);
+      const shown = cuts.length ? ` (${cuts.join(", ")})` : "";
+      const layout = bank ? " (K×D×F×F)" : weight.shape.length === 2 ? " (outputs × inputs)" : "";
+      section(`${weight.name} ${weight.shape.join("×")}${layout}${shown}`, weight.value, { diverging: true, scale }, group);
+      section(`${weight.name} gradient (of the last training batch)`, weight.grad, { diverging: true, scale }, group);
     } else {
       maps.append(element("div", "label", `${weight.name} ${weight.shape.join("×")} (too large to draw)`), stats(weight.value),
         element("div", "label", `${weight.name} gradient`), stats(weight.grad));
