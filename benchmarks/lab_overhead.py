@@ -12,7 +12,9 @@ all with the lab's defaults: the tiny preset on the embedded sample (9,000 train
 Adam, lr 1e-3, batch 32, seed 0. The examples/s of each are the epoch's training examples over
 the seconds of its training loop (the history record's "examples_per_second", which counts the
 page's looks, since they run inside the loop). For lab+page it also counts the messages the tab
-received per second and their bytes. Prints one Markdown table.
+received per second and their bytes, and the share of the training thread's time that the
+looks inside the model took (Lab.page_seconds over Lab.trained_seconds). Prints one Markdown
+table.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ def plain_train() -> float:
 
 
 def lab_epoch(browser=None) -> tuple[float, float | None, float | None]:
-    """(examples/s, messages/s, bytes/s) of the lab's first epoch; the last two with a tab open."""
+    """(examples/s, messages/s, bytes/s, looks' share) of the lab's first epoch; the last three with a tab open."""
     lab = Lab(SETTINGS, paused=True)
     token, sock = new_token(), listening_socket("127.0.0.1", 0)
     server = make_server(create_app(lab, token))
@@ -61,7 +63,7 @@ def lab_epoch(browser=None) -> tuple[float, float | None, float | None]:
             return lab.trainer.history[0]["examples_per_second"], None, None
         after = page.evaluate(counted)
         return (lab.trainer.history[0]["examples_per_second"], (after[0] - before[0]) / seconds,
-                (after[1] - before[1]) / seconds)
+                (after[1] - before[1]) / seconds, lab.page_seconds / lab.trained_seconds)
     finally:
         lab.close()
         server.should_exit = True
@@ -86,8 +88,8 @@ def main():
             for name in order:
                 measured = runs[name]()
                 if name == "lab+page":
-                    measured, messages, size = measured
-                    rates.append((messages, size))
+                    measured, messages, size, share = measured
+                    rates.append((messages, size, share))
                 results[name].append(measured)
         browser.close()
     base = statistics.median(results["train"])
@@ -95,7 +97,8 @@ def main():
     for name, speeds in results.items():
         median = statistics.median(speeds)
         print(f"| {name} | {', '.join(f'{s:.0f}' for s in speeds)} | {median:.0f} | {median / base:.2f}× |")
-    print("\nreceived by the open tab: " + ", ".join(f"{m:.1f} messages/s ({b / 1024:.0f} KiB/s)" for m, b in rates))
+    print("\nreceived by the open tab: " + ", ".join(f"{m:.1f} messages/s ({b / 1024:.0f} KiB/s)" for m, b, _ in rates))
+    print("the looks' share of the training thread's time: " + ", ".join(f"{share:.1%}" for _, _, share in rates))
 
 
 if __name__ == "__main__":
