@@ -146,3 +146,16 @@ def test_an_uploaded_image_gets_a_prediction(page, lab, tmp_path):
     page.set_input_files("#upload", str(broken))
     page.wait_for_function("document.getElementById('look-error').textContent.length > 0", timeout=20000)
     assert "is not an image Pillow can read" in page.inner_text("#look-error")
+
+
+def test_a_change_of_settings_is_marked_on_the_curves_and_a_restart_clears_them(page, lab):
+    page.fill("#c-lr", "0.003")
+    page.click("#apply")
+    page.wait_for_function("window.lab.marks.some(m => m.text.includes('lr 0.003'))", timeout=20000)
+    mark = page.evaluate("window.lab.marks.at(-1)")
+    assert mark["step"] <= lab.trainer.step
+    page.fill("#arch", "conv3-4 relu pool fc10")
+    page.click("#restart")
+    page.wait_for_function("window.lab.state.architecture === 'conv3-4 relu pool fc10'", timeout=20000)
+    assert page.evaluate("window.lab.marks.length") == 0
+    page.wait_for_function("document.querySelectorAll('#cards .card').length === 4", timeout=20000)

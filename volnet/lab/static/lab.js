@@ -4,7 +4,7 @@
 
 const token = new URLSearchParams(location.search).get("token") || "";
 const $ = (id) => document.getElementById(id);
-const lab = { state: null, points: [], layers: null, updates: 0, bytes: 0, received: [] };
+const lab = { state: null, points: [], marks: [], layers: null, updates: 0, bytes: 0, received: [] };
 window.lab = lab;  // for the browser tests and the curious
 
 // ---- talking to the server --------------------------------------------------------------
@@ -85,7 +85,21 @@ function element(tag, className, text) {
 }
 
 // ---- state and controls ---------------------------------------------------------------------
+// a change of the settings, marked on the curves at the step from which it applies
+const MARKED = { lr: "lr", optimizer: "optimizer", momentum: "momentum", batch_size: "batch", weight_decay: "decay" };
+function markChanges(before, after) {
+  if (!before || before.architecture !== after.architecture || before.dataset !== after.dataset) return;
+  const changes = Object.entries(MARKED).filter(([key]) => before[key] !== after[key])
+    .map(([key, name]) => `${name} ${typeof after[key] === "number" ? fmt(after[key]) : after[key]}`);
+  if (changes.length) { lab.marks.push({ step: after.step, text: changes.join(", ") }); scheduleCurves(); }
+}
+
 function showState(state) {
+  const before = lab.state;
+  if (before && (state.step < before.step || state.architecture !== before.architecture || state.dataset !== before.dataset)) {
+    lab.points = []; lab.marks = []; scheduleCurves();  // a fresh start (here or in another tab)
+  }
+  markChanges(before, state);
   lab.state = state;
   $("what").textContent = `${state.dataset} (${state.train_examples.toLocaleString()} training images) · ${state.architecture}`;
   $("epoch").textContent = state.epoch; $("step").textContent = state.step; $("lr").textContent = fmt(state.lr);
@@ -114,7 +128,7 @@ $("arch").oninput = () => { $("arch").dataset.edited = "yes"; };
 $("restart").onclick = showing("arch-error", async () => {
   const state = await send("restart", { architecture: $("arch").value, dataset: $("dataset").value });
   delete $("arch").dataset.edited;
-  lab.points = []; drawCurves(); showState(state);
+  showState(state);
 });
 const lookAt = showing("look-error", async (index) => { $("index").value = index; await send("look", { index }); });
 $("look").onclick = () => lookAt(+$("index").value);
@@ -127,7 +141,7 @@ $("upload").onchange = showing("look-error", async () => {
 });
 $("load").onchange = showing("model-error", async () => {
   const file = $("load").files[0];
-  if (file) { showState(await send("model", file, true)); lab.points = []; drawCurves(); }
+  if (file) showState(await send("model", file, true));
 });
 $("snapshot").href = `snapshot?token=${encodeURIComponent(token)}`;
 
@@ -169,6 +183,12 @@ function drawCurve(canvas, series, fixedRange) {
   context.stroke();
   context.fillText(`step ${x0}`, left, height - 6);
   context.textAlign = "right"; context.fillText(`step ${x1}`, width - 8, height - 6); context.textAlign = "left";
+  context.setLineDash([4, 3]); context.strokeStyle = "#9aa3b3"; context.fillStyle = "#5b6475";
+  for (const mark of lab.marks.filter((m) => m.step >= x0 && m.step <= x1)) {
+    context.beginPath(); context.moveTo(x(mark.step), 6); context.lineTo(x(mark.step), height - bottom); context.stroke();
+    context.fillText(mark.text, Math.min(x(mark.step) + 3, width - 8 - context.measureText(mark.text).width), 16);
+  }
+  context.setLineDash([]);
   for (const s of series) {
     context.strokeStyle = s.colour; context.fillStyle = s.colour; context.lineWidth = 1.5; context.beginPath();
     s.points.forEach(([step, value], i) => (i ? context.lineTo(x(step), y(value)) : context.moveTo(x(step), y(value))));
