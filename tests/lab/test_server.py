@@ -3,6 +3,8 @@
 import io
 import json
 import re
+import struct
+import zlib
 
 import numpy as np
 import pytest
@@ -99,6 +101,21 @@ def test_an_upload_that_is_not_an_image_gets_the_loaders_message(client):
 def test_an_image_of_too_many_pixels_is_refused(client):
     response = client.post("/upload", params={"token": TOKEN}, content=png(np.zeros((2100, 2100), np.uint8)))
     assert response.status_code == 400 and "2100×2100 pixels" in response.json()["error"]
+
+
+def png_header(width, height):
+    # a PNG that declares its size and holds no pixels: what a decompression bomb starts with
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)) + \
+        chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize("width, height", [(3000, 3000), (20000, 20000)])
+def test_an_image_that_declares_too_many_pixels_is_refused_before_decoding(client, width, height):
+    response = client.post("/upload", params={"token": TOKEN}, content=png_header(width, height))
+    assert response.status_code == 400
+    assert f"{width}×{height} pixels" in response.json()["error"] or "decompression bomb" in response.json()["error"]
 
 
 def test_an_uploaded_image_is_classified(client, lab):

@@ -510,9 +510,11 @@ class Lab:
             path = Path(folder) / "upload"
             path.write_bytes(data)
             try:
-                with Image.open(path) as image:
+                with Image.open(path) as image:  # reads the header only
                     size = image.size
-            except (OSError, ValueError, Image.DecompressionBombError):
+            except Image.DecompressionBombError as error:
+                raise ValueError(f"the uploaded image is refused: {error}") from None
+            except (OSError, ValueError):
                 size = (0, 0)  # load_image gives the message
             if size[0] * size[1] > MAX_IMAGE_PIXELS:
                 raise ValueError(f"the uploaded image is {size[0]}×{size[1]} pixels; the lab takes images of at most "
