@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.browser import launch_chromium
 from volnet.layers import Conv2D
 from volnet.ops.conv import conv2d_forward_reference
 from volnet.viz import style
@@ -120,11 +121,7 @@ def test_html_page_plays_and_steps_in_a_browser(tmp_path):
     demo = small_demo()
     _, page_path = save_convolution_animation(demo, tmp_path)
     with sync_api.sync_playwright() as playwright:
-        try:
-            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium",
-                                                 args=["--headless", "--no-sandbox", "--disable-gpu"])
-        except Exception as error:  # no chromium installed here
-            pytest.skip(f"chromium is not available: {error}")
+        browser = launch_chromium(playwright)
         try:
             page = browser.new_page()
             page.goto(page_path.resolve().as_uri())

@@ -181,6 +181,12 @@ def load_dataset(name: str, split: str = "train", data_dir=None, download: bool 
     return layout.read(folder, split)
 
 
+def present(name: str, data_dir=None) -> bool:
+    """Whether load_dataset(name, "train", data_dir) would find its files without downloading."""
+    return name == "sample" or (name in SOURCES and _find(SOURCES[name], search_folders(name, data_dir), "train")
+                                is not None)
+
+
 def _find(source: Source, folders: list[Path], split: str) -> tuple[Layout, Path] | None:
     """The first layout whose files for `split` are all present, and where; a downloaded
     archive that is present but not yet unpacked is unpacked first."""

@@ -215,6 +215,15 @@ def _split(config: TrainingConfig, dataset: Dataset) -> tuple[Dataset, Dataset |
     return dataset.split(config.val_fraction, rng)
 
 
+def build_optimizer(name: str, model, lr: float, weight_decay: float = 0.0, clip_norm: float | None = None,
+                    **options):
+    """The optimizer called `name` (one of OPTIMIZER_NAMES) over the model's parameters; options
+    such as momentum=0.5 override those of the SGD variants."""
+    if name in SGD_VARIANTS:
+        name, options = "sgd", {**SGD_VARIANTS[name], **options}
+    return make_optimizer(name, model.parameters(), lr=lr, weight_decay=weight_decay, clip_norm=clip_norm, **options)
+
+
 def _build(config: TrainingConfig, train_set: Dataset):
     model = build_model(config.architecture, input_shape=train_set.image_shape, seed=config.seed)
     classes = len(train_set.class_names)
@@ -222,11 +231,7 @@ def _build(config: TrainingConfig, train_set: Dataset):
     if scores != (classes,):
         raise ValueError(f"the model {config.architecture!r} gives scores of shape {scores} but {train_set.name} has "
                          f"{classes} classes; end the architecture with fc{classes}")
-    options = {"lr": config.lr, "weight_decay": config.weight_decay, "clip_norm": config.clip_norm}
-    if config.optimizer in SGD_VARIANTS:
-        optimizer = make_optimizer("sgd", model.parameters(), **options, **SGD_VARIANTS[config.optimizer])
-    else:
-        optimizer = make_optimizer(config.optimizer, model.parameters(), **options)
+    optimizer = build_optimizer(config.optimizer, model, config.lr, config.weight_decay, config.clip_norm)
     steps = config.epochs * math.ceil(len(train_set) / config.batch_size)
     schedule = make_schedule(config.schedule, config.lr, steps, warmup_steps=config.warmup)
     return model, optimizer, schedule
