@@ -74,7 +74,7 @@ def class_activation_map(model: Layer, x, chosen=None, class_names=None) -> np.n
     feeding, _, fc = cam_layers(model)
     target = target_class(model, x, chosen, class_names)
     activation = score_gradient(model, x[None], target, feeding).activation[0]
-    return np.tensordot(fc.weight.data[:, target], activation, axes=1)
+    return np.tensordot(fc.weight.data[target], activation, axes=1)
 
 
 def stretched(cam: np.ndarray, image_shape) -> np.ndarray:

@@ -77,6 +77,7 @@ def embedding_figure(points: np.ndarray, labels: np.ndarray, class_names, images
         axis_names: the names of the two axes (e.g. "PC 1 (23 % of the variance)").
         thumbnails: how many images to draw (spread_out picks them), framed in their class's colour.
     """
+    from matplotlib.colors import Normalize
     from matplotlib.offsetbox import AnnotationBbox, OffsetImage
 
     figure = style.new_figure(8.6, 6.6, layout="constrained")
@@ -90,7 +91,7 @@ def embedding_figure(points: np.ndarray, labels: np.ndarray, class_names, images
         for index in spread_out(points, thumbnails):
             picture = images[index]
             shown = picture[0] if picture.shape[0] == 1 else picture.transpose(1, 2, 0)
-            box = OffsetImage(shown, cmap="gray", vmin=0, vmax=255, zoom=THUMBNAIL_ZOOM * 28 / max(shown.shape[:2]))
+            box = OffsetImage(shown, cmap="gray", norm=Normalize(0, 255), zoom=THUMBNAIL_ZOOM * 28 / max(shown.shape[:2]))
             axes.add_artist(AnnotationBbox(box, points[index], frameon=True, pad=0.1,
                                            bboxprops={"edgecolor": palette[labels[index]], "linewidth": 1.6}))
     axes.set_xlabel(axis_names[0])
