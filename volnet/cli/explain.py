@@ -290,7 +290,7 @@ def run_cam(args) -> int:
     import numpy as np
 
     from volnet.explain import cam
-    from volnet.explain.probe import layer_name
+    from volnet.explain.probe import describe_layer
 
     subject = Subject(args)
     feeding = cam.cam_layers(subject.model)[0]
@@ -298,11 +298,11 @@ def run_cam(args) -> int:
     found = cam.class_activation_map(subject.model, subject.x, target)
     print(subject.headline())
     print(f"CAM of {subject.class_name(target)}: Σ_k W[c, k] A_k over the {len(found)}×{found.shape[1]} maps of "
-          f"layer {layer_name(feeding)}, which global average pooling averages; from {found.min():.3g} to "
+          f"{describe_layer(feeding)}, which global average pooling averages; from {found.min():.3g} to "
           f"{found.max():.3g} (negative parts drawn as 0)")
     figure = cam.cam_figure(subject.image, np.maximum(found, 0), f"{subject.headline()} — why "
                                                                  f"{subject.class_name(target)}?",
-                            f"CAM, layer {layer_name(feeding)}")
+                            f"CAM, {describe_layer(feeding)}")
     return subject.save(figure, subject.file_name("cam", target))
 
 
@@ -322,8 +322,9 @@ def run_classes(args) -> int:
         print(f"{subject.class_name(target)}: P = {probability:.1%} after {args.steps} steps")
         images.append(pictures.pixels(made, subject.normalization))
         captions.append(f"{subject.class_name(target)}\nP = {probability:.0%}")
-    title = (f"The image each class likes most: {args.steps} steps of lr {args.lr:g} on score − {args.l2:g}·‖I‖², "
-             f"jitter ±{args.jitter} px, blur σ {args.blur_sigma:g} every {args.blur_every}")
+    title = (f"The image each class likes most: gradient ascent from a blank image\n{args.steps} steps of lr "
+             f"{args.lr:g} on score − {args.l2:g}·‖I‖², jitter ±{args.jitter} px, blur σ {args.blur_sigma:g} every "
+             f"{args.blur_every} steps")
     figure = class_model.class_visualisation_figure(images, captions, title)
     name = "classes" if args.chosen is None else _file_name("class", subject.class_name(targets[0]))
     return subject.save(figure, name)

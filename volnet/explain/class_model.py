@@ -94,7 +94,7 @@ def class_visualisation_figure(images: list[np.ndarray], titles: list[str], titl
     """
     columns = min(len(images), 5)
     rows = math.ceil(len(images) / columns)
-    figure = style.new_figure(1.75 * columns, 1.95 * rows + 0.5, layout="constrained")
+    figure = style.new_figure(max(1.75 * columns, 6.4), 1.95 * rows + 0.7, layout="constrained")
     axes = np.atleast_1d(figure.subplots(rows, columns)).ravel()
     for axis, image, caption in zip(axes, images, titles):
         pictures.show_image(axis, image, caption)

@@ -95,7 +95,7 @@ def occlusion_figure(image: np.ndarray, occlusion: OcclusionMap, title: str, cla
     """
     figure = style.new_figure(7.4, 2.9, layout="constrained")
     axes = figure.subplots(1, 3)
-    pictures.show_image(axes[0], image, "input")
+    pictures.show_image(axes[0], image, f"input, and the grey\n{occlusion.size}×{occlusion.size} patch (top left)")
     axes[0].add_patch(_patch(occlusion.size))
     shown = axes[1].imshow(occlusion.pixel_map, cmap="viridis", vmin=0, vmax=1, interpolation="nearest")
     pictures.plain(axes[1], f"P({class_name}) with the\npatch here (was {occlusion.unoccluded:.0%})")
