@@ -125,3 +125,15 @@ def test_bad_arguments_are_refused_with_the_rule(models, tmp_path, capsys):
                SAMPLE_CLASSES)
     assert error_of(capsys, ["explain", "cam", str(plain), *out]).startswith(
         "CAM needs a model that ends in global average pooling and one fully-connected layer")
+
+
+def test_the_readme_example_runs(models):
+    # the Python block of the README's "Why did it say that?" section, on the sample model above
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme[readme.index("## Why did it say that?"):]
+    code = section[section.index("```python") + len("```python"):section.index("```", section.index("```python") + 9)]
+    names = {}
+    exec(code.replace("runs/fashion/model.npz", str(models["sample"])), names)
+    assert names["saliency"].shape == (28, 28) and names["cam"].shape == (14, 14)

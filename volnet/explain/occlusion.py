@@ -74,10 +74,15 @@ def occlusion_map(model: Layer, x, target, size: int = 6, stride: int = 2, fill:
         raise ValueError(f"the patch's stride must be at least 1 pixel, got {stride}")
     rows, columns = patch_corners(height, size, stride), patch_corners(width, size, stride)
     corners = [(row, column) for row in rows for column in columns]
-    occluded = np.repeat(x[None], len(corners), axis=0)
-    for image, (row, column) in zip(occluded, corners):
-        image[:, row:row + size, column:column + size] = fill
-    found = probabilities(model, occluded, batch_size)[:, target].reshape(len(rows), len(columns))
+    found = []
+    for start in range(0, len(corners), batch_size):
+        # batch_size occluded copies at a time, so memory does not grow with the number of positions
+        chunk = corners[start:start + batch_size]
+        occluded = np.repeat(x[None], len(chunk), axis=0)
+        for image, (row, column) in zip(occluded, chunk):
+            image[:, row:row + size, column:column + size] = fill
+        found.append(probabilities(model, occluded, batch_size)[:, target])
+    found = np.concatenate(found).reshape(len(rows), len(columns))
     total, cover = np.zeros((height, width)), np.zeros((height, width))
     for (a, row), (b, column) in ((ab, cd) for ab in enumerate(rows) for cd in enumerate(columns)):
         total[row:row + size, column:column + size] += found[a, b]
