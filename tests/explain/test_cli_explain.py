@@ -137,3 +137,14 @@ def test_the_readme_example_runs(models):
     names = {}
     exec(code.replace("runs/fashion/model.npz", str(models["sample"])), names)
     assert names["saliency"].shape == (28, 28) and names["cam"].shape == (14, 14)
+
+
+def test_the_command_line_and_the_arrays_do_not_wait_for_matplotlib():
+    # `volnet --help` and argument errors answer before any figure library loads
+    import subprocess
+    import sys
+
+    code = ("import sys; from volnet.cli.main import build_parser; import volnet.explain; build_parser(); "
+            "print('matplotlib' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"

@@ -346,8 +346,8 @@ def run_fooling(args) -> int:
     print(f"after {fooled.steps} steps of lr {args.lr:g} the model {outcome} {subject.class_name(target)} "
           f"({fooled.after[target]:.1%}); the change in pixel levels (0–255): L2 {l2:.1f}, L∞ {largest:.1f}")
     std = 1.0 if subject.normalization is None else np.asarray(subject.normalization.std)[:, None, None]
-    captions = [f"{subject.class_name(number)} {fooled.before[number]:.0%}",
-                f"{subject.class_name(target)} {fooled.after[target]:.0%}"]
+    captions = [f"input: {subject.class_name(number)} {fooled.before[number]:.0%}",
+                f"changed: {subject.class_name(target)} {fooled.after[target]:.0%}"]
     figure = fooling.fooling_figure(subject.image, pictures.pixels(fooled.image, subject.normalization),
                                     fooled.change * std * 255, captions,
                                     f"{subject.name}: fooled into {subject.class_name(target)} — change L2 "

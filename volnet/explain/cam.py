@@ -26,7 +26,6 @@ from volnet.explain import pictures
 from volnet.explain.probe import check_example, conv_layer, layer_name, score_gradient
 from volnet.explain.saliency import gradient_picture, target_class
 from volnet.layers import GlobalAvgPool2D, Layer, Linear, Sequential
-from volnet.viz import style
 
 
 def grad_cam(model: Layer, x, chosen=None, layer=None, class_names=None) -> np.ndarray:
@@ -91,7 +90,7 @@ def cam_figure(image: np.ndarray, cam: np.ndarray, title: str, method: str, guid
         guided: (D, H, W) guided-backprop gradient, to draw Guided Grad-CAM; or None.
     """
     panels = 3 + (guided is not None)
-    figure = style.new_figure(2.3 * panels, 3.0, layout="constrained")
+    figure = pictures.new_figure(2.3 * panels, 3.0)
     axes = figure.subplots(1, panels)
     pictures.show_image(axes[0], image, "input")
     h, w = cam.shape

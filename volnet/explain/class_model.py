@@ -27,7 +27,6 @@ import numpy as np
 from volnet.explain import pictures
 from volnet.explain.probe import class_index, score_gradient
 from volnet.layers import Layer
-from volnet.viz import style
 
 DEFAULTS = {"steps": 200, "lr": 2.0, "l2": 1e-3, "jitter": 2, "blur_every": 10, "blur_sigma": 0.5}
 
@@ -94,7 +93,7 @@ def class_visualisation_figure(images: list[np.ndarray], titles: list[str], titl
     """
     columns = min(len(images), 5)
     rows = math.ceil(len(images) / columns)
-    figure = style.new_figure(max(1.75 * columns, 6.4), 1.95 * rows + 0.7, layout="constrained")
+    figure = pictures.new_figure(max(1.75 * columns, 6.4), 1.95 * rows + 0.7)
     axes = np.atleast_1d(figure.subplots(rows, columns)).ravel()
     for axis, image, caption in zip(axes, images, titles):
         pictures.show_image(axis, image, caption)

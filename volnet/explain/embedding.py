@@ -14,7 +14,6 @@ from __future__ import annotations
 import numpy as np
 
 from volnet.explain import pictures
-from volnet.viz import style
 
 THUMBNAIL_ZOOM = 0.9  # a 28×28 thumbnail is drawn 25 screen pixels wide at 100 dpi
 
@@ -84,7 +83,7 @@ def embedding_figure(points: np.ndarray, labels: np.ndarray, class_names, images
     from matplotlib.colors import Normalize
     from matplotlib.offsetbox import AnnotationBbox, OffsetImage
 
-    figure = style.new_figure(8.6, 6.6, layout="constrained")
+    figure = pictures.new_figure(8.6, 6.6)
     axes = figure.subplots()
     palette = _palette(int(labels.max()) + 1)
     for number in np.unique(labels):

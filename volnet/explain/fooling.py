@@ -22,7 +22,6 @@ import numpy as np
 from volnet.explain import pictures
 from volnet.explain.probe import check_example, class_index, probabilities, score_gradient
 from volnet.layers import Layer
-from volnet.viz import style
 
 
 @dataclass
@@ -109,7 +108,7 @@ def fooling_figure(original: np.ndarray, fooled: np.ndarray, change: np.ndarray,
         original, fooled: (D, H, W) uint8. change: (D, H, W) the difference in pixel levels.
         captions: the two titles of the images (class and probability). title: the figure's title.
     """
-    figure = style.new_figure(7.0, 2.9, layout="constrained")
+    figure = pictures.new_figure(7.0, 2.9)
     axes = figure.subplots(1, 3)
     pictures.show_image(axes[0], original, captions[0])
     pictures.show_image(axes[1], fooled, captions[1])

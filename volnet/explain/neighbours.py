@@ -20,7 +20,6 @@ import numpy as np
 from volnet.explain import pictures
 from volnet.explain.probe import forward
 from volnet.layers import Layer, Sequential
-from volnet.viz import style
 
 
 def penultimate_codes(model: Layer, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
@@ -76,7 +75,7 @@ def neighbours_figure(query: np.ndarray, query_caption: str, rows: list[tuple[st
         title: the figure's title.
     """
     count = max(len(images) for _, images, _, _ in rows)
-    figure = style.new_figure(1.25 * (count + 1) + 0.4, 1.7 * len(rows) + 0.6, layout="constrained")
+    figure = pictures.new_figure(1.25 * (count + 1) + 0.4, 1.7 * len(rows) + 0.6)
     axes = np.asarray(figure.subplots(len(rows), count + 1, squeeze=False))
     for row, (space, images, captions, same) in enumerate(rows):
         pictures.show_image(axes[row, 0], query, query_caption if row == 0 else None)
@@ -84,7 +83,7 @@ def neighbours_figure(query: np.ndarray, query_caption: str, rows: list[tuple[st
         for column, (image, caption, match) in enumerate(zip(images, captions, same), start=1):
             pictures.show_image(axes[row, column], image, caption)
             for spine in axes[row, column].spines.values():
-                spine.set_edgecolor(style.AGREE if match else "#c0392b")
+                spine.set_edgecolor(pictures.SAME_CLASS if match else pictures.OTHER_CLASS)
                 spine.set_linewidth(2.5)
     figure.suptitle(title, fontsize=10)
     return figure

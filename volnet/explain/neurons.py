@@ -27,7 +27,6 @@ import numpy as np
 from volnet.explain import pictures
 from volnet.explain.probe import describe_layer, find_layer, forward
 from volnet.layers import Layer, Residual
-from volnet.viz import style
 
 
 @dataclass(frozen=True)
@@ -161,13 +160,13 @@ def neuron_figure(images: np.ndarray, hits: list[NeuronHit], captions: list[str]
     from matplotlib.patches import Rectangle
 
     count = len(hits)
-    figure = style.new_figure(max(1.35 * count, 4.5), 3.4, layout="constrained")
+    figure = pictures.new_figure(max(1.35 * count, 4.5), 3.4)
     axes = np.asarray(figure.subplots(2, count, squeeze=False))
     for column, (image, hit, caption) in enumerate(zip(images, hits, captions)):
         top, left, bottom, right = hit.box
         pictures.show_image(axes[0, column], image, caption)
         axes[0, column].add_patch(Rectangle((left - 0.5, top - 0.5), right - left, bottom - top, fill=False,
-                                            edgecolor=style.RESULT, linewidth=1.6))
+                                            edgecolor=pictures.FRAME, linewidth=1.6))
         pictures.show_image(axes[1, column], image[:, top:bottom, left:right])
     axes[0, 0].set_ylabel("image", fontsize=8.5)
     axes[1, 0].set_ylabel("receptive field", fontsize=8.5)

@@ -17,7 +17,6 @@ import numpy as np
 from volnet.explain import pictures
 from volnet.explain.probe import check_example, class_index, probabilities
 from volnet.layers import Layer
-from volnet.viz import style
 
 
 @dataclass
@@ -98,7 +97,7 @@ def occlusion_figure(image: np.ndarray, occlusion: OcclusionMap, title: str, cla
         image: (D, H, W) uint8. occlusion: from occlusion_map. title: the figure's title.
         class_name: the name of occlusion.target.
     """
-    figure = style.new_figure(7.4, 2.9, layout="constrained")
+    figure = pictures.new_figure(7.4, 2.9)
     axes = figure.subplots(1, 3)
     pictures.show_image(axes[0], image, f"input, and the grey\n{occlusion.size}×{occlusion.size} patch (top left)")
     axes[0].add_patch(_patch(occlusion.size))

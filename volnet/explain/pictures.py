@@ -1,9 +1,12 @@
 """What the explanation figures share: model inputs turned back into pictures, maps resized
-to the image, heat maps laid over it.
+to the image, heat maps laid over it, and figures.
 
 A model sees normalised numbers, (x/255 − mean)/std per channel; a person sees pixels. Every
 figure shows the pixels (`pixels`), and a map computed on a layer of H'×W' is stretched
 to the image's H×W (`resize_map`) before it is laid over it (`show_heat`).
+
+matplotlib is imported only when a figure is made, so that `volnet explain`'s arguments are
+checked (and `volnet --help` answers) without waiting for it.
 """
 
 from __future__ import annotations
@@ -12,6 +15,15 @@ import numpy as np
 
 HEAT = "inferno"  # dark where nothing happens, bright where the map is large
 SIGNED = "RdBu_r"  # blue negative, white zero, red positive
+FRAME = "#d35400"  # a receptive field framed on its image: volnet.viz.style.RESULT
+SAME_CLASS, OTHER_CLASS = "#1e8449", "#c0392b"  # neighbours of the query's class, and of another
+
+
+def new_figure(width: float, height: float):
+    """A white figure of width×height inches whose subplots matplotlib places (volnet.viz.style.new_figure)."""
+    from volnet.viz import style
+
+    return style.new_figure(width, height, layout="constrained")
 
 
 def pixels(x: np.ndarray, normalization=None) -> np.ndarray:

@@ -20,7 +20,6 @@ import numpy as np
 from volnet.explain import pictures
 from volnet.explain.probe import check_example, class_index, probabilities, score_gradient
 from volnet.layers import Layer, ReLU
-from volnet.viz import style
 
 
 def target_class(model: Layer, x: np.ndarray, chosen=None, class_names=None) -> int:
@@ -89,7 +88,7 @@ def saliency_figure(image: np.ndarray, saliency: np.ndarray, title: str, guided:
         guided: (D, H, W) guided-backprop gradient, or None.
     """
     panels = 3 + (guided is not None)
-    figure = style.new_figure(2.3 * panels, 2.9, layout="constrained")
+    figure = pictures.new_figure(2.3 * panels, 2.9)
     axes = figure.subplots(1, panels)
     pictures.show_image(axes[0], image, "input")
     shown = pictures.show_heat(axes[1], saliency, title="saliency |∂score/∂x|\n(max over depth)")
