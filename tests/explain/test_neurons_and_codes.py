@@ -46,7 +46,8 @@ def test_receptive_field_is_where_the_gradient_of_one_output_number_reaches(arch
 
 def test_receptive_field_by_the_rule_and_inside_blocks():
     model = build_model("conv3-4 relu pool conv3-8 relu pool res[conv3-8 relu conv3-8] gap fc3", (1, 28, 28))
-    # 3 → 4 (pool, jump 2) → 8 → 10 (jump 4) → 18 → 26 (the block's two convs); pad "same" starts at −1, −3, −7, −11
+    # sizes 3 → 4 (pool, jump 2) → 8 → 10 (jump 4) → 18 → 26 (the block's two convs);
+    # "same" padding moves the start to −1, −3, −7, −11
     sizes = {1: 3, 3: 4, 4: 8, 6: 10, "7.1": 18, "7.3": 26, 7: 26}
     for name, size in sizes.items():
         field = receptive_field(model, find_layer(model, name))

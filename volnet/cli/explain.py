@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import argparse
 import functools
+import re
+from pathlib import Path
 
 from volnet.cli._shared import (ABOVE_0, AT_LEAST_0, AT_LEAST_1, check_flags, load_split, refuse_ignored,
                                 trained_model, writable_folder)
@@ -58,8 +60,8 @@ def register(subparsers):
     def chosen_class(sub, default):
         sub.add_argument("--class", dest="chosen", metavar="C", help=f"a class number or name (default: {default})")
 
-    chosen_class(method("saliency", "saliency map |∂score_c/∂x| (max over depth) and guided backprop", run_saliency),
-                 "the predicted class")
+    saliency = method("saliency", "saliency map |∂score_c/∂x| (max over depth) and guided backprop", run_saliency)
+    chosen_class(saliency, "the predicted class")
 
     occlusion = method("occlusion", "occlusion sensitivity: the class's probability with a grey patch at each place",
                        run_occlusion)
@@ -179,9 +181,10 @@ class Subject:
         return self.split if limit is None else self.split.subset(slice(0, limit))
 
     def inputs(self, images):
-        """A uint8 batch (N, D, H, W) normalised as the model's training data: (N, D, H, W) float."""
-        x = images.astype(self.model.dtype) / 255
-        return x if self.normalization is None else self.normalization(x)
+        """A uint8 batch (N, D, H, W) normalised as the model's training data."""
+        from volnet.explain.pictures import model_inputs
+
+        return model_inputs(images, self.normalization, self.model.dtype)
 
     def class_name(self, number: int) -> str:
         from volnet.explain.pictures import class_label
@@ -202,15 +205,13 @@ class Subject:
         return int(found.argmax()), float(found.max()), found
 
     def headline(self) -> str:
-        """ "test[0]: predicted Ankle boot (96 %), true Ankle boot" """
+        """ "sample/test[0]: predicted Ankle boot (96%), true Ankle boot" """
         number, probability, _ = self.predicted()
         truth = "" if self.label is None else f", true {self.class_name(self.label)}"
         return f"{self.name}: predicted {self.class_name(number)} ({probability:.0%}){truth}"
 
     def file_name(self, method: str, target: int | None = None) -> str:
         """e.g. "saliency-sample-test-0-Ankle-boot", or "saliency-shoe-Sneaker" for the IMAGE shoe.png."""
-        from pathlib import Path
-
         image = Path(self.name).stem if self.args.image else self.name
         return _file_name(method, image, *([] if target is None else [self.class_name(target)]))
 
@@ -223,17 +224,7 @@ class Subject:
 
 def _file_name(*words) -> str:
     """A file name from words: ("saliency", "sample test[0]", "T-shirt/top") -> "saliency-sample-test-0-T-shirt-top"."""
-    import re
-
     return re.sub(r"[^A-Za-z0-9]+", "-", "-".join(str(word) for word in words)).strip("-")
-
-
-def _share_in_top_pixels(values, share: float = 0.1) -> float:
-    """How much of a non-negative map's total lies in its top `share` of pixels."""
-    import numpy as np
-
-    flat = np.sort(np.ravel(values))[::-1]
-    return float(flat[:max(1, round(share * flat.size))].sum() / (flat.sum() or 1.0))
 
 
 def run_saliency(args) -> int:
@@ -245,7 +236,7 @@ def run_saliency(args) -> int:
     guided = saliency.guided_backprop(subject.model, subject.x, target)
     print(subject.headline())
     print(f"saliency of {subject.class_name(target)}: M = max over depth of |∂score/∂x|; the top 10 % of pixels "
-          f"hold {_share_in_top_pixels(found):.0%} of it")
+          f"hold {saliency.share_in_top_pixels(found):.0%} of it")
     figure = saliency.saliency_figure(subject.image, found, f"{subject.headline()} — why "
                                                             f"{subject.class_name(target)}?", guided)
     return subject.save(figure, subject.file_name("saliency", target))
@@ -323,8 +314,8 @@ def run_classes(args) -> int:
         images.append(pictures.pixels(made, subject.normalization))
         captions.append(f"{subject.class_name(target)}\nP = {probability:.0%}")
     title = (f"The image each class likes most: gradient ascent from a blank image\n{args.steps} steps of lr "
-             f"{args.lr:g} on score − {args.l2:g}·‖I‖², jitter ±{args.jitter} px, blur σ {args.blur_sigma:g} every "
-             f"{args.blur_every} steps")
+             f"{args.lr:g} on score − {args.l2:g}·‖I‖², jitter ±{args.jitter} px, "
+             f"blur σ {args.blur_sigma:g} every {args.blur_every} steps")
     figure = class_model.class_visualisation_figure(images, captions, title)
     name = "classes" if args.chosen is None else _file_name("class", subject.class_name(targets[0]))
     return subject.save(figure, name)
@@ -340,16 +331,16 @@ def run_fooling(args) -> int:
     target = subject.target(args.chosen, int(np.argsort(found)[-2]))
     bounds = pictures.pixel_range(subject.model.input_shape[0], subject.normalization)
     fooled = fooling.fooling_image(subject.model, subject.x, target, args.lr, args.steps, bounds, subject.class_names)
+    change = fooling.pixel_change(fooled, subject.normalization)
     l2, largest = fooling.change_in_pixels(fooled, subject.normalization)
     print(subject.headline())
     outcome = "now predicts" if fooled.fooled else f"still does not predict (after all {args.steps} steps)"
     print(f"after {fooled.steps} steps of lr {args.lr:g} the model {outcome} {subject.class_name(target)} "
           f"({fooled.after[target]:.1%}); the change in pixel levels (0–255): L2 {l2:.1f}, L∞ {largest:.1f}")
-    std = 1.0 if subject.normalization is None else np.asarray(subject.normalization.std)[:, None, None]
     captions = [f"input: {subject.class_name(number)} {fooled.before[number]:.0%}",
                 f"changed: {subject.class_name(target)} {fooled.after[target]:.0%}"]
     figure = fooling.fooling_figure(subject.image, pictures.pixels(fooled.image, subject.normalization),
-                                    fooled.change * std * 255, captions,
+                                    change, captions,
                                     f"{subject.name}: fooled into {subject.class_name(target)} — change L2 "
                                     f"{l2:.0f}, L∞ {largest:.0f} (pixel levels)")
     return subject.save(figure, subject.file_name("fooling", target))
@@ -398,8 +389,8 @@ def run_neighbours(args) -> int:
         print(f"in {space}: {sum(same)} of {len(same)} nearest images are {subject.class_name(query_class)}")
         captions = [f"{subject.class_name(label)}\n{distance:.3g}" for label, distance in zip(labels, found.distances)]
         rows.append((space, split.images[found.indices], captions, same))
-    figure = neighbours.neighbours_figure(subject.image, subject.name, rows,
-                                          f"{subject.headline()}: its {args.count} nearest images (class and distance above each)")
+    title = f"{subject.headline()}: its {args.count} nearest images (class and distance above each)"
+    figure = neighbours.neighbours_figure(subject.image, subject.name, rows, title)
     return subject.save(figure, subject.file_name("neighbours"))
 
 

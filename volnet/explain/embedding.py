@@ -94,7 +94,8 @@ def embedding_figure(points: np.ndarray, labels: np.ndarray, class_names, images
         for index in spread_out(points, thumbnails):
             picture = images[index]
             shown = picture[0] if picture.shape[0] == 1 else picture.transpose(1, 2, 0)
-            box = OffsetImage(shown, cmap="gray", norm=Normalize(0, 255), zoom=THUMBNAIL_ZOOM * 28 / max(shown.shape[:2]))
+            zoom = THUMBNAIL_ZOOM * 28 / max(shown.shape[:2])
+            box = OffsetImage(shown, cmap="gray", norm=Normalize(0, 255), zoom=zoom)
             axes.add_artist(AnnotationBbox(box, points[index], frameon=True, pad=0.1,
                                            bboxprops={"edgecolor": palette[labels[index]], "linewidth": 1.6}))
     axes.set_xlabel(axis_names[0])

@@ -84,10 +84,15 @@ def fooling_image(model: Layer, x, target, lr: float = 0.1, steps: int = 500, bo
     return FoolingImage(image, image - x, target, taken, int(np.argmax(after)) == target, before, after)
 
 
-def change_in_pixels(fooling: FoolingImage, normalization=None) -> tuple[float, float]:
-    """(‖Δ‖₂, ‖Δ‖∞) of the change in pixel levels 0–255 (Δ·std·255 per channel)."""
+def pixel_change(fooling: FoolingImage, normalization=None) -> np.ndarray:
+    """The change (D, H, W) in pixel levels 0–255: Δ·std·255 per channel."""
     std = 1.0 if normalization is None else np.asarray(normalization.std)[:, None, None]
-    change = fooling.change.astype(np.float64) * std * 255
+    return fooling.change.astype(np.float64) * std * 255
+
+
+def change_in_pixels(fooling: FoolingImage, normalization=None) -> tuple[float, float]:
+    """(‖Δ‖₂, ‖Δ‖∞) of the change in pixel levels 0–255 (pixel_change)."""
+    change = pixel_change(fooling, normalization)
     return float(np.linalg.norm(change)), float(np.abs(change).max())
 
 

@@ -34,6 +34,12 @@ def pixels(x: np.ndarray, normalization=None) -> np.ndarray:
     return np.clip(np.rint(x * 255), 0, 255).astype(np.uint8)
 
 
+def model_inputs(images: np.ndarray, normalization=None, dtype=np.float32) -> np.ndarray:
+    """uint8 pictures (N, D, H, W) as a model saw its training data: /255, then normalised; (N, D, H, W)."""
+    x = np.asarray(images).astype(dtype) / 255
+    return x if normalization is None else normalization(x)
+
+
 def pixel_range(depth: int, normalization=None) -> tuple[np.ndarray, np.ndarray]:
     """The model-input values of pixel 0 and pixel 255 per channel, each (D, 1, 1): the bounds of a real image."""
     low, high = np.zeros((depth, 1, 1)), np.ones((depth, 1, 1))

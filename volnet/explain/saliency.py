@@ -50,6 +50,12 @@ def saliency_map(model: Layer, x, chosen=None, class_names=None) -> np.ndarray:
     return np.abs(input_gradient(model, x, chosen, class_names)).max(axis=0)
 
 
+def share_in_top_pixels(values: np.ndarray, share: float = 0.1) -> float:
+    """How much of a non-negative map's total its largest `share` of pixels hold (1 for all of it)."""
+    flat = np.sort(np.ravel(values))[::-1]
+    return float(flat[:max(1, round(share * flat.size))].sum() / (flat.sum() or 1.0))
+
+
 @contextlib.contextmanager
 def guided_relus(model: Layer):
     """Within the block, every ReLU of the model passes back only positive gradients:
