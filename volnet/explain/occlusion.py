@@ -105,7 +105,9 @@ def occlusion_figure(image: np.ndarray, occlusion: OcclusionMap, title: str, cla
     pictures.plain(axes[1], f"P({class_name}) with the\npatch here (was {occlusion.unoccluded:.0%})")
     figure.colorbar(shown, ax=axes[1], shrink=0.8)
     drop = np.clip(occlusion.unoccluded - occlusion.pixel_map, 0, None)
-    pictures.show_heat(axes[2], drop, image, title="where hiding hurts:\nthe drop, over the input")
+    # scaled to the largest drop, which the title gives: the middle panel shows how much, this one where
+    pictures.show_heat(axes[2], drop, image, title=f"where hiding hurts most\n(brightest: P falls "
+                                                   f"{100 * drop.max():.0f} points)")
     figure.suptitle(title, fontsize=10.5)
     return figure
 
