@@ -362,8 +362,8 @@ def run_neuron(args) -> int:
               f"at row {hit.row}, column {hit.column}; field rows {hit.box[0]}–{hit.box[2] - 1}, "
               f"columns {hit.box[1]}–{hit.box[3] - 1}")
     captions = [f"{subject.class_name(int(split.labels[hit.index]))}\n{hit.activation:.2f}" for hit in hits]
-    title = (f"{describe_layer(layer)}, depth slice {args.depth}: the {len(hits)} of {len(split)} images that excite "
-             f"it most (receptive field {seen})")
+    title = (f"{describe_layer(layer)}, depth slice {args.depth}:\nthe {len(hits)} of {len(split)} images that "
+             f"excite it most (each of its numbers sees {seen})")
     figure = neurons.neuron_figure(split.images[[hit.index for hit in hits]], hits, captions, title)
     return subject.save(figure, f"neuron-layer{layer.index}-depth{args.depth}")
 

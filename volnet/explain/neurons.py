@@ -160,7 +160,7 @@ def neuron_figure(images: np.ndarray, hits: list[NeuronHit], captions: list[str]
     from matplotlib.patches import Rectangle
 
     count = len(hits)
-    figure = pictures.new_figure(max(1.35 * count, 4.5), 3.4)
+    figure = pictures.new_figure(max(1.35 * count, 7.2), 3.6)
     axes = np.asarray(figure.subplots(2, count, squeeze=False))
     for column, (image, hit, caption) in enumerate(zip(images, hits, captions)):
         top, left, bottom, right = hit.box
