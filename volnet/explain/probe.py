@@ -160,8 +160,9 @@ def score_gradient(model: Layer, x: np.ndarray, classes, layer: Layer | None = N
         layer: a layer of the model whose activation and gradient are wanted, or None.
 
     Returns:
-        A ScoreGradient. The model is left as it was: its mode, its recording and its
-        parameters' .grad (which the backward pass would otherwise add to) are restored.
+        A ScoreGradient. The model is left as it was: its mode, which layers record (though
+        what they had recorded is cleared) and its parameters' .grad (which the backward pass
+        would otherwise add to) are restored.
     """
     classes = np.broadcast_to(np.asarray(classes, dtype=np.int64), (len(x),))
     was_training = model.training
