@@ -47,8 +47,9 @@ class BudgetError(ValueError):
 
 
 def gib(count: int) -> str:
-    """Bytes in GiB for messages: 1.5 GiB, 0.002 GiB, 3.1e+03 GiB."""
-    return f"{count / 2**30:.3g} GiB"
+    """Bytes in GiB for messages: 1.5 GiB, 0.002 GiB, 3,100 GiB."""
+    amount = count / 2**30
+    return f"{amount:,.0f} GiB" if amount >= 100 else f"{amount:.3g} GiB"
 
 
 def physical_memory() -> int | None:

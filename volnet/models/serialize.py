@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import tempfile
 import zipfile
@@ -43,6 +44,7 @@ import zlib
 import numpy as np
 
 from volnet.files import permissions_of_a_new_file
+from volnet.limits import check_declared, load_json
 from volnet.layers import (AvgPool2D, BatchNorm, Conv2D, Dropout, Flatten, GlobalAvgPool2D, Layer, LeakyReLU, Linear,
                            MaxPool2D, ReLU, Residual, Sequential, Sigmoid, Tanh)
 
@@ -148,24 +150,30 @@ def _damaged(path, why: str) -> ValueError:
 
 
 def _read_entry(archive: zipfile.ZipFile, name: str, path) -> np.ndarray:
-    """One array of the archive, without ever unpickling."""
-    with archive.open(name) as member:
-        try:
-            return np.lib.format.read_array(member, allow_pickle=False)
-        except ValueError:
-            pass
-    with archive.open(name) as member:  # find out why: an object array, or damage?
+    """One array of the archive, its .npy header checked against the bytes the entry holds
+    before any array is made (volnet.limits.check_declared); never unpickles."""
+    info = archive.getinfo(name)
+    if info.compress_type != zipfile.ZIP_STORED:  # volnet stores; a compressed entry could expand without bound
+        raise _damaged(path, f"entry {name[:-4]!r} is compressed, and volnet writes its entries uncompressed")
+    with archive.open(info) as member:
         try:
             version = np.lib.format.read_magic(member)
             header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-            dtype = header(member)[2]
-        except ValueError:
-            dtype = None
-    if dtype is not None and dtype.hasobject:
-        raise ValueError(f"{path}: entry {name[:-4]!r} holds Python objects (a pickled object array). volnet refuses "
-                         f"to unpickle because that can run arbitrary code; volnet files hold numeric arrays only. "
-                         f"Only load files from sources you trust, and re-save the model with volnet.")
-    raise _damaged(path, f"entry {name[:-4]!r} cannot be read")
+            shape, fortran_order, dtype = header(member)
+        except (ValueError, SyntaxError, TypeError) as error:
+            raise _damaged(path, f"entry {name[:-4]!r} has no valid array header ({error})") from None
+        if dtype.hasobject:
+            raise ValueError(f"{path}: entry {name[:-4]!r} holds Python objects (a pickled object array). volnet "
+                             f"refuses to unpickle because that can run arbitrary code; volnet files hold numeric "
+                             f"arrays only. Only load files from sources you trust, and re-save the model with volnet.")
+        if dtype.kind not in "biufc" or dtype.subdtype is not None:
+            raise _damaged(path, f"entry {name[:-4]!r} has dtype {dtype}, and volnet files hold numeric arrays only")
+        declared, present = math.prod(shape) * dtype.itemsize, info.file_size - member.tell()
+        check_declared(path, f"entry {name[:-4]!r} (shape {shape}, {dtype})", declared, present)
+        if declared != present:
+            raise _damaged(path, f"entry {name[:-4]!r} holds {present - declared} bytes more than its array")
+        data = bytearray(member.read(declared))
+    return np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran_order else "C")
 
 
 def read_npz_checked(path, kind: str | None = None) -> tuple[dict[str, np.ndarray], dict]:
@@ -199,10 +207,11 @@ def read_npz_checked(path, kind: str | None = None) -> tuple[dict[str, np.ndarra
         raise _damaged(path, f"{type(error).__name__}: {error}") from None
     raw = entries.pop(META_ENTRY)
     try:
-        document = json.loads(raw.tobytes().decode("utf-8"))
+        document = load_json(raw.tobytes(), f"its {META_ENTRY} entry")
         version, stored = document["version"], document["sha256"]
-    except (UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
-        raise _damaged(path, f"its {META_ENTRY} entry is not valid: {error}") from None
+    except (ValueError, KeyError, TypeError) as error:
+        raise _damaged(path, str(error) if isinstance(error, ValueError) else
+                       f"its {META_ENTRY} entry is not valid: {error}") from None
     if document.get("format") != "volnet":
         raise ValueError(f"{path} is not a volnet file (format {document.get('format')!r})")
     if not isinstance(version, int) or version > FORMAT_VERSION:
