@@ -101,7 +101,7 @@ def open_image(path) -> Image.Image:
     before decoding them: a small file can declare a huge image (a "decompression bomb").
 
     Raises:
-        FileNotFoundError: no such file.
+        FileNotFoundError: no such file. IsADirectoryError, PermissionError: as open() raises them.
         ValueError: not an image Pillow reads, or one that declares too many pixels.
     """
     path = Path(path)
@@ -109,6 +109,8 @@ def open_image(path) -> Image.Image:
         return Image.open(path)
     except FileNotFoundError:
         raise FileNotFoundError(f"no image at {path}") from None
+    except (IsADirectoryError, PermissionError):  # the CLI says these of the path itself
+        raise
     except Image.DecompressionBombError as error:
         raise ValueError(f"{path}: refused, the image declares more pixels than Pillow's limit ({error}). "
                          f"Resize it, or raise PIL.Image.MAX_IMAGE_PIXELS in Python if it is genuine.") from None

@@ -44,7 +44,8 @@ import zlib
 import numpy as np
 
 from volnet.files import permissions_of_a_new_file
-from volnet.limits import check_declared, load_json
+from volnet.limits import MAX_LAYERS, BudgetError, check_declared, load_json
+from volnet.models.budget import check_model_memory
 from volnet.layers import (AvgPool2D, BatchNorm, Conv2D, Dropout, Flatten, GlobalAvgPool2D, Layer, LeakyReLU, Linear,
                            MaxPool2D, ReLU, Residual, Sequential, Sigmoid, Tanh)
 
@@ -254,20 +255,34 @@ def model_from_spec(spec: dict) -> Layer:
     Raises:
         ValueError: an unknown layer type or a malformed spec.
     """
+    count = [0]  # layers made so far, against MAX_LAYERS
+    return _layer_from_spec(spec, count)
+
+
+def _layer_from_spec(spec, count: list[int]) -> Layer:
     if not isinstance(spec, dict) or "type" not in spec:
-        raise ValueError(f"a layer spec is a dict with a 'type', got {spec!r:.80}")
+        raise ValueError(f"a layer spec is a dict with a 'type', got {str(spec)[:80]}")
     name = spec["type"]
-    if name not in _LAYER_TYPES:
-        raise ValueError(f"unknown layer type {name!r}; volnet knows {', '.join(sorted(_LAYER_TYPES))}")
+    if not isinstance(name, str) or name not in _LAYER_TYPES:
+        raise ValueError(f"unknown layer type {str(name)[:40]!r}; volnet knows {', '.join(sorted(_LAYER_TYPES))}")
+    count[0] += 1
+    if count[0] > MAX_LAYERS:
+        raise ValueError(f"the architecture has more than {MAX_LAYERS:,} layers, beyond volnet's limit "
+                         f"(MAX_LAYERS in volnet.limits)")
     try:
         if name == "Sequential":
-            return Sequential([model_from_spec(child) for child in spec["layers"]])
+            if not isinstance(spec["layers"], list):
+                raise TypeError("'layers' must be a list")
+            return Sequential([_layer_from_spec(child, count) for child in spec["layers"]])
         if name == "Residual":
             projection = spec["projection"]
-            return Residual(model_from_spec(spec["body"]), None if projection is None else model_from_spec(projection))
+            return Residual(_layer_from_spec(spec["body"], count),
+                            None if projection is None else _layer_from_spec(projection, count))
+        if not isinstance(spec["config"], dict):
+            raise TypeError("'config' must be a dict")
         return _LAYER_TYPES[name](**spec["config"])
     except (KeyError, TypeError) as error:
-        raise ValueError(f"malformed {name} spec {spec!r:.200}: {error}") from None
+        raise ValueError(f"malformed {name} spec {str(spec)[:200]}: {error}") from None
 
 
 def save_model(path, model: Layer, metadata: dict | None = None, class_names=None) -> None:
@@ -321,8 +336,26 @@ def load_model(path) -> tuple[Layer, dict]:
     arrays, meta = read_npz_checked(path, kind="model")
     try:
         model = model_from_spec(meta["architecture"])
-        model.build(tuple(meta["input_shape"]), dtype=np.dtype(meta["dtype"]))
+        input_shape, dtype = _input_shape(meta["input_shape"]), np.dtype(meta["dtype"])
+        if dtype not in (np.float32, np.float64):
+            raise ValueError(f"dtype {dtype} is not float32 or float64")
+        check_model_memory(model, input_shape, dtype, source=f"{path}: its architecture")
+        model.build(input_shape, dtype=dtype)
         model.load_state(arrays)
+        metadata, class_names = meta["metadata"], meta["class_names"]
+        if not isinstance(metadata, dict):
+            raise TypeError(f"its metadata is a {type(metadata).__name__}, not a dict")
+    except BudgetError:
+        raise
     except (KeyError, TypeError, ValueError) as error:
-        raise ValueError(f"{path}: the saved model cannot be rebuilt: {error}") from None
-    return model.eval(), {**meta["metadata"], "class_names": meta["class_names"]}
+        raise ValueError(f"{path}: the saved model cannot be rebuilt (the file is damaged or from another version of "
+                         f"volnet): {error}") from None
+    return model.eval(), {**metadata, "class_names": class_names}
+
+
+def _input_shape(value) -> tuple[int, ...]:
+    """A saved input shape, (D, H, W) or (D,) of positive whole numbers."""
+    if not isinstance(value, list) or len(value) not in (1, 3) or not all(
+            type(size) is int and size >= 1 for size in value):
+        raise ValueError(f"its input shape {str(value)[:60]} is not (D, H, W) or (D,) of positive whole numbers")
+    return tuple(value)
