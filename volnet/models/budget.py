@@ -57,5 +57,5 @@ def check_model_memory(model: Layer, input_shape, dtype=np.float32, batch_size: 
     row, largest = max(costs, key=lambda cost: cost[1])
     where = "its input" if row.index == "" else f"layer {row.index}, {row.layer}"
     batch = f" for batches of {batch_size}" if batch_size > 1 else ""
-    check_memory(total, f"{source} ({where}, alone needs {gib(largest)}{batch})")
+    check_memory(total, f"{source} (largest: {where}, {gib(largest)}{batch})")
     return total

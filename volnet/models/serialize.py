@@ -37,13 +37,12 @@ import hashlib
 import json
 import math
 import os
-import tempfile
 import zipfile
 import zlib
 
 import numpy as np
 
-from volnet.files import permissions_of_a_new_file
+from volnet.files import write_atomically
 from volnet.limits import MAX_LAYERS, BudgetError, check_declared, load_json
 from volnet.models.budget import check_model_memory
 from volnet.layers import (AvgPool2D, BatchNorm, Conv2D, Dropout, Flatten, GlobalAvgPool2D, Layer, LeakyReLU, Linear,
@@ -95,7 +94,9 @@ def write_npz_atomic(path, arrays: dict[str, np.ndarray], meta: dict, kind: str)
     Raises:
         TypeError: an array of Python objects (it would need pickle), or meta that JSON cannot hold.
         ValueError: a reserved array name.
-        OSError: the folder cannot be created or written to (the message names it).
+        OSError: the folder cannot be created or written to, or the file cannot be written (no
+            space left, ...): the message names the file and says the earlier one is intact
+            (volnet.files.write_atomically).
 
     Example:
         >>> path = os.path.join(tempfile.mkdtemp(), "checkpoint.npz")
@@ -116,33 +117,15 @@ def write_npz_atomic(path, arrays: dict[str, np.ndarray], meta: dict, kind: str)
     text = json.dumps(document, default=_to_json)
     entries = {**arrays, META_ENTRY: np.frombuffer(text.encode("utf-8"), dtype=np.uint8)}
 
-    folder = os.path.dirname(os.path.abspath(path))
-    try:
-        os.makedirs(folder, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
-    except OSError as error:  # name the folder, not the temporary file
-        raise type(error)(error.errno, f"cannot write {path}: the folder {folder} cannot be created or written "
-                                       f"to ({error.strerror})") from None
-    try:
-        permissions_of_a_new_file(handle)
-        with os.fdopen(handle, "wb") as file:
-            # np.savez's layout, written directly so that no array name can clash with its arguments
-            with zipfile.ZipFile(file, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
-                for name, array in entries.items():
-                    with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
-                        np.lib.format.write_array(member, array, allow_pickle=False)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
-    if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable (POSIX)
-        directory = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+
+    def write(file):
+        # np.savez's layout, written directly so that no array name can clash with its arguments
+        with zipfile.ZipFile(file, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+            for name, array in entries.items():
+                with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+                    np.lib.format.write_array(member, array, allow_pickle=False)
+
+    write_atomically(path, write, what=kind)
 
 
 def _damaged(path, why: str) -> ValueError:

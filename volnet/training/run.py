@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -24,11 +23,12 @@ from typing import Callable
 import numpy as np
 
 from volnet.data import DATASETS, Augmentation, Dataset, Normalization, channel_stats, load_dataset
+from volnet.files import write_atomically
 from volnet.layers import SoftmaxCrossEntropy
 from volnet.models import build_model
 from volnet.models.serialize import load_model, save_model
 from volnet.optim import OPTIMIZERS, make_optimizer, make_schedule
-from volnet.training.checkpoint import load_checkpoint
+from volnet.training.checkpoint import damaged_checkpoint, load_checkpoint
 from volnet.training.metrics import Evaluation, evaluate
 from volnet.training.sanity import SanityReport, sanity_check
 from volnet.training.trainer import LAST_CHECKPOINT, Trainer
@@ -171,7 +171,19 @@ def load_config(out_dir) -> TrainingConfig:
     settings = load_checkpoint(path).settings
     if "config" not in settings:
         raise ValueError(f"{path} holds no training configuration; it was not written by `volnet train`")
-    return TrainingConfig(**settings["config"])
+    known = {field.name for field in dataclasses.fields(TrainingConfig)}
+    config = settings["config"]
+    unknown = sorted(set(config) - known) if isinstance(config, dict) else None
+    if unknown is None or unknown:
+        raise damaged_checkpoint(path, f"its training configuration has settings this volnet does not know: "
+                                       f"{', '.join(map(str, unknown))}" if unknown else
+                                 "its training configuration is not a dict")
+    try:
+        config = TrainingConfig(**config)
+        config.check()
+    except (TypeError, ValueError) as error:
+        raise damaged_checkpoint(path, f"its training configuration: {error}") from None
+    return config
 
 
 def load_trained_model(path):
@@ -226,13 +238,8 @@ def _build(config: TrainingConfig, train_set: Dataset):
 
 
 def _write_json(path: Path, value) -> Path:
-    """Write JSON atomically (temporary file, fsync, rename)."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    with open(temporary, "w") as file:
-        json.dump(value, file, indent=1)
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(temporary, path)
+    """Write JSON atomically (volnet.files.write_atomically)."""
+    write_atomically(path, lambda file: file.write(json.dumps(value, indent=1).encode()), what=path.name)
     return path
 
 

@@ -38,7 +38,9 @@ from tqdm import tqdm
 
 from volnet.data import Dataset, iterate_batches
 from volnet.layers import SoftmaxCrossEntropy
-from volnet.training.checkpoint import Checkpoint, load_checkpoint, model_generators, save_checkpoint
+from volnet.files import remove_stale_temporaries
+from volnet.training.checkpoint import (Checkpoint, damaged_checkpoint, load_checkpoint, model_generators,
+                                       save_checkpoint)
 from volnet.training.divergence import (DIVERGENCE_FACTOR, DivergenceError, NonFiniteError, all_finite,
                                         largest_parameter, learning_rate_advice, locate_non_finite,
                                         loss_diverged)
@@ -278,8 +280,18 @@ class Trainer:
         self.best = dict(checkpoint.best)
 
     def resume(self, path) -> None:
-        """Restore from a checkpoint file (see restore and volnet.training.checkpoint.load_checkpoint)."""
-        self.restore(load_checkpoint(path))
+        """Restore from a checkpoint file (see restore and volnet.training.checkpoint.load_checkpoint).
+
+        Raises:
+            ValueError: the file is damaged, from another version or made for another model; the
+                message names it.
+        """
+        checkpoint = load_checkpoint(path)
+        remove_stale_temporaries(path)
+        try:
+            self.restore(checkpoint)
+        except (ValueError, TypeError, KeyError) as error:
+            raise damaged_checkpoint(path, f"{type(error).__name__}: {error}") from None
 
 
 def format_epoch(record: dict, epochs: int) -> str:
