@@ -109,13 +109,13 @@ def model_from_spec(spec: str, shape=None):
     run folder; shape is then left to the caller) or an architecture string (built for shape,
     by default STRING_INPUT_SHAPE).
     """
-    from volnet.models import PRESETS, build_model
+    from volnet.models import PRESETS, build_model, load_model
 
     if spec.strip().lower() in PRESETS:
         return build_model(spec, input_shape=shape), spec.strip().lower()
     if spec.endswith(".npz") or names_a_path(spec):
         path = model_file(spec)
-        return trained_model(path)[0], str(path)
+        return load_model(path)[0], str(path)  # any saved model, classifier or not
     return build_model(spec, input_shape=shape or STRING_INPUT_SHAPE), spec
 
 

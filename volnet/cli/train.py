@@ -166,6 +166,9 @@ def run(args) -> int:
     from volnet.training.run import train
 
     check_flags(args, **FLAG_RULES)
+    if args.arch is not None and not args.arch.strip():
+        raise ValueError("--arch is empty; give an architecture string such as '[conv3-16 relu]*2 pool fc10', "
+                         "or leave --arch out for the preset")
     if args.resume:
         config, out_dir = resumed_config(args), args.resume
         if (Path(out_dir) / MODEL_FILE).is_file():  # written when a run ends, so this one has ended

@@ -129,6 +129,11 @@ def load_idx(images_path, labels_path, class_names=None, name: str | None = None
             f"{images_path} holds {len(images)} images but {labels_path} holds {len(labels)} labels; "
             "use the image and label files of the same split (train-* with train-*, t10k-* with t10k-*)."
         )
+    if len(images) == 0:
+        raise ValueError(f"{images_path}: no images (its header says N = 0); the file is empty or damaged.")
     if class_names is None:
         class_names = [str(label) for label in range(int(labels.max(initial=0)) + 1)]
+    if labels.max() >= len(class_names):
+        raise ValueError(f"{labels_path}: labels run up to {labels.max()}, but there are {len(class_names)} classes "
+                         f"(labels 0 to {len(class_names) - 1}); the file is damaged or belongs to another dataset.")
     return Dataset(images[:, None], labels, class_names, name or Path(images_path).name)

@@ -199,6 +199,12 @@ def load_trained_model(path):
     if not Path(path).is_file():
         raise FileNotFoundError(f"no model file at {path}; give the model.npz that `volnet train` wrote")
     model, metadata = load_model(path)
+    scores = model.output_shape(model.input_shape)
+    classes = metadata["class_names"]
+    if len(scores) != 1 or (classes is not None and scores[0] != len(classes)):
+        wanted = f"{len(classes)} class scores, one per class name it saved" if classes else "a vector of class scores"
+        raise ValueError(f"{path}: the model's output for one example has shape {scores}, not {wanted}; it is not "
+                         f"a classifier that volnet can evaluate or predict with")
     normalization = metadata.get("normalization")
     return model, None if normalization is None else Normalization(**normalization), metadata["class_names"], metadata
 

@@ -274,7 +274,10 @@ class Trainer:
         self.model.load_state(checkpoint.model_state)
         self.optimizer.load_state_dict(checkpoint.optimizer_arrays, checkpoint.optimizer_scalars)
         for name, generator in self.generators.items():
-            generator.bit_generator.state = checkpoint.generators[name]
+            try:
+                generator.bit_generator.state = checkpoint.generators[name]
+            except (TypeError, ValueError, KeyError) as error:
+                raise ValueError(f"the state of the random generator {name!r} is not valid ({error})") from None
         self.epoch, self.step, self.first_loss = checkpoint.epoch, checkpoint.step, checkpoint.first_loss
         self.history = [dict(record) for record in checkpoint.history]
         self.best = dict(checkpoint.best)
@@ -291,7 +294,7 @@ class Trainer:
         try:
             self.restore(checkpoint)
         except (ValueError, TypeError, KeyError) as error:
-            raise damaged_checkpoint(path, f"{type(error).__name__}: {error}") from None
+            raise damaged_checkpoint(path, str(error)) from None
 
 
 def format_epoch(record: dict, epochs: int) -> str:
