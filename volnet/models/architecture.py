@@ -393,6 +393,11 @@ def build_model(spec: str, input_shape=None, seed: int = 0, dtype=np.float32) ->
     if name in PRESETS:
         preset = get_preset(name)
         spec, input_shape = preset.architecture, input_shape or preset.input_shape
+        if tuple(input_shape) != preset.input_shape:
+            try:
+                parse_architecture(spec, input_shape)
+            except ValueError as error:
+                raise ValueError(f"{error}\n{_preset_hint(preset, tuple(input_shape))}") from None
     elif name and name not in _WORDS and difflib.get_close_matches(name, PRESETS, n=1, cutoff=0.6):
         get_preset(name)  # a lone name close to a preset's: say which one was probably meant
     if input_shape is None:
@@ -403,6 +408,16 @@ def build_model(spec: str, input_shape=None, seed: int = 0, dtype=np.float32) ->
     model = Sequential(layers, input_shape=input_shape, seed=seed, dtype=dtype)
     _calm_class_scores(model)
     return model
+
+
+def _preset_hint(preset, input_shape) -> str:
+    """Why a preset does not fit an input, and the presets made for that input."""
+    others = [other.name for other in PRESETS.values() if other.input_shape == input_shape]
+    dataset = " (e.g. volnet train --dataset cifar10)" if preset.input_shape == (3, 32, 32) else ""
+    return (f"The {preset.name} preset is made for {format_shape(preset.input_shape)} images, and these are "
+            f"{format_shape(input_shape)}: use it on {format_shape(preset.input_shape)} images{dataset}"
+            + (f", or choose a preset made for {format_shape(input_shape)}: {', '.join(others)}" if others else
+               ", or give an architecture string"))
 
 
 def _quoted(spec: str, shown: int = 60) -> str:

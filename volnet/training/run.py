@@ -26,6 +26,7 @@ from volnet.data import DATASETS, Augmentation, Dataset, Normalization, channel_
 from volnet.files import write_atomically
 from volnet.layers import SoftmaxCrossEntropy
 from volnet.models import build_model
+from volnet.models.budget import check_model_memory
 from volnet.models.serialize import load_model, save_model
 from volnet.optim import OPTIMIZERS, make_optimizer, make_schedule
 from volnet.training.checkpoint import damaged_checkpoint, load_checkpoint
@@ -228,6 +229,8 @@ def _split(config: TrainingConfig, dataset: Dataset) -> tuple[Dataset, Dataset |
 
 def _build(config: TrainingConfig, train_set: Dataset):
     model = build_model(config.architecture, input_shape=train_set.image_shape, seed=config.seed)
+    check_model_memory(model, train_set.image_shape, batch_size=min(config.batch_size, len(train_set)),
+                       source=f"training {config.architecture!r:.60} on {train_set.name}")
     classes = len(train_set.class_names)
     scores = model.output_shape(train_set.image_shape)
     if scores != (classes,):
