@@ -134,7 +134,8 @@ def test_python_batch_with_fewer_labels_than_images(tiny_cifar):
 def test_truncated_pickle_and_wrong_content_name_the_file(tiny_cifar):
     path = tiny_cifar.python_folder / "test_batch"
     path.write_bytes(path.read_bytes()[:100])
-    with pytest.raises(ValueError, match=r"test_batch: cannot read as a CIFAR-10 Python batch"):
+    with pytest.raises(ValueError, match=r"test_batch is truncated or damaged: expected \d+ bytes in a \w+, but only "
+                                         r"\d+ remain"):
         load_cifar10_python(tiny_cifar.python_folder, "test")
     path.write_bytes(pickle.dumps([1, 2, 3], protocol=2))
     with pytest.raises(ValueError, match=r"test_batch: expected a dict with the key b'data', found a list"):

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import io
 import pickle
+import pickletools
 from pathlib import Path
 
 import numpy as np
@@ -130,8 +131,12 @@ def _read_python_batch(path: Path) -> tuple[Path, np.ndarray, np.ndarray]:
     if not isinstance(labels, (list, np.ndarray)) or len(labels) != len(pixels) or (
             isinstance(labels, list) and not all(type(label) is int for label in labels)) or (
             isinstance(labels, np.ndarray) and (labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer))):
-        found = f"a {type(labels).__name__} of {len(labels)}" if isinstance(labels, (list, np.ndarray)) else \
-            f"a {type(labels).__name__}"
+        if not isinstance(labels, (list, np.ndarray)):
+            found = f"a {type(labels).__name__}"
+        elif len(labels) != len(pixels):
+            found = f"a {type(labels).__name__} of {len(labels)}"
+        else:
+            found = f"a {type(labels).__name__} of {len(labels)} whose items are not all integers"
         raise ValueError(f"{path}: b'labels' must be a list of {len(pixels)} integers, one per image; found {found}. "
                          f"The file is damaged or not a CIFAR-10 batch.")
     labels = np.asarray(labels, dtype=np.int64)
@@ -209,10 +214,16 @@ class RestrictedUnpickler(pickle.Unpickler):
 
 def _read_pickle(path: Path):
     """Unpickle `path` with RestrictedUnpickler; Python 2's str comes back as bytes."""
-    # Unpickled from the bytes in memory: a length inside the pickle that promises more than the
-    # file holds then fails as "truncated" instead of making the reader allocate what it promises.
+    # The unpickler allocates each string as long as the pickle says before reading it, so every
+    # opcode's length is first checked against the bytes present by walking the opcodes
+    # (pickletools reads what is there, never what is promised); then nothing can promise more.
     content = path.read_bytes()
+    try:
+        for _ in pickletools.genops(io.BytesIO(content)):
+            pass
+    except ValueError as error:
+        raise ValueError(f"{path} is truncated or damaged: {error}. Fetch the file again.") from None
     try:
         return RestrictedUnpickler(io.BytesIO(content), encoding="bytes").load()
     except Exception as error:  # whatever a malformed pickle raises, name the file
-        raise ValueError(f"{path}: cannot read as a CIFAR-10 Python batch: {error}") from None
+        raise ValueError(f"{path}: cannot read as a CIFAR-10 Python batch: {error or type(error).__name__}") from None

@@ -73,6 +73,7 @@ _TOKEN = re.compile(r"res\[|\[|\]|\*(?:\s*\d+)?|[^\s\[\]*]+", re.IGNORECASE)
 _SUFFIX = re.compile(r"([a-z]+)(\d*)")
 _COUNT = r"(\d+)"  # a whole number, ≥ 1 (checked by _word, to say so)
 _NUMBER = r"(\d+(?:\.\d*)?|\.\d+)"
+_SHOWN = 40  # characters shown on each side of the word an error points at, in a long string
 
 
 @dataclass
@@ -99,7 +100,13 @@ class _Group:
 def _pointed(text: str, start: int, length: int, message: str, hint: str = "") -> ValueError:
     """A ValueError: the message, the string with a caret line under text[start:start+length], the hint."""
     line = re.sub(r"\s", " ", text)  # newlines and tabs would misalign the carets
-    return ValueError(f"{message}\n  {line}\n  {' ' * start}{'^' * max(length, 1)}" + (f"\n{hint}" if hint else ""))
+    length = max(1, min(length, _SHOWN))
+    if len(line) > 2 * _SHOWN + length:  # a long string: the part around the word, cut with …
+        first = max(0, start - _SHOWN)
+        line = ("…" if first else "") + line[first:start + length + _SHOWN] + ("…" if start + length + _SHOWN
+                                                                               < len(line) else "")
+        start = start - first + (1 if first else 0)
+    return ValueError(f"{message}\n  {line}\n  {' ' * start}{'^' * length}" + (f"\n{hint}" if hint else ""))
 
 
 # -- words ------------------------------------------------------------------------------------

@@ -137,8 +137,6 @@ def _read_entry(archive: zipfile.ZipFile, name: str, path) -> np.ndarray:
     """One array of the archive, its .npy header checked against the bytes the entry holds
     before any array is made (volnet.limits.check_declared); never unpickles."""
     info = archive.getinfo(name)
-    if info.compress_type != zipfile.ZIP_STORED:  # volnet stores; a compressed entry could expand without bound
-        raise _damaged(path, f"entry {name[:-4]!r} is compressed, and volnet writes its entries uncompressed")
     with archive.open(info) as member:
         try:
             version = np.lib.format.read_magic(member)
@@ -178,6 +176,10 @@ def read_npz_checked(path, kind: str | None = None) -> tuple[dict[str, np.ndarra
     """
     try:
         with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():  # volnet stores; a compressed entry could expand without bound
+                if info.compress_type != zipfile.ZIP_STORED or info.file_size != info.compress_size:
+                    raise _damaged(path, f"entry {info.filename!r} is compressed (or its sizes disagree), and "
+                                         f"volnet writes its entries uncompressed")
             damaged = archive.testzip()  # checks every entry's CRC before NumPy parses any header
             if damaged is not None:
                 raise _damaged(path, f"entry {damaged!r} fails its CRC check")
