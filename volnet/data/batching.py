@@ -72,6 +72,10 @@ class Normalization:
         return {"mean": list(self.mean), "std": list(self.std)}
 
 
+# below any real spread (one pixel of 10¹⁰ off by 1/255 gives 4e-8), above rounding noise (~1e-17)
+_NO_SPREAD = 1e-9
+
+
 def channel_stats(dataset: Dataset) -> Normalization:
     """The mean and standard deviation of every channel over all N·H·W pixels, scaled to [0, 1].
 
@@ -93,7 +97,7 @@ def channel_stats(dataset: Dataset) -> Normalization:
         mean = counts @ values / counts.sum()
         means.append(mean)
         std = np.sqrt(counts @ (values - mean) ** 2 / counts.sum())
-        stds.append(std if std > 0 else 1.0)
+        stds.append(std if std > _NO_SPREAD else 1.0)
     return Normalization(means, stds)
 
 
