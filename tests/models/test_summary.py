@@ -95,4 +95,11 @@ def test_summary_errors():
     with pytest.raises(ValueError, match=r"summary needs input_shape"):
         summary(Sequential(parse_architecture("conv3-4")))
     with pytest.raises(TypeError, match=r"summary takes a model"):
-        summary("tiny")
+        summary(42)
+
+
+def test_summary_takes_a_preset_or_an_architecture_string_as_the_cli_does():
+    from volnet.models import build_model
+
+    assert summary("tiny") == summary(build_model("tiny"))
+    assert summary("conv3-4 fc2", (1, 6, 6)) == summary(build_model("conv3-4 fc2", (1, 6, 6)))

@@ -311,7 +311,7 @@ def load_model(path) -> tuple[Layer, dict]:
     Returns:
         (model, metadata): the model, built, holding the saved state, in inference mode (call
         model.train() to go on training); metadata is the dict given to save_model plus
-        "class_names" (None when none were saved).
+        "class_names" (None when none were saved), also reachable as model.metadata.
 
     Raises:
         ValueError: the file is truncated, corrupt, holds pickled objects, is not a model,
@@ -335,7 +335,8 @@ def load_model(path) -> tuple[Layer, dict]:
     except (KeyError, TypeError, ValueError) as error:
         raise ValueError(f"{path}: the saved model cannot be rebuilt (the file is damaged or from another version of "
                          f"volnet): {error}") from None
-    return model.eval(), {**metadata, "class_names": class_names}
+    model.metadata = {**metadata, "class_names": class_names}  # reachable from the model object too
+    return model.eval(), model.metadata
 
 
 def _input_shape(value) -> tuple[int, ...]:

@@ -115,6 +115,8 @@ def _walk(layer: Layer, shape, index: str, level: int, rows: list[LayerRow]):
 
 
 def _input_shape(model: Layer, input_shape):
+    if isinstance(model, str):
+        raise TypeError("summary_rows takes a model; summary() also takes a preset name or an architecture string")
     if not isinstance(model, Layer):
         raise TypeError(f"summary takes a model (a Layer such as Sequential), got {type(model).__name__}")
     if input_shape is None:
@@ -189,10 +191,12 @@ def summary(model: Layer, input_shape=None) -> str:
     are numbered 3.s1, 3.s2, ... (LayerRow.index 3.shortcut.1, ...) and marked "shortcut:".
 
     Args:
-        model: a Sequential (or any Layer), built or not.
+        model: a Sequential (or any Layer), built or not; or a preset name ("tiny") or an
+            architecture string, built for input_shape (a preset's own by default).
         input_shape: (D, H, W) of one example; defaults to the built model's.
 
     Example:
+        >>> print(summary("tiny"))  # doctest: +SKIP
         >>> from volnet.models import build_model
         >>> print(summary(build_model("conv3-8 relu pool fc10", input_shape=(1, 8, 8))))
         #  layer                          output  params  mult-adds  activations   memory
@@ -206,6 +210,10 @@ def summary(model: Layer, input_shape=None) -> str:
         activations per example: 1,226 numbers = 4.8 KiB forward, ≈ 9.6 KiB forward + backward (×2)
         multiply-adds per example: 6.91k = 13.8k FLOPs
     """
+    if isinstance(model, str):  # a preset name or an architecture string, as `volnet summary` takes them
+        from volnet.models.architecture import build_model
+
+        model = build_model(model, input_shape=input_shape)
     rows = summary_rows(model, input_shape)
     totals = _totals(rows, np.dtype(model.dtype))
     itemsize = np.dtype(model.dtype).itemsize

@@ -32,7 +32,7 @@ from volnet.optim import OPTIMIZERS, make_optimizer, make_schedule
 from volnet.training.checkpoint import damaged_checkpoint, load_checkpoint
 from volnet.training.metrics import Evaluation, evaluate
 from volnet.training.sanity import SanityReport, sanity_check
-from volnet.training.trainer import LAST_CHECKPOINT, Trainer
+from volnet.training.trainer import BEST_CHECKPOINT, LAST_CHECKPOINT, Trainer
 
 # names for SGD with momentum, as the notes use them
 SGD_VARIANTS = {"momentum": {"momentum": 0.9}, "nesterov": {"momentum": 0.9, "nesterov": True}}
@@ -146,8 +146,8 @@ class TrainingResult:
         test: the evaluation on the test split, or None when the dataset has none.
         validation: the final evaluation on the validation split, or None.
         sanity: the sanity report, when asked for.
-        files: what was written, by role: "model", "history", "metrics", "checkpoint", "curves"
-            (and "metrics_out").
+        files: what was written, by role: "model", "history", "metrics", "checkpoint", "best" (the
+            checkpoint of the best epoch), "curves" (and "metrics_out").
     """
 
     model: object
@@ -291,7 +291,11 @@ def train(config: TrainingConfig, out_dir, resume: bool = False, sanity: bool = 
                       settings={"config": dataclasses.asdict(config)}, progress=progress, log=log)
     if resume:
         trainer.resume(out_dir / LAST_CHECKPOINT)
-        log(f"resuming {out_dir} after epoch {trainer.epoch} of {config.epochs}")
+        if trainer.epoch >= config.epochs or trainer.best.get("bad_epochs", 0) >= (config.patience or math.inf):
+            log(f"{out_dir} holds a finished run ({trainer.epoch} of {config.epochs} epochs): nothing is left to "
+                f"train, so it is only evaluated and its files are written again")
+        else:
+            log(f"resuming {out_dir} after epoch {trainer.epoch} of {config.epochs}")
     history = trainer.fit(train_set, val_set, config.epochs)
 
     model.eval()
@@ -305,6 +309,8 @@ def train(config: TrainingConfig, out_dir, resume: bool = False, sanity: bool = 
                "val_accuracy": None if validation is None else validation.accuracy, "epochs": len(history)}
     files = {"model": out_dir / "model.npz", "history": out_dir / "history.json",
              "metrics": out_dir / "metrics.json", "checkpoint": out_dir / LAST_CHECKPOINT}
+    if (out_dir / BEST_CHECKPOINT).is_file():
+        files["best"] = out_dir / BEST_CHECKPOINT
     save_model(files["model"], model, {"normalization": normalize.to_dict(), "architecture": config.architecture,
                                        "dataset": config.dataset, "metrics": final,
                                        "config": dataclasses.asdict(config)}, class_names=train_set.class_names)
