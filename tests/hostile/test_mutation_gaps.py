@@ -34,9 +34,9 @@ def test_convolution_with_other_dilation_along_height_and_width(dilation, stride
                                           stride=stride, padding=2, dilation=dilation).numpy()
     np.testing.assert_allclose(fast, expected, rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(reference, expected, rtol=1e-10, atol=1e-10)
-    conv = Conv2D(4, 3, stride=stride, pad=2, dilation=dilation)
-    conv.build((3, 11, 13), dtype=np.float64, rng=rng)
-    assert max(check_layer_gradients(conv, x).values()) < 1e-7
+    conv = Conv2D(2, 3, stride=stride, pad=2, dilation=dilation)  # the gradients, on a smaller volume
+    conv.build((2, 7, 9), dtype=np.float64, rng=rng)
+    assert max(check_layer_gradients(conv, rng.standard_normal((1, 2, 7, 9))).values()) < 1e-7
 
 
 @pytest.mark.parametrize("layer, torch_function", [
@@ -181,7 +181,7 @@ def test_dropouts_nested_two_blocks_deep_survive_a_resume_bit_for_bit(tmp_path):
     rng = np.random.default_rng(0)
     data = Dataset(rng.integers(0, 256, (24, 1, 6, 6), dtype=np.uint8), np.arange(24) % 2, ["a", "b"])
     names = sorted(model_generators(tiny_trainer().model))
-    assert len(names) == 2 and all(name.count("body") == 2 or "body" in name for name in names)
+    assert names == ["1.body.2.body.1.rng", "1.body.3.rng"]  # two blocks deep, and one deep
 
     whole = tiny_trainer()
     whole.fit(data, epochs=2)
