@@ -127,7 +127,8 @@ def test_python_batch_with_fewer_labels_than_images(tiny_cifar):
     images, labels = tiny_cifar.splits["test"]
     batch = tiny_cifar.batch_dict(images, labels[:-1], b"testing batch 1 of 1")
     (tiny_cifar.python_folder / "test_batch").write_bytes(pickle.dumps(batch, protocol=2))
-    with pytest.raises(ValueError, match=r"test_batch: b'labels' must be a list of 4 integers, one per image; found a list of 3"):
+    with pytest.raises(ValueError, match=r"test_batch: b'labels' must be a list of 4 integers, one per image; "
+                                         r"found a list of 3"):
         load_cifar10_python(tiny_cifar.python_folder, "test")
 
 

@@ -41,3 +41,15 @@ def cases_run(tmp_path):
         assert done.returncode == 0, done.stderr[-3000:]
         return {row["case"]: (row["type"], row["message"]) for row in map(json.loads, done.stdout.splitlines())}
     return run
+
+
+@pytest.fixture(scope="session")
+def run_folder(tmp_path_factory):
+    """A finished `volnet train` run of a one-layer net (with dropout) on 64 sample images: seconds.
+    Tests may read it; those that change it work on a copy."""
+    from volnet.cli.main import main
+
+    folder = tmp_path_factory.mktemp("run") / "run"
+    assert main(["train", "--arch", "dropout0.1 fc10", "--limit", "64", "--epochs", "2", "--val-fraction", "0.25",
+                 "--batch-size", "16", "--out", str(folder), "--quiet"]) == 0
+    return folder

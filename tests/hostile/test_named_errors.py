@@ -22,15 +22,6 @@ from volnet.data.idx import load_idx
 from volnet.models import build_model, read_npz_checked, save_model, write_npz_atomic
 
 
-@pytest.fixture(scope="module")
-def run_folder(tmp_path_factory):
-    # a finished run of a one-layer net on 64 sample images: seconds
-    folder = tmp_path_factory.mktemp("run") / "run"
-    assert main(["train", "--arch", "dropout0.1 fc10", "--limit", "64", "--epochs", "2", "--val-fraction", "0.25",
-                 "--batch-size", "16", "--out", str(folder), "--quiet"]) == 0
-    return folder
-
-
 def error_of(capsys, *arguments) -> str:
     assert main(list(arguments)) == 2
     message = capsys.readouterr().err
@@ -199,7 +190,8 @@ def test_empty_and_zero_settings_are_named(capsys, arguments, message):
 def test_a_saved_model_without_class_scores_is_refused_with_its_output_shape(tmp_path, capsys):
     save_model(tmp_path / "features.npz", build_model("conv3-4 relu", input_shape=(1, 8, 8)))
     for command in ("eval", "predict"):
-        message = error_of(capsys, command, str(tmp_path / "features.npz"), *(["--index", "0"] * (command == "predict")))
+        index = ["--index", "0"] if command == "predict" else []
+        message = error_of(capsys, command, str(tmp_path / "features.npz"), *index)
         assert (f"{tmp_path / 'features.npz'}: the model's output for one example has shape (4, 8, 8), not a vector "
                 f"of class scores") in message
     assert main(["summary", str(tmp_path / "features.npz")]) == 0  # any saved model can be looked at

@@ -14,14 +14,6 @@ from volnet.files import remove_stale_temporaries
 from volnet.models import build_model, save_model
 
 
-@pytest.fixture(scope="module")
-def run_folder(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("run") / "run"
-    assert main(["train", "--arch", "fc10", "--limit", "64", "--epochs", "1", "--val-fraction", "0.25",
-                 "--batch-size", "16", "--out", str(folder), "--quiet"]) == 0
-    return folder
-
-
 def one_line_error(capsys, *arguments, code=2) -> str:
     with pytest.raises(SystemExit) as caught:
         main(list(arguments))
@@ -54,7 +46,7 @@ def test_resume_removes_the_stale_temporaries_of_its_checkpoint(run_folder, tmp_
     assert not stale.exists()
     out = capsys.readouterr().out
     # one message, once: a finished run is only evaluated again; best.npz is among the files written
-    assert out.count("holds a finished run (1 of 1 epochs): nothing is left to train") == 1
+    assert out.count("holds a finished run (2 of 2 epochs): nothing is left to train") == 1
     assert f"best {copy / 'best.npz'}" in out.splitlines()[-1]
 
 

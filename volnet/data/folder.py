@@ -67,7 +67,8 @@ def load_image_folder(root, size=None, channels: int | None = None, name: str | 
     height, width = pair(size, "size")
     if height < 1 or width < 1:
         raise ValueError(f"size must be positive, got {size!r}.")
-    check_memory(len(files) * channels * height * width, f"{root}: {len(files)} images of {width}×{height}×{channels}")
+    check_memory(len(files) * channels * height * width,
+                 f"{root}: {len(files)} images of {width}×{height}×{channels}")
     images = np.empty((len(files), channels, height, width), dtype=np.uint8)
     for index, path in enumerate(files):
         images[index] = _read_image(path, MODES[channels], height, width)

@@ -85,7 +85,8 @@ def _read_values(stream, path: Path, ndim: int | None, compressed: bool) -> np.n
     extra = len(stream.read(_CHECKED_TAIL))  # enough to say so, without reading a huge tail
     if extra:
         raise ValueError(
-            f"{path}: {extra}{' or more' if extra == _CHECKED_TAIL else ''} bytes after the {declared} values that {promise} promises; "
+            f"{path}: {extra}{' or more' if extra == _CHECKED_TAIL else ''} bytes after the {declared} values that "
+            f"{promise} promises; "
             "the file is damaged or not an IDX file."
         )
     return values.reshape(shape)

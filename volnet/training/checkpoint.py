@@ -87,8 +87,8 @@ def load_checkpoint(path) -> Checkpoint:
         checkpoint = Checkpoint(section("model/"), section("optimizer/"), meta["optimizer"], meta["epoch"],
                                 meta["step"], meta["history"], meta["generators"], meta["best"], meta["settings"],
                                 meta.get("first_loss"))
-        kinds = {"optimizer_scalars": dict, "epoch": int, "step": int, "history": list, "generators": dict, "best": dict,
-                 "settings": dict}
+        kinds = {"optimizer_scalars": dict, "epoch": int, "step": int, "history": list, "generators": dict,
+                 "best": dict, "settings": dict}
         wrong = [name for name, kind in kinds.items() if not isinstance(getattr(checkpoint, name), kind)]
         if wrong:
             raise TypeError(f"{', '.join(wrong)} of the wrong type")
