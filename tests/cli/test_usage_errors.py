@@ -180,7 +180,7 @@ def test_resume_refuses_options_it_would_ignore(options, message, sample_run, ca
 
 def test_resume_accepts_the_settings_the_run_was_started_with(sample_run, capsys):
     assert main(["train", "--resume", str(sample_run), "--limit", "100", "--epochs", "1", "--quiet"]) == 0
-    assert "after epoch 1 of 1" in capsys.readouterr().out
+    assert f"{sample_run} holds a finished run (1 of 1 epochs): nothing is left to train" in capsys.readouterr().out
 
 
 def test_a_finished_run_resumed_with_tta_is_evaluated_with_it(sample_run, capsys):

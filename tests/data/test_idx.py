@@ -60,7 +60,8 @@ def test_float_idx_is_refused_with_its_type_code(tmp_path):
 def test_truncated_values(tmp_path, compress):
     content = bytes.fromhex("00000803 00000002 00000002 00000002") + bytes(7)  # 8 values promised
     (tmp_path / "images").write_bytes(gzip.compress(content) if compress else content)
-    with pytest.raises(ValueError, match=r"truncated: the header promises 2 × 2 × 2 = 8 bytes of values, found 7"):
+    with pytest.raises(ValueError, match=r"images is truncated or damaged: its header \(2 × 2 × 2\) promises 8 bytes, "
+                                         r"but only 7 are present"):
         read_idx(tmp_path / "images", ndim=3)
 
 

@@ -168,7 +168,8 @@ def test_unknown_layer_type_is_refused(tmp_path):
     meta = {"architecture": {"type": "Sequential", "layers": [{"type": "Conv3D", "config": {}}]},
             "input_shape": [1, 4, 4], "dtype": "float32", "class_names": None, "metadata": {}}
     write_npz_atomic(path, {}, meta, kind="model")
-    with pytest.raises(ValueError, match=r"cannot be rebuilt: unknown layer type 'Conv3D'; volnet knows AvgPool2D"):
+    with pytest.raises(ValueError, match=r"cannot be rebuilt \(the file is damaged or from another version of "
+                                         r"volnet\): unknown layer type 'Conv3D'; volnet knows AvgPool2D"):
         load_model(path)
 
 

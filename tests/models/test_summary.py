@@ -97,7 +97,7 @@ def test_summary_errors():
     with pytest.raises(ValueError, match=r"summary needs input_shape"):
         summary(Sequential(parse_architecture("conv3-4")))
     with pytest.raises(TypeError, match=r"summary takes a model"):
-        summary("tiny")
+        summary(42)
 
 
 def test_receptive_fields_of_a_known_stack_by_hand():
@@ -130,3 +130,10 @@ def test_parameter_sharing_counts():
     assert "(5·5·3 + 1)·6 = 456" in text and "depth column" in text and "120,000" in text
     assert "5, 1, 2" in text  # 'same' padding still shows F, S and P
     assert rows[1].number == "1" and summary_rows(build_model("resnet-small"))[-1].number.count(".") == 0
+
+
+def test_summary_takes_a_preset_or_an_architecture_string_as_the_cli_does():
+    from volnet.models import build_model
+
+    assert summary("tiny") == summary(build_model("tiny"))
+    assert summary("conv3-4 fc2", (1, 6, 6)) == summary(build_model("conv3-4 fc2", (1, 6, 6)))

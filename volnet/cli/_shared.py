@@ -11,6 +11,7 @@ from pathlib import Path
 
 STRING_INPUT_SHAPE = (1, 28, 28)  # the input of an architecture string given without --input-shape
 MODEL_FILE = "model.npz"  # what `volnet train` saves into its output folder
+NAME_MAX = 255  # the longest file name, in bytes, of Linux, macOS and Windows file systems
 
 # a flag's rule: (what a message says it must be, the test its value passes)
 AT_LEAST_1 = ("at least 1", lambda value: value >= 1)
@@ -108,14 +109,27 @@ def model_from_spec(spec: str, shape=None):
     run folder; shape is then left to the caller) or an architecture string (built for shape,
     by default STRING_INPUT_SHAPE).
     """
-    from volnet.models import PRESETS, build_model
+    from volnet.models import PRESETS, build_model, load_model
 
     if spec.strip().lower() in PRESETS:
         return build_model(spec, input_shape=shape), spec.strip().lower()
-    if spec.endswith(".npz") or Path(spec).exists():
+    if spec.endswith(".npz") or names_a_path(spec):
         path = model_file(spec)
-        return trained_model(path)[0], str(path)
+        return load_model(path)[0], str(path)  # any saved model, classifier or not
     return build_model(spec, input_shape=shape or STRING_INPUT_SHAPE), spec
+
+
+def names_a_path(text: str) -> bool:
+    """Whether text names an existing file or folder. A text that no file system could take as
+    a path — a part over 255 bytes, such as a long architecture string, or a NUL — is not
+    looked up at all, so it never fails as "File name too long"."""
+    parts = text.split(os.sep)
+    if "\0" in text or any(len(os.fsencode(part)) > NAME_MAX for part in parts):
+        return False
+    try:
+        return Path(text).exists()
+    except OSError:  # e.g. a path longer than PATH_MAX in all
+        return False
 
 
 def writable_folder(path, name: str) -> Path:

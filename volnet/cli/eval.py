@@ -15,7 +15,8 @@ def register(subparsers):
         "eval", help="accuracy, per-class accuracy and confusion matrix of a saved model",
         description="Evaluate a model saved by `volnet train` on a dataset split: print the accuracy, the accuracy "
                     "of every class and the confusion matrix, and draw confusion.png and misclassified.png (the "
-                    f"first {MISCLASSIFIED_SHOWN} misclassified images) into the output folder. The model file "
+                    f"first {MISCLASSIFIED_SHOWN} misclassified images; with --tta confusion-tta.png and "
+                    "misclassified-tta.png) into the output folder. The model file "
                     "holds the normalisation and the class names, so nothing else is needed.")
     parser.add_argument("model", metavar="MODEL", help="a model file written by `volnet train` (model.npz), or the "
                                                        "output folder of `volnet train`")
@@ -60,10 +61,11 @@ def run(args) -> int:
         from volnet.viz.evaluation import plot_confusion_matrix, plot_misclassified
 
         out.mkdir(parents=True, exist_ok=True)
-        written = [plot_confusion_matrix(result.confusion, result.class_names, out / "confusion.png")]
+        suffix = "-tta" if args.tta else ""  # --tta's pictures stand beside the plain ones
+        written = [plot_confusion_matrix(result.confusion, result.class_names, out / f"confusion{suffix}.png")]
         wrong = np.flatnonzero(result.predictions != dataset.labels)[:MISCLASSIFIED_SHOWN]
         if len(wrong):
             written.append(plot_misclassified(dataset.images[wrong], dataset.labels[wrong], result.predictions[wrong],
-                                              result.class_names, out / "misclassified.png"))
+                                              result.class_names, out / f"misclassified{suffix}.png"))
         print("wrote " + ", ".join(map(str, written)))
     return 0

@@ -20,8 +20,28 @@ def register(subparsers):
     parser.add_argument("--split", choices=("train", "test"), help="the split for --index; default test")
     parser.add_argument("--data-dir", metavar="DIR", help="look for the dataset files here first")
     parser.add_argument("--top-k", type=int, default=3, metavar="K",
-                        help="classes shown per image; default %(default)s")
+                        help="classes shown per image (at most the model's number of classes); default %(default)s")
+    parser.add_argument("--invert", action="store_true",
+                        help="invert the image files (255 − pixel): for a dark object on a light background when the "
+                             "model learnt light objects on black, as Fashion-MNIST's")
     parser.set_defaults(run=run)
+
+
+# how far an image's mean brightness (0–1) may lie from the training images' before it is said
+UNLIKE = 0.3
+
+
+def warn_if_inverted(paths, images, training_mean: float) -> None:
+    """Warn (stderr) about each image whose brightness is far from the training images' and whose
+    inverse would be close: a dark object on a light background for a model of light-on-black images."""
+    import sys
+
+    for path, image in zip(paths, images):
+        mean = image.mean() / 255
+        if abs(mean - training_mean) > UNLIKE and abs(1 - mean - training_mean) < abs(mean - training_mean) / 2:
+            print(f"volnet predict: warning: {path} has a mean brightness of {mean:.2f} where the model's training "
+                  f"images have {training_mean:.2f}: it looks inverted (e.g. a dark object on a light background); "
+                  "if so, add --invert", file=sys.stderr)
 
 
 def run(args) -> int:
@@ -41,13 +61,23 @@ def run(args) -> int:
         refuse_ignored(args, "on image files: --dataset, --split and --data-dir choose the split that --index "
                              "picks from",
                        "dataset", "split", "data_dir")
+    else:
+        refuse_ignored(args, "with --index: the dataset's images are already like those the model learnt", "invert")
     check_flags(args, top_k=AT_LEAST_1)
     model, normalization, class_names, metadata = trained_model(args.model)
+    classes = model.output_shape(model.input_shape)[0]
+    if args.top_k > classes:
+        raise ValueError(f"--top-k {args.top_k} is more than the {classes} classes of {args.model}; give at most "
+                         f"--top-k {classes}")
     depth, height, width = model.input_shape
     if args.images:
         from volnet.viz.images import load_image
 
         images = np.stack([load_image(path, depth, width, height) for path in args.images])
+        if args.invert:
+            images = 255 - images
+        elif normalization is not None:
+            warn_if_inverted(args.images, images, float(np.mean(normalization.mean)))
         names = class_names or [f"class {k}" for k in range(model.output_shape(model.input_shape)[0])]
         examples, labels = Dataset(images, np.zeros(len(images), np.int64), names, "images"), [None] * len(images)
         titles = list(args.images)

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from volnet.cli._shared import (ABOVE_0, AT_LEAST_0, AT_LEAST_1, FRACTION, MODEL_FILE, check_data_flags, check_flags,
-                                flag, image_folder, writable_file, writable_folder)
+                                flag, image_folder, refuse_ignored, writable_file, writable_folder)
 from volnet.cli.main import describe
 from volnet.models import get_preset
 from volnet.optim import SCHEDULES
@@ -92,6 +92,8 @@ def register(subparsers):
                            help="continue the run in DIR from its last checkpoint, with the settings it was "
                                 "started with (options that would change them are refused; --data-dir, --download, "
                                 "--metrics-out, --quiet and --tta apply)")
+    run_group.add_argument("--overwrite", action="store_true",
+                           help="let --out replace the run already in that folder (refused otherwise)")
     run_group.add_argument("--metrics-out", metavar="FILE", help="also write the final metrics as JSON to FILE")
     run_group.add_argument("--sanity", action="store_true",
                            help="first check that the initial loss is ≈ ln(classes) and that the model can overfit "
@@ -185,14 +187,20 @@ def train_command(args, world, say) -> int:
     from volnet.training.run import train
 
     check_flags(args, **FLAG_RULES)
+    if args.arch is not None and not args.arch.strip():
+        raise ValueError("--arch is empty; give an architecture string such as '[conv3-16 relu]*2 pool fc10', "
+                         "or leave --arch out for the preset")
     if args.resume:
+        refuse_ignored(args, "with --resume: the run goes on in its own folder", "overwrite")
         config, out_dir = resumed_config(args), args.resume
-        if (Path(out_dir) / MODEL_FILE).is_file():  # written when a run ends, so this one has ended
-            say(f"{out_dir} holds a finished run (its {MODEL_FILE} is there): nothing is left to train, so it is "
-                "only evaluated and its files written again")
     else:
         config, out_dir = config_from_args(args), args.out or time.strftime("runs/%Y%m%d-%H%M%S")
         writable_folder(out_dir, "out")
+        earlier = [name for name in (MODEL_FILE, LAST_CHECKPOINT) if (Path(out_dir) / name).is_file()]
+        if earlier and not args.overwrite:
+            state = "a finished run" if MODEL_FILE in earlier else "an unfinished run"
+            raise ValueError(f"--out {out_dir} already holds {state} ({' and '.join(earlier)}); give another folder, "
+                             f"continue it with --resume {out_dir}, or add --overwrite to replace it")
     check_data_flags(args, config.dataset)
     if args.metrics_out:
         writable_file(args.metrics_out, "metrics_out")
@@ -207,6 +215,9 @@ def train_command(args, world, say) -> int:
         if (Path(out_dir) / LAST_CHECKPOINT).is_file():
             say(f"the last completed epoch is saved; continue with: volnet train --resume {out_dir}",
                 file=sys.stderr)
+        else:
+            say(f"interrupted before the first epoch ended: nothing was saved in {out_dir}, so there is nothing to "
+                f"resume; run the same command again to start over", file=sys.stderr)
         raise
     except ValueError as error:
         raise ValueError(in_flags(str(error))) from None

@@ -78,6 +78,10 @@ class Normalization:
         return {"mean": list(self.mean), "std": list(self.std)}
 
 
+# below any real spread (one pixel of 10¹⁰ off by 1/255 gives 4e-8), above rounding noise (~1e-17)
+_NO_SPREAD = 1e-9
+
+
 def channel_stats(dataset: Dataset) -> Normalization:
     """The mean and standard deviation of every channel over all N·H·W pixels, scaled to [0, 1].
 
@@ -85,8 +89,12 @@ def channel_stats(dataset: Dataset) -> Normalization:
     mean = Σ_v count(v)·v/255 / n and std = sqrt(Σ_v count(v)·(v/255 − mean)² / n), so no
     float copy of the dataset is made.
 
+    A channel whose pixels are all equal (std 0) gets std 1, so it is only centred, as
+    scikit-learn's StandardScaler treats a constant feature: such a dataset still trains
+    (there is nothing to learn from that channel) instead of dividing by zero.
+
     Returns:
-        a Normalization with D means and D standard deviations.
+        a Normalization with D means and D standard deviations (all > 0).
     """
     values = np.arange(256) / 255
     means, stds = [], []
@@ -94,7 +102,8 @@ def channel_stats(dataset: Dataset) -> Normalization:
         counts = np.bincount(dataset.images[:, channel].ravel(), minlength=256)
         mean = counts @ values / counts.sum()
         means.append(mean)
-        stds.append(np.sqrt(counts @ (values - mean) ** 2 / counts.sum()))
+        std = np.sqrt(counts @ (values - mean) ** 2 / counts.sum())
+        stds.append(std if std > _NO_SPREAD else 1.0)
     return Normalization(means, stds)
 
 

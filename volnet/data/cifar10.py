@@ -23,7 +23,9 @@ and refuses every other global before anything runs.
 
 from __future__ import annotations
 
+import io
 import pickle
+import pickletools
 from pathlib import Path
 
 import numpy as np
@@ -70,7 +72,11 @@ def load_cifar10_binary(folder, split: str = "train") -> Dataset:
     """
     folder = Path(folder)
     *batches, meta = binary_files(split)
-    class_names = [line.strip() for line in (folder / meta).read_text().splitlines() if line.strip()]
+    text = _text(folder / meta, (folder / meta).read_bytes())
+    class_names = [line.strip() for line in text.splitlines() if line.strip()]
+    if not class_names:
+        raise ValueError(f"{folder / meta}: no class names (one per line expected, e.g. airplane, automobile, ...); "
+                         f"the file is empty or damaged.")
     return _assemble([_read_binary_batch(folder / batch) for batch in batches], class_names, f"cifar10/{split}")
 
 
@@ -89,7 +95,11 @@ def load_cifar10_python(folder, split: str = "train") -> Dataset:
     folder = Path(folder)
     *batches, meta = python_files(split)
     label_names = _field(folder / meta, _read_pickle(folder / meta), b"label_names")
-    class_names = [name.decode() if isinstance(name, bytes) else str(name) for name in label_names]
+    if not isinstance(label_names, list) or not label_names or not all(isinstance(name, (bytes, str))
+                                                                       for name in label_names):
+        raise ValueError(f"{folder / meta}: b'label_names' must be a non-empty list of class names (strings); found "
+                         f"a {type(label_names).__name__}. The file is damaged or not CIFAR-10's batches.meta.")
+    class_names = [_text(folder / meta, name) for name in label_names]
     return _assemble([_read_python_batch(folder / batch) for batch in batches], class_names, f"cifar10/{split}")
 
 
@@ -109,15 +119,27 @@ def _read_binary_batch(path: Path) -> tuple[Path, np.ndarray, np.ndarray]:
 def _read_python_batch(path: Path) -> tuple[Path, np.ndarray, np.ndarray]:
     """(path, pixels (n, 3072), labels (n,)) from one pickled batch."""
     batch = _read_pickle(path)
-    pixels, labels = _field(path, batch, b"data"), np.asarray(_field(path, batch, b"labels"))
+    pixels, labels = _field(path, batch, b"data"), _field(path, batch, b"labels")
     if not (isinstance(pixels, np.ndarray) and pixels.dtype == np.uint8 and pixels.ndim == 2 and pixels.size
             and pixels.shape[1] == PIXELS):
         raise ValueError(
             f"{path}: b'data' must be a uint8 array of shape (n, {PIXELS}) with n > 0, "
             f"got {type(pixels).__name__} {getattr(pixels, 'dtype', '')} {getattr(pixels, 'shape', '')}."
         )
-    if labels.shape != (len(pixels),) or not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"{path}: {len(pixels)} images need {len(pixels)} integer labels, got {len(labels)} labels.")
+    # checked as the flat list of ints it must be before NumPy sees it: nested lists that share
+    # their items could make np.asarray build far more than the file holds
+    if not isinstance(labels, (list, np.ndarray)) or len(labels) != len(pixels) or (
+            isinstance(labels, list) and not all(type(label) is int for label in labels)) or (
+            isinstance(labels, np.ndarray) and (labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer))):
+        if not isinstance(labels, (list, np.ndarray)):
+            found = f"a {type(labels).__name__}"
+        elif len(labels) != len(pixels):
+            found = f"a {type(labels).__name__} of {len(labels)}"
+        else:
+            found = f"a {type(labels).__name__} of {len(labels)} whose items are not all integers"
+        raise ValueError(f"{path}: b'labels' must be a list of {len(pixels)} integers, one per image; found {found}. "
+                         f"The file is damaged or not a CIFAR-10 batch.")
+    labels = np.asarray(labels, dtype=np.int64)
     return path, pixels, labels
 
 
@@ -136,9 +158,24 @@ def _assemble(batches, class_names: list[str], name: str) -> Dataset:
 
 def _field(path: Path, content, key: bytes):
     if not isinstance(content, dict) or key not in content:
-        found = list(content) if isinstance(content, dict) else type(content).__name__
+        found = f"the keys {_listed(list(content))}" if isinstance(content, dict) else f"a {type(content).__name__}"
         raise ValueError(f"{path}: expected a dict with the key {key!r}, found {found}. Is this a CIFAR-10 file?")
     return content[key]
+
+
+def _listed(keys, shown: int = 5) -> str:
+    return ", ".join(map(repr, keys[:shown])) + (f" and {len(keys) - shown} more" if len(keys) > shown else "")
+
+
+def _text(path: Path, value: bytes | str) -> str:
+    """A class name or the meta file as text; UTF-8, else the file is named as damaged."""
+    if isinstance(value, str):
+        return value
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path}: class names are not UTF-8 text ({error}); the file is damaged or not "
+                         f"CIFAR-10's.") from None
 
 
 def _latin1_bytes(text: str, encoding: str) -> bytes:
@@ -177,8 +214,16 @@ class RestrictedUnpickler(pickle.Unpickler):
 
 def _read_pickle(path: Path):
     """Unpickle `path` with RestrictedUnpickler; Python 2's str comes back as bytes."""
-    with open(path, "rb") as file:
-        try:
-            return RestrictedUnpickler(file, encoding="bytes").load()
-        except Exception as error:  # whatever a malformed pickle raises, name the file
-            raise ValueError(f"{path}: cannot read as a CIFAR-10 Python batch: {error}") from error
+    # The unpickler allocates each string as long as the pickle says before reading it, so every
+    # opcode's length is first checked against the bytes present by walking the opcodes
+    # (pickletools reads what is there, never what is promised); then nothing can promise more.
+    content = path.read_bytes()
+    try:
+        for _ in pickletools.genops(io.BytesIO(content)):
+            pass
+    except ValueError as error:
+        raise ValueError(f"{path} is truncated or damaged: {error}. Fetch the file again.") from None
+    try:
+        return RestrictedUnpickler(io.BytesIO(content), encoding="bytes").load()
+    except Exception as error:  # whatever a malformed pickle raises, name the file
+        raise ValueError(f"{path}: cannot read as a CIFAR-10 Python batch: {error or type(error).__name__}") from None

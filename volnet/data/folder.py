@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image
 
 from volnet.data.dataset import Dataset
+from volnet.limits import check_memory
 from volnet.ops.geometry import pair
 
 MODES = {1: "L", 3: "RGB"}
@@ -60,12 +61,14 @@ def load_image_folder(root, size=None, channels: int | None = None, name: str | 
         labels += [label] * len(images)
 
     if size is None or channels is None:
-        with _opened(files[0]) as first:
+        with open_image(files[0]) as first:
             size = (first.height, first.width) if size is None else size
             channels = (1 if first.mode in GRAYSCALE_MODES else 3) if channels is None else channels
     height, width = pair(size, "size")
     if height < 1 or width < 1:
         raise ValueError(f"size must be positive, got {size!r}.")
+    check_memory(len(files) * channels * height * width,
+                 f"{root}: {len(files)} images of {width}×{height}×{channels}")
     images = np.empty((len(files), channels, height, width), dtype=np.uint8)
     for index, path in enumerate(files):
         images[index] = _read_image(path, MODES[channels], height, width)
@@ -92,19 +95,36 @@ def class_folders(root) -> list[Path]:
     return folders
 
 
-def _opened(path: Path) -> Image.Image:
+def open_image(path) -> Image.Image:
+    """Open an image file with Pillow, every failure a one-line error that names the file.
+
+    Pillow refuses images over 2 × Image.MAX_IMAGE_PIXELS pixels (179 million by default)
+    before decoding them: a small file can declare a huge image (a "decompression bomb").
+
+    Raises:
+        FileNotFoundError: no such file. IsADirectoryError, PermissionError: as open() raises them.
+        ValueError: not an image Pillow reads, or one that declares too many pixels.
+    """
+    path = Path(path)
     try:
         return Image.open(path)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no image at {path}") from None
+    except (IsADirectoryError, PermissionError):  # the CLI says these of the path itself
+        raise
+    except Image.DecompressionBombError as error:
+        raise ValueError(f"{path}: refused, the image declares more pixels than Pillow's limit ({error}). "
+                         f"Resize it, or raise PIL.Image.MAX_IMAGE_PIXELS in Python if it is genuine.") from None
     except (OSError, ValueError) as error:
         raise ValueError(f"{path}: Pillow cannot read this file ({error}). Remove or replace it.") from None
 
 
 def _read_image(path: Path, mode: str, height: int, width: int) -> np.ndarray:
     """One image as (D, H, W) uint8, converted to `mode` and resized to H×W."""
-    with _opened(path) as image:
+    with open_image(path) as image:
         try:
             image = image.convert(mode)
-        except (OSError, ValueError) as error:  # a damaged file fails only when its pixels are decoded
+        except (OSError, ValueError, Image.DecompressionBombError) as error:  # damage shows only when decoding
             raise ValueError(f"{path}: Pillow cannot decode this image ({error}). Remove or replace it.") from None
         if image.size != (width, height):
             image = image.resize((width, height), Image.BILINEAR)

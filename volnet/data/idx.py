@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gzip
 import math
+import os
 import struct
 import zlib
 from pathlib import Path
@@ -23,9 +24,11 @@ from pathlib import Path
 import numpy as np
 
 from volnet.data.dataset import Dataset
+from volnet.limits import check_declared, check_memory, read_declared
 
 UNSIGNED_BYTE = 0x08
 GZIP_MAGIC = b"\x1f\x8b"
+_CHECKED_TAIL = 1 << 20
 _CONTENTS = {1: "labels (N,)", 3: "images (N, H, W)"}
 
 
@@ -40,20 +43,22 @@ def read_idx(path, ndim: int | None = None) -> np.ndarray:
         a uint8 array of the shape the header gives.
 
     Raises:
-        ValueError: a wrong magic number, a truncated file, extra bytes after the values,
+        ValueError: a wrong magic number, a header that promises more values than the file
+            holds (checked before they are read: volnet.limits), extra bytes after the values,
             or a damaged gzip stream; the message names the file.
+        BudgetError: the header's N×H×W is over volnet's memory budget (volnet.limits).
     """
     path = Path(path)
     with open(path, "rb") as probe:
         compressed = probe.read(2) == GZIP_MAGIC
     try:
         with (gzip.open(path, "rb") if compressed else open(path, "rb")) as stream:
-            return _read_values(stream, path, ndim)
+            return _read_values(stream, path, ndim, compressed)
     except (EOFError, gzip.BadGzipFile, zlib.error) as error:
         raise ValueError(f"{path}: the gzip stream is damaged or cut short ({error}). Fetch the file again.") from None
 
 
-def _read_values(stream, path: Path, ndim: int | None) -> np.ndarray:
+def _read_values(stream, path: Path, ndim: int | None, compressed: bool) -> np.ndarray:
     magic = stream.read(4)
     found = f"0x{int.from_bytes(magic, 'big'):08X}" if len(magic) == 4 else f"only {len(magic)} bytes"
     well_formed = len(magic) == 4 and magic[:3] == bytes([0, 0, UNSIGNED_BYTE]) and magic[3] > 0
@@ -72,19 +77,17 @@ def _read_values(stream, path: Path, ndim: int | None) -> np.ndarray:
     if len(header) < 4 * dims:
         raise ValueError(f"{path}: truncated header: expected {dims} dimensions of 4 bytes, found {len(header)} bytes.")
     shape = struct.unpack(f">{dims}I", header)
-    values = np.empty(math.prod(shape), dtype=np.uint8)
-    # Both file objects fill the buffer unless the file ends first.
-    filled = stream.readinto(memoryview(values))
-    if filled < values.size:
-        raise ValueError(
-            f"{path}: truncated: the header promises {' × '.join(map(str, shape))} = {values.size} bytes of values, "
-            f"found {filled}. Fetch the file again."
-        )
-    extra = len(stream.read())
+    declared, promise = math.prod(shape), f"its header ({' × '.join(map(str, shape))})"
+    if not compressed:  # a raw file's size is known: compare before reading anything
+        check_declared(path, promise, declared, os.fstat(stream.fileno()).st_size - 4 - 4 * dims)
+    check_memory(declared, f"{path}: {promise}")
+    values = np.frombuffer(read_declared(stream, path, promise, declared), dtype=np.uint8)
+    extra = len(stream.read(_CHECKED_TAIL))  # enough to say so, without reading a huge tail
     if extra:
         raise ValueError(
-            f"{path}: {extra} bytes after the {values.size} values that the header ({' × '.join(map(str, shape))}) "
-            "promises; the file is damaged or not an IDX file."
+            f"{path}: {extra}{' or more' if extra == _CHECKED_TAIL else ''} bytes after the {declared} values that "
+            f"{promise} promises; "
+            "the file is damaged or not an IDX file."
         )
     return values.reshape(shape)
 
@@ -127,6 +130,11 @@ def load_idx(images_path, labels_path, class_names=None, name: str | None = None
             f"{images_path} holds {len(images)} images but {labels_path} holds {len(labels)} labels; "
             "use the image and label files of the same split (train-* with train-*, t10k-* with t10k-*)."
         )
+    if len(images) == 0:
+        raise ValueError(f"{images_path}: no images (its header says N = 0); the file is empty or damaged.")
     if class_names is None:
         class_names = [str(label) for label in range(int(labels.max(initial=0)) + 1)]
+    if labels.max() >= len(class_names):
+        raise ValueError(f"{labels_path}: labels run up to {labels.max()}, but there are {len(class_names)} classes "
+                         f"(labels 0 to {len(class_names) - 1}); the file is damaged or belongs to another dataset.")
     return Dataset(images[:, None], labels, class_names, name or Path(images_path).name)

@@ -29,7 +29,7 @@ import math
 
 import numpy as np
 
-from volnet.files import atomic_write
+from volnet.files import write_atomically
 from volnet.layers import BatchNorm, Conv2D, Dropout, Flatten, Linear, MaxPool2D, ReLU, Sequential, Sigmoid, Tanh
 
 _ELEMENTWISE = {ReLU: "relu", Sigmoid: "sigmoid", Tanh: "tanh"}
@@ -146,5 +146,5 @@ def convnetjs_net(model, normalization=None, class_names=None) -> dict:
 def export_convnetjs(model, path, normalization=None, class_names=None) -> None:
     """Write convnetjs_net(model, normalization, class_names) as JSON to `path`, atomically."""
     net = convnetjs_net(model, normalization, class_names)
-    with atomic_write(path) as file:
-        file.write(json.dumps(net, separators=(",", ":")).encode("utf-8"))
+    text = json.dumps(net, separators=(",", ":")).encode("utf-8")
+    write_atomically(path, lambda file: file.write(text), what="ConvNetJS net")

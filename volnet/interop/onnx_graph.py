@@ -40,7 +40,7 @@ import json
 
 import numpy as np
 
-from volnet.files import atomic_write
+from volnet.files import write_atomically
 from volnet.layers import (AvgPool2D, BatchNorm, Conv2D, Dropout, Flatten, GlobalAvgPool2D, LeakyReLU, Linear,
                            MaxPool2D, ReLU, Residual, Sequential, Sigmoid, Tanh)
 
@@ -200,8 +200,7 @@ def onnx_model(model, normalization=None, class_names=None):
 def export_onnx(model, path, normalization=None, class_names=None) -> None:
     """Write onnx_model(model, normalization, class_names) to `path`, atomically."""
     exported = onnx_model(model, normalization, class_names)
-    with atomic_write(path) as file:
-        file.write(exported.SerializeToString())
+    write_atomically(path, lambda file: file.write(exported.SerializeToString()), what="ONNX model")
 
 
 # -- import -------------------------------------------------------------------------------------

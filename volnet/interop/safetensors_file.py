@@ -26,7 +26,7 @@ import os
 
 import numpy as np
 
-from volnet.files import atomic_write
+from volnet.files import write_atomically
 
 MAX_HEADER = 100 * 2**20  # 100 MB, the reference implementation's limit
 METADATA = "__metadata__"
@@ -69,11 +69,14 @@ def write_safetensors(path, tensors: dict[str, np.ndarray], metadata: dict[str, 
         header = {METADATA: dict(metadata), **header}
     text = json.dumps(header, separators=(",", ":")).encode("utf-8")
     text += b" " * (-len(text) % 8)
-    with atomic_write(path) as file:
+
+    def write(file):
         file.write(len(text).to_bytes(8, "little"))
         file.write(text)
         for array in arrays:
             file.write(array.tobytes())
+
+    write_atomically(path, write, what="safetensors file")
 
 
 def _header(path, file, size: int) -> tuple[dict, int]:

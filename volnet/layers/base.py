@@ -179,6 +179,11 @@ class Layer:
         if not self.built:
             self.build(x.shape[1:], dtype=x.dtype)
         elif x.shape[1:] != self._checked_shape:
+            expected = self.input_shape
+            if len(expected) == 3 and x.shape[1:] == (*expected[1:], expected[0]):
+                raise ValueError(f"{self.label()} takes batches (N, D, H, W) = (N, {', '.join(map(str, expected))}); "
+                                 f"got {x.shape}, which is channel-last (N, H, W, D). volnet wants the depth first: "
+                                 f"pass x.transpose(0, 3, 1, 2)")
             self.output_shape(x.shape[1:])
             self._checked_shape = x.shape[1:]
         return x if x.dtype == self.dtype else x.astype(self.dtype)

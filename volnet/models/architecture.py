@@ -64,13 +64,16 @@ import numpy as np
 
 from volnet.layers import (AvgPool2D, BatchNorm, Conv2D, Dropout, Flatten, GlobalAvgPool2D, Layer, LeakyReLU, Linear,
                            MaxPool2D, ReLU, Residual, Sequential, Sigmoid, Tanh, format_shape)
+from volnet.limits import MAX_LAYERS, MAX_NESTING, MAX_NUMBER_DIGITS, MAX_REPETITIONS
+from volnet.models.budget import check_model_memory
 from volnet.models.presets import PRESETS, get_preset
 from volnet.ops.geometry import output_size
 
 _TOKEN = re.compile(r"res\[|\[|\]|\*(?:\s*\d+)?|[^\s\[\]*]+", re.IGNORECASE)
 _SUFFIX = re.compile(r"([a-z]+)(\d*)")
-_COUNT = r"([1-9]\d*)"  # a whole number ≥ 1
+_COUNT = r"(\d+)"  # a whole number, ≥ 1 (checked by _word, to say so)
 _NUMBER = r"(\d+(?:\.\d*)?|\.\d+)"
+_SHOWN = 40  # characters shown on each side of the word an error points at, in a long string
 
 
 @dataclass
@@ -97,7 +100,13 @@ class _Group:
 def _pointed(text: str, start: int, length: int, message: str, hint: str = "") -> ValueError:
     """A ValueError: the message, the string with a caret line under text[start:start+length], the hint."""
     line = re.sub(r"\s", " ", text)  # newlines and tabs would misalign the carets
-    return ValueError(f"{message}\n  {line}\n  {' ' * start}{'^' * max(length, 1)}" + (f"\n{hint}" if hint else ""))
+    length = max(1, min(length, _SHOWN))
+    if len(line) > 2 * _SHOWN + length:  # a long string: the part around the word, cut with …
+        first = max(0, start - _SHOWN)
+        line = ("…" if first else "") + line[first:start + length + _SHOWN] + ("…" if start + length + _SHOWN
+                                                                               < len(line) else "")
+        start = start - first + (1 if first else 0)
+    return ValueError(f"{message}\n  {line}\n  {' ' * start}{'^' * length}" + (f"\n{hint}" if hint else ""))
 
 
 # -- words ------------------------------------------------------------------------------------
@@ -159,6 +168,9 @@ _WORDS = {
     "bn": ("bn", {}, "bn", lambda head, options, rng: BatchNorm()),
     "dropout": (f"dropout{_NUMBER}?", {}, "dropout<p>, e.g. dropout0.5", _dropout),
 }
+# what the whole numbers of a word's head mean, for the message when one is 0
+_COUNTS = {"conv": ("filter size F", "number of filters K"), "pool": ("window size F",),
+           "avgpool": ("window size F",), "fc": ("number of outputs N",)}
 _EXAMPLES = ["conv3-32", "pool", "avgpool", "gap", "fc10", "flatten", "relu", "lrelu", "sigmoid", "tanh", "bn",
              "dropout0.5", "res["]
 
@@ -168,12 +180,21 @@ def _word(text: str, token: str, start: int) -> _Word:
     word = token.lower()
     head = word.split("/")[0]
     name = re.match(r"[a-z]*", head).group()
+    digits = max((len(number) for number in re.findall(r"\d+", word)), default=0)
+    if digits > MAX_NUMBER_DIGITS:
+        raise _pointed(text, start, len(token), f"'{token[:24]}…' at position {start + 1} has a number of {digits} "
+                                                f"digits; numbers in a word have at most {MAX_NUMBER_DIGITS} "
+                                                f"(MAX_NUMBER_DIGITS in volnet.limits)")
     if name in _WORDS:
         pattern, allowed, form, make = _WORDS[name]
         match = re.fullmatch(pattern, head)
         if match is None:
             raise _pointed(text, start, len(token),
                            f"'{token}' at position {start + 1} is not a well-formed {name} word; write {form}")
+        for meaning, number in zip(_COUNTS.get(name, ()), match.groups()):
+            if number is not None and int(number) < 1:
+                raise _pointed(text, start, len(token), f"'{token}' at position {start + 1}: the {meaning} must be "
+                                                        f"at least 1, got {number}; write {form}")
         try:
             options = _suffixes(word, allowed)
         except ValueError as error:
@@ -191,8 +212,13 @@ def _tokens(text: str) -> list[tuple[str, int]]:
     return [(m.group(), m.start()) for m in _TOKEN.finditer(text) if m.group() != "->"]
 
 
-def _items(text, tokens, position, opening=None):
-    """Parse items from tokens[position] up to a "]" (when inside brackets opened at `opening`)."""
+def _items(text, tokens, position, opening=None, depth=0):
+    """Parse items from tokens[position] up to a "]" (when inside brackets opened at `opening`,
+    `depth` brackets deep)."""
+    if depth > MAX_NESTING:
+        start = tokens[position - 1][1]
+        raise _pointed(text, start, 1, f"brackets nested more than {MAX_NESTING} deep at position {start + 1}, beyond "
+                                       f"volnet's limit (MAX_NESTING in volnet.limits)")
     items = []
     while position < len(tokens):
         token, start = tokens[position]
@@ -204,7 +230,7 @@ def _items(text, tokens, position, opening=None):
             raise _pointed(text, start, len(token), f"'{token}' at position {start + 1} repeats nothing; "
                                                     f"write it right after a word or a ']', e.g. [conv3-32 relu]*2")
         if token.lower() in ("[", "res["):
-            inner, end = _items(text, tokens, position + 1, opening=start)
+            inner, end = _items(text, tokens, position + 1, opening=start, depth=depth + 1)
             if end == len(tokens):
                 raise _pointed(text, start, len(token), f"'{token}' at position {start + 1} is never closed; add a ']'")
             if not inner:
@@ -217,9 +243,13 @@ def _items(text, tokens, position, opening=None):
         if position < len(tokens) and tokens[position][0].startswith("*"):
             count, count_start = tokens[position]
             times = count[1:].strip()
-            if not times.isdigit() or int(times) < 1:
+            if not times.isdigit() or int(times[:MAX_NUMBER_DIGITS + 1]) < 1:
                 raise _pointed(text, count_start, len(count), f"'{count}' at position {count_start + 1}: "
                                                               f"a repetition needs a count ≥ 1, e.g. *2")
+            if len(times) > len(str(MAX_REPETITIONS)) or int(times) > MAX_REPETITIONS:
+                raise _pointed(text, count_start, len(count), f"'{count[:20]}' at position {count_start + 1}: "
+                                                              f"a repetition count is at most {MAX_REPETITIONS:,} "
+                                                              f"(MAX_REPETITIONS in volnet.limits)")
             item.times = int(times)
             position += 1
         items.append(item)
@@ -229,10 +259,26 @@ def _items(text, tokens, position, opening=None):
 def _parse(text: str) -> list:
     if not isinstance(text, str):
         raise TypeError(f"an architecture is a string such as 'conv3-16 relu pool fc10', got {type(text).__name__}")
+    if not text.strip():
+        raise ValueError("the architecture string is empty; write layers such as 'conv3-16 relu pool fc10'")
     items, _ = _items(text, _tokens(text), 0)
     if not items:
         raise ValueError("the architecture string is empty; write layers such as 'conv3-16 relu pool fc10'")
+    layers = _layer_count(items)
+    if layers > MAX_LAYERS:
+        raise ValueError(f"the architecture string makes {layers:,} layers once its repetitions are expanded, beyond "
+                         f"volnet's limit of {MAX_LAYERS:,} (MAX_LAYERS in volnet.limits)")
     return items
+
+
+def _layer_count(items) -> int:
+    """The layers that items make, repetitions expanded, counted without making them."""
+    count = 0
+    for item in items:
+        inner = 0 if isinstance(item, _Word) else _layer_count(item.items)
+        own = 1 if isinstance(item, _Word) or item.residual else 0  # a res[...] is a layer around its body
+        count += item.times * (own + inner)
+    return count
 
 
 # -- layers and shapes ------------------------------------------------------------------------
@@ -354,15 +400,36 @@ def build_model(spec: str, input_shape=None, seed: int = 0, dtype=np.float32) ->
     if name in PRESETS:
         preset = get_preset(name)
         spec, input_shape = preset.architecture, input_shape or preset.input_shape
+        if tuple(input_shape) != preset.input_shape:
+            try:
+                parse_architecture(spec, input_shape)
+            except ValueError as error:
+                raise ValueError(f"{error}\n{_preset_hint(preset, tuple(input_shape))}") from None
     elif name and name not in _WORDS and difflib.get_close_matches(name, PRESETS, n=1, cutoff=0.6):
         get_preset(name)  # a lone name close to a preset's: say which one was probably meant
     if input_shape is None:
         raise ValueError(f"build_model needs input_shape, the (D, H, W) of one example, to build {spec!r}; "
                          f"e.g. input_shape=(1, 28, 28) for Fashion-MNIST or (3, 32, 32) for CIFAR-10")
     layers = parse_architecture(spec, input_shape, seed)
+    check_model_memory(Sequential(layers), input_shape, dtype, source=f"the architecture {_quoted(spec)}")
     model = Sequential(layers, input_shape=input_shape, seed=seed, dtype=dtype)
     _calm_class_scores(model)
     return model
+
+
+def _preset_hint(preset, input_shape) -> str:
+    """Why a preset does not fit an input, and the presets made for that input."""
+    others = [other.name for other in PRESETS.values() if other.input_shape == input_shape]
+    dataset = " (e.g. volnet train --dataset cifar10)" if preset.input_shape == (3, 32, 32) else ""
+    return (f"The {preset.name} preset is made for {format_shape(preset.input_shape)} images, and these are "
+            f"{format_shape(input_shape)}: use it on {format_shape(preset.input_shape)} images{dataset}"
+            + (f", or choose a preset made for {format_shape(input_shape)}: {', '.join(others)}" if others else
+               ", or give an architecture string"))
+
+
+def _quoted(spec: str, shown: int = 60) -> str:
+    """An architecture string for a message, cut short past `shown` characters."""
+    return repr(spec) if len(spec) <= shown else repr(spec[:shown]) + f"… ({len(spec):,} characters)"
 
 
 def _calm_class_scores(model: Sequential):

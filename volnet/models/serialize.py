@@ -35,13 +35,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import zipfile
 import zlib
 
 import numpy as np
 
-from volnet.files import atomic_write
+from volnet.files import write_atomically
+from volnet.limits import MAX_LAYERS, BudgetError, check_declared, load_json
+from volnet.models.budget import check_model_memory
 from volnet.layers import (AvgPool2D, BatchNorm, Conv2D, Dropout, Flatten, GlobalAvgPool2D, Layer, LeakyReLU, Linear,
                            MaxPool2D, ReLU, Residual, Sequential, Sigmoid, Tanh)
 
@@ -91,7 +94,9 @@ def write_npz_atomic(path, arrays: dict[str, np.ndarray], meta: dict, kind: str)
     Raises:
         TypeError: an array of Python objects (it would need pickle), or meta that JSON cannot hold.
         ValueError: a reserved array name.
-        OSError: the folder cannot be created or written to (the message names it).
+        OSError: the folder cannot be created or written to, or the file cannot be written (no
+            space left, ...): the message names the file and says the earlier one is intact
+            (volnet.files.write_atomically).
 
     Example:
         >>> path = os.path.join(tempfile.mkdtemp(), "checkpoint.npz")
@@ -112,12 +117,15 @@ def write_npz_atomic(path, arrays: dict[str, np.ndarray], meta: dict, kind: str)
     text = json.dumps(document, default=_to_json)
     entries = {**arrays, META_ENTRY: np.frombuffer(text.encode("utf-8"), dtype=np.uint8)}
 
-    with atomic_write(path) as file:
+
+    def write(file):
         # np.savez's layout, written directly so that no array name can clash with its arguments
         with zipfile.ZipFile(file, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
             for name, array in entries.items():
                 with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
                     np.lib.format.write_array(member, array, allow_pickle=False)
+
+    write_atomically(path, write, what=kind)
 
 
 def _damaged(path, why: str) -> ValueError:
@@ -126,24 +134,28 @@ def _damaged(path, why: str) -> ValueError:
 
 
 def _read_entry(archive: zipfile.ZipFile, name: str, path) -> np.ndarray:
-    """One array of the archive, without ever unpickling."""
-    with archive.open(name) as member:
-        try:
-            return np.lib.format.read_array(member, allow_pickle=False)
-        except ValueError:
-            pass
-    with archive.open(name) as member:  # find out why: an object array, or damage?
+    """One array of the archive, its .npy header checked against the bytes the entry holds
+    before any array is made (volnet.limits.check_declared); never unpickles."""
+    info = archive.getinfo(name)
+    with archive.open(info) as member:
         try:
             version = np.lib.format.read_magic(member)
             header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-            dtype = header(member)[2]
-        except ValueError:
-            dtype = None
-    if dtype is not None and dtype.hasobject:
-        raise ValueError(f"{path}: entry {name[:-4]!r} holds Python objects (a pickled object array). volnet refuses "
-                         f"to unpickle because that can run arbitrary code; volnet files hold numeric arrays only. "
-                         f"Only load files from sources you trust, and re-save the model with volnet.")
-    raise _damaged(path, f"entry {name[:-4]!r} cannot be read")
+            shape, fortran_order, dtype = header(member)
+        except (ValueError, SyntaxError, TypeError) as error:
+            raise _damaged(path, f"entry {name[:-4]!r} has no valid array header ({error})") from None
+        if dtype.hasobject:
+            raise ValueError(f"{path}: entry {name[:-4]!r} holds Python objects (a pickled object array). volnet "
+                             f"refuses to unpickle because that can run arbitrary code; volnet files hold numeric "
+                             f"arrays only. Only load files from sources you trust, and re-save the model with volnet.")
+        if dtype.kind not in "biufc" or dtype.subdtype is not None:
+            raise _damaged(path, f"entry {name[:-4]!r} has dtype {dtype}, and volnet files hold numeric arrays only")
+        declared, present = math.prod(shape) * dtype.itemsize, info.file_size - member.tell()
+        check_declared(path, f"entry {name[:-4]!r} (shape {shape}, {dtype})", declared, present)
+        if declared != present:
+            raise _damaged(path, f"entry {name[:-4]!r} holds {present - declared} bytes more than its array")
+        data = bytearray(member.read(declared))
+    return np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran_order else "C")
 
 
 def read_npz_checked(path, kind: str | None = None) -> tuple[dict[str, np.ndarray], dict]:
@@ -164,6 +176,10 @@ def read_npz_checked(path, kind: str | None = None) -> tuple[dict[str, np.ndarra
     """
     try:
         with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():  # volnet stores; a compressed entry could expand without bound
+                if info.compress_type != zipfile.ZIP_STORED or info.file_size != info.compress_size:
+                    raise _damaged(path, f"entry {info.filename!r} is compressed (or its sizes disagree), and "
+                                         f"volnet writes its entries uncompressed")
             damaged = archive.testzip()  # checks every entry's CRC before NumPy parses any header
             if damaged is not None:
                 raise _damaged(path, f"entry {damaged!r} fails its CRC check")
@@ -177,10 +193,11 @@ def read_npz_checked(path, kind: str | None = None) -> tuple[dict[str, np.ndarra
         raise _damaged(path, f"{type(error).__name__}: {error}") from None
     raw = entries.pop(META_ENTRY)
     try:
-        document = json.loads(raw.tobytes().decode("utf-8"))
+        document = load_json(raw.tobytes(), f"its {META_ENTRY} entry")
         version, stored = document["version"], document["sha256"]
-    except (UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
-        raise _damaged(path, f"its {META_ENTRY} entry is not valid: {error}") from None
+    except (ValueError, KeyError, TypeError) as error:
+        raise _damaged(path, str(error) if isinstance(error, ValueError) else
+                       f"its {META_ENTRY} entry is not valid: {error}") from None
     if document.get("format") != "volnet":
         raise ValueError(f"{path} is not a volnet file (format {document.get('format')!r})")
     if not isinstance(version, int) or version > FORMAT_VERSION:
@@ -223,20 +240,34 @@ def model_from_spec(spec: dict) -> Layer:
     Raises:
         ValueError: an unknown layer type or a malformed spec.
     """
+    count = [0]  # layers made so far, against MAX_LAYERS
+    return _layer_from_spec(spec, count)
+
+
+def _layer_from_spec(spec, count: list[int]) -> Layer:
     if not isinstance(spec, dict) or "type" not in spec:
-        raise ValueError(f"a layer spec is a dict with a 'type', got {spec!r:.80}")
+        raise ValueError(f"a layer spec is a dict with a 'type', got {str(spec)[:80]}")
     name = spec["type"]
-    if name not in _LAYER_TYPES:
-        raise ValueError(f"unknown layer type {name!r}; volnet knows {', '.join(sorted(_LAYER_TYPES))}")
+    if not isinstance(name, str) or name not in _LAYER_TYPES:
+        raise ValueError(f"unknown layer type {str(name)[:40]!r}; volnet knows {', '.join(sorted(_LAYER_TYPES))}")
+    count[0] += 1
+    if count[0] > MAX_LAYERS:
+        raise ValueError(f"the architecture has more than {MAX_LAYERS:,} layers, beyond volnet's limit "
+                         f"(MAX_LAYERS in volnet.limits)")
     try:
         if name == "Sequential":
-            return Sequential([model_from_spec(child) for child in spec["layers"]])
+            if not isinstance(spec["layers"], list):
+                raise TypeError("'layers' must be a list")
+            return Sequential([_layer_from_spec(child, count) for child in spec["layers"]])
         if name == "Residual":
             projection = spec["projection"]
-            return Residual(model_from_spec(spec["body"]), None if projection is None else model_from_spec(projection))
+            return Residual(_layer_from_spec(spec["body"], count),
+                            None if projection is None else _layer_from_spec(projection, count))
+        if not isinstance(spec["config"], dict):
+            raise TypeError("'config' must be a dict")
         return _LAYER_TYPES[name](**spec["config"])
     except (KeyError, TypeError) as error:
-        raise ValueError(f"malformed {name} spec {spec!r:.200}: {error}") from None
+        raise ValueError(f"malformed {name} spec {str(spec)[:200]}: {error}") from None
 
 
 def save_model(path, model: Layer, metadata: dict | None = None, class_names=None) -> None:
@@ -280,7 +311,7 @@ def load_model(path) -> tuple[Layer, dict]:
     Returns:
         (model, metadata): the model, built, holding the saved state, in inference mode (call
         model.train() to go on training); metadata is the dict given to save_model plus
-        "class_names" (None when none were saved).
+        "class_names" (None when none were saved), also reachable as model.metadata.
 
     Raises:
         ValueError: the file is truncated, corrupt, holds pickled objects, is not a model,
@@ -290,8 +321,27 @@ def load_model(path) -> tuple[Layer, dict]:
     arrays, meta = read_npz_checked(path, kind="model")
     try:
         model = model_from_spec(meta["architecture"])
-        model.build(tuple(meta["input_shape"]), dtype=np.dtype(meta["dtype"]))
+        input_shape, dtype = _input_shape(meta["input_shape"]), np.dtype(meta["dtype"])
+        if dtype not in (np.float32, np.float64):
+            raise ValueError(f"dtype {dtype} is not float32 or float64")
+        check_model_memory(model, input_shape, dtype, source=f"{path}: its architecture")
+        model.build(input_shape, dtype=dtype)
         model.load_state(arrays)
+        metadata, class_names = meta["metadata"], meta["class_names"]
+        if not isinstance(metadata, dict):
+            raise TypeError(f"its metadata is a {type(metadata).__name__}, not a dict")
+    except BudgetError:
+        raise
     except (KeyError, TypeError, ValueError) as error:
-        raise ValueError(f"{path}: the saved model cannot be rebuilt: {error}") from None
-    return model.eval(), {**meta["metadata"], "class_names": meta["class_names"]}
+        raise ValueError(f"{path}: the saved model cannot be rebuilt (the file is damaged or from another version of "
+                         f"volnet): {error}") from None
+    model.metadata = {**metadata, "class_names": class_names}  # reachable from the model object too
+    return model.eval(), model.metadata
+
+
+def _input_shape(value) -> tuple[int, ...]:
+    """A saved input shape, (D, H, W) or (D,) of positive whole numbers."""
+    if not isinstance(value, list) or len(value) not in (1, 3) or not all(
+            type(size) is int and size >= 1 for size in value):
+        raise ValueError(f"its input shape {str(value)[:60]} is not (D, H, W) or (D,) of positive whole numbers")
+    return tuple(value)

@@ -231,6 +231,8 @@ def _walk(layer: Layer, shape, field, index: str, level: int, rows: list[LayerRo
 
 
 def _input_shape(model: Layer, input_shape):
+    if isinstance(model, str):
+        raise TypeError("summary_rows takes a model; summary() also takes a preset name or an architecture string")
     if not isinstance(model, Layer):
         raise TypeError(f"summary takes a model (a Layer such as Sequential), got {type(model).__name__}")
     if input_shape is None:
@@ -364,10 +366,12 @@ def summary(model: Layer, input_shape=None) -> str:
     with and without parameter sharing.
 
     Args:
-        model: a Sequential (or any Layer), built or not.
+        model: a Sequential (or any Layer), built or not; or a preset name ("tiny") or an
+            architecture string, built for input_shape (a preset's own by default).
         input_shape: (D, H, W) of one example; defaults to the built model's.
 
     Example:
+        >>> print(summary("tiny"))  # doctest: +SKIP
         >>> from volnet.models import build_model
         >>> print(summary(build_model("conv3-8 relu pool fc10", input_shape=(1, 8, 8))))
         #  layer                          output  F, S, P  field  jump  params  mult-adds  activations   memory
@@ -388,6 +392,10 @@ def summary(model: Layer, input_shape=None) -> str:
         One fully-connected neuron on the 8×8×1 input would have 64 weights (the notes' 200×200×3 image:
         120,000); a neuron of conv 1 has 3·3·1 = 9, shared by the 64 positions of its activation map.
     """
+    if isinstance(model, str):  # a preset name or an architecture string, as `volnet summary` takes them
+        from volnet.models.architecture import build_model
+
+        model = build_model(model, input_shape=input_shape)
     rows = summary_rows(model, input_shape)
     totals = _totals(rows, np.dtype(model.dtype))
     itemsize = np.dtype(model.dtype).itemsize

@@ -9,7 +9,8 @@ step a schedule keeps its final rate.
     step       lr · γ^⌊step / step_size⌋, step_size = ⌈T/3⌉ unless given  (torch StepLR)
     cosine     min_lr + (lr − min_lr)·(1 + cos(π·step/T))/2          (torch CosineAnnealingLR, T_max = T)
     onecycle   from lr/div_factor up to lr along a half cosine over the first pct_start of the
-               run, then down to lr/(div_factor·final_div_factor)   (torch OneCycleLR, two phases)
+               run, then down to lr/(div_factor·final_div_factor)   (torch OneCycleLR's rate, two
+               phases; unlike OneCycleLR it does not cycle momentum / Adam's β1, which stay fixed)
     warm-up    any of these after W steps of linear warm-up: lr_0·(step + 1)/W for step < W,
                then the schedule, shifted by W steps and W steps shorter
                (torch LinearLR(start_factor=1/W, total_iters=W − 1) then the schedule, as SequentialLR)
@@ -110,6 +111,11 @@ def _cosine_between(start: float, end: float, fraction: float) -> float:
 
 class OneCycle(Schedule):
     """Up from lr/div_factor to lr, then down to lr/(div_factor·final_div_factor), along half cosines.
+
+    The rate follows torch.optim.lr_scheduler.OneCycleLR (anneal_strategy="cos",
+    three_phase=False). OneCycleLR also cycles the momentum (β1 for Adam) inversely, from
+    0.95 down to 0.85 and back, by default; this schedule does not: it sets the rate only,
+    and momentum or β1 keep the optimizer's value for the whole run.
 
     Args:
         lr: the peak rate, reached at step pct_start·total_steps − 1.

@@ -83,5 +83,21 @@ def load_checkpoint(path) -> Checkpoint:
     def section(prefix):
         return {name[len(prefix):]: value for name, value in arrays.items() if name.startswith(prefix)}
 
-    return Checkpoint(section("model/"), section("optimizer/"), meta["optimizer"], meta["epoch"], meta["step"],
-                      meta["history"], meta["generators"], meta["best"], meta["settings"], meta.get("first_loss"))
+    try:
+        checkpoint = Checkpoint(section("model/"), section("optimizer/"), meta["optimizer"], meta["epoch"],
+                                meta["step"], meta["history"], meta["generators"], meta["best"], meta["settings"],
+                                meta.get("first_loss"))
+        kinds = {"optimizer_scalars": dict, "epoch": int, "step": int, "history": list, "generators": dict,
+                 "best": dict, "settings": dict}
+        wrong = [name for name, kind in kinds.items() if not isinstance(getattr(checkpoint, name), kind)]
+        if wrong:
+            raise TypeError(f"{', '.join(wrong)} of the wrong type")
+    except (KeyError, TypeError) as error:
+        raise damaged_checkpoint(path, f"its metadata lacks or mangles {error}") from None
+    return checkpoint
+
+
+def damaged_checkpoint(path, why: str) -> ValueError:
+    """The error for a checkpoint that volnet cannot use, naming the file."""
+    return ValueError(f"{path}: this checkpoint is damaged or from another version of volnet ({why}); "
+                      f"it cannot be resumed. Start the run again, or use best.npz if it is whole.")

@@ -22,7 +22,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -31,14 +30,16 @@ import numpy as np
 
 from volnet.data import DATASETS, Augmentation, Dataset, Normalization, channel_stats, load_dataset
 from volnet.distributed.world import World
+from volnet.files import write_atomically
 from volnet.layers import SoftmaxCrossEntropy
 from volnet.models import build_model
+from volnet.models.budget import check_model_memory
 from volnet.models.serialize import load_model, save_model
 from volnet.optim import OPTIMIZERS, make_optimizer, make_schedule
-from volnet.training.checkpoint import load_checkpoint
+from volnet.training.checkpoint import damaged_checkpoint, load_checkpoint
 from volnet.training.metrics import Evaluation, evaluate
 from volnet.training.sanity import SanityReport, sanity_check
-from volnet.training.trainer import LAST_CHECKPOINT, Trainer
+from volnet.training.trainer import BEST_CHECKPOINT, LAST_CHECKPOINT, Trainer
 
 # names for SGD with momentum, as the notes use them
 SGD_VARIANTS = {"momentum": {"momentum": 0.9}, "nesterov": {"momentum": 0.9, "nesterov": True}}
@@ -152,8 +153,8 @@ class TrainingResult:
         test: the evaluation on the test split, or None when the dataset has none.
         validation: the final evaluation on the validation split, or None.
         sanity: the sanity report, when asked for.
-        files: what was written, by role: "model", "history", "metrics", "checkpoint", "curves"
-            (and "metrics_out"); empty on the ranks other than 0, which write nothing.
+        files: what was written, by role: "model", "history", "metrics", "checkpoint", "best" (the
+            checkpoint of the best epoch), "curves" (and "metrics_out").
     """
 
     model: object
@@ -178,7 +179,19 @@ def load_config(out_dir) -> TrainingConfig:
     settings = load_checkpoint(path).settings
     if "config" not in settings:
         raise ValueError(f"{path} holds no training configuration; it was not written by `volnet train`")
-    return TrainingConfig(**settings["config"])
+    known = {field.name for field in dataclasses.fields(TrainingConfig)}
+    config = settings["config"]
+    unknown = sorted(set(config) - known) if isinstance(config, dict) else None
+    if unknown is None or unknown:
+        raise damaged_checkpoint(path, f"its training configuration has settings this volnet does not know: "
+                                       f"{', '.join(map(str, unknown))}" if unknown else
+                                 "its training configuration is not a dict")
+    try:
+        config = TrainingConfig(**config)
+        config.check()
+    except (TypeError, ValueError) as error:
+        raise damaged_checkpoint(path, f"its training configuration: {error}") from None
+    return config
 
 
 def load_trained_model(path):
@@ -194,6 +207,12 @@ def load_trained_model(path):
     if not Path(path).is_file():
         raise FileNotFoundError(f"no model file at {path}; give the model.npz that `volnet train` wrote")
     model, metadata = load_model(path)
+    scores = model.output_shape(model.input_shape)
+    classes = metadata["class_names"]
+    if len(scores) != 1 or (classes is not None and scores[0] != len(classes)):
+        wanted = f"{len(classes)} class scores, one per class name it saved" if classes else "a vector of class scores"
+        raise ValueError(f"{path}: the model's output for one example has shape {scores}, not {wanted}; it is not "
+                         f"a classifier that volnet can evaluate or predict with")
     normalization = metadata.get("normalization")
     return model, None if normalization is None else Normalization(**normalization), metadata["class_names"], metadata
 
@@ -226,6 +245,8 @@ def build_optimizer(name: str, model, lr: float, weight_decay: float = 0.0, clip
 
 def _build(config: TrainingConfig, train_set: Dataset):
     model = build_model(config.architecture, input_shape=train_set.image_shape, seed=config.seed)
+    check_model_memory(model, train_set.image_shape, batch_size=min(config.batch_size, len(train_set)),
+                       source=f"training {config.architecture!r:.60} on {train_set.name}")
     classes = len(train_set.class_names)
     scores = model.output_shape(train_set.image_shape)
     if scores != (classes,):
@@ -238,13 +259,8 @@ def _build(config: TrainingConfig, train_set: Dataset):
 
 
 def _write_json(path: Path, value) -> Path:
-    """Write JSON atomically (temporary file, fsync, rename)."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    with open(temporary, "w") as file:
-        json.dump(value, file, indent=1)
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(temporary, path)
+    """Write JSON atomically (volnet.files.write_atomically)."""
+    write_atomically(path, lambda file: file.write(json.dumps(value, indent=1).encode()), what=path.name)
     return path
 
 
@@ -291,7 +307,11 @@ def train(config: TrainingConfig, out_dir, resume: bool = False, sanity: bool = 
                       settings={"config": dataclasses.asdict(config)}, progress=progress, log=log, world=world)
     if resume:
         trainer.resume(out_dir / LAST_CHECKPOINT)
-        trainer.log(f"resuming {out_dir} after epoch {trainer.epoch} of {config.epochs}")
+        if trainer.epoch >= config.epochs or trainer.best.get("bad_epochs", 0) >= (config.patience or math.inf):
+            trainer.log(f"{out_dir} holds a finished run ({trainer.epoch} of {config.epochs} epochs): nothing is left to "
+                f"train, so it is only evaluated and its files are written again")
+        else:
+            trainer.log(f"resuming {out_dir} after epoch {trainer.epoch} of {config.epochs}")
     history = trainer.fit(train_set, val_set, config.epochs)
 
     model.eval()
@@ -308,6 +328,8 @@ def train(config: TrainingConfig, out_dir, resume: bool = False, sanity: bool = 
              "metrics": out_dir / "metrics.json", "checkpoint": out_dir / LAST_CHECKPOINT}
     if not world.is_root:
         return TrainingResult(model, history, test, validation, report, {})
+    if (out_dir / BEST_CHECKPOINT).is_file():
+        files["best"] = out_dir / BEST_CHECKPOINT
     save_model(files["model"], model, {"normalization": normalize.to_dict(), "architecture": config.architecture,
                                        "dataset": config.dataset, "metrics": final,
                                        "config": dataclasses.asdict(config)}, class_names=train_set.class_names)

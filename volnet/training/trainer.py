@@ -50,7 +50,9 @@ from tqdm import tqdm
 from volnet.data import Dataset, iterate_batches
 from volnet.distributed.world import World
 from volnet.layers import SoftmaxCrossEntropy
-from volnet.training.checkpoint import Checkpoint, load_checkpoint, model_generators, save_checkpoint
+from volnet.files import remove_stale_temporaries
+from volnet.training.checkpoint import (Checkpoint, damaged_checkpoint, load_checkpoint, model_generators,
+                                       save_checkpoint)
 from volnet.training.divergence import (DIVERGENCE_FACTOR, DivergenceError, NonFiniteError, all_finite,
                                         largest_parameter, learning_rate_advice, locate_non_finite,
                                         loss_diverged)
@@ -302,14 +304,27 @@ class Trainer:
         self.model.load_state(checkpoint.model_state)
         self.optimizer.load_state_dict(checkpoint.optimizer_arrays, checkpoint.optimizer_scalars)
         for name, generator in self.generators.items():
-            generator.bit_generator.state = checkpoint.generators[name]
+            try:
+                generator.bit_generator.state = checkpoint.generators[name]
+            except (TypeError, ValueError, KeyError) as error:
+                raise ValueError(f"the state of the random generator {name!r} is not valid ({error})") from None
         self.epoch, self.step, self.first_loss = checkpoint.epoch, checkpoint.step, checkpoint.first_loss
         self.history = [dict(record) for record in checkpoint.history]
         self.best = dict(checkpoint.best)
 
     def resume(self, path) -> None:
-        """Restore from a checkpoint file (see restore and volnet.training.checkpoint.load_checkpoint)."""
-        self.restore(load_checkpoint(path))
+        """Restore from a checkpoint file (see restore and volnet.training.checkpoint.load_checkpoint).
+
+        Raises:
+            ValueError: the file is damaged, from another version or made for another model; the
+                message names it.
+        """
+        checkpoint = load_checkpoint(path)
+        remove_stale_temporaries(path)
+        try:
+            self.restore(checkpoint)
+        except (ValueError, TypeError, KeyError) as error:
+            raise damaged_checkpoint(path, str(error)) from None
 
 
 def _silent(line: str) -> None:

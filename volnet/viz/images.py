@@ -10,22 +10,20 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib import cbook
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from volnet.data import load_dataset
+from volnet.data.folder import open_image
 
 PHOTOGRAPH = "grace_hopper.jpg"
 
 
 def _open(path) -> Image.Image:
-    path = Path(path)
+    image = open_image(path)
     try:
-        image = Image.open(path)
         image.load()
-    except FileNotFoundError:
-        raise FileNotFoundError(f"no image at {path}") from None
-    except UnidentifiedImageError:
-        raise ValueError(f"{path} is not an image Pillow can read (PNG, JPEG, GIF, BMP, ...)") from None
+    except (OSError, ValueError) as error:  # damage shows only when the pixels are decoded
+        raise ValueError(f"{path}: Pillow cannot decode this image ({error}). Remove or replace it.") from None
     return image
 
 
