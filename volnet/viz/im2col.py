@@ -223,7 +223,8 @@ class Im2colPicture:
         self.row_top = top + band + gap
         filters_top = self.row_top + filters + gap
         out_left = self.col_left + positions + gap + 1.0
-        width = max(out_left + depth * 0 + filters * (shapes.out_width + 1.0) + 0.5, self.col_left + positions + 6)
+        # the output slices, or their title ("reshaped: the output volume", about 8 cells wide) if wider
+        width = max(out_left + max(filters * (shapes.out_width + 1.0), 8.5) + 0.5, self.col_left + positions + 6)
         height = filters_top + size + 0.6
         text_lines = len(self._footer(0, 0))
         header_inches, footer_inches = 0.2, 0.22 * text_lines + 0.2
@@ -322,13 +323,16 @@ class Im2colPicture:
     def _footer(self, column, filter_) -> list[str]:
         shapes = self.demo.shapes
         i, j = divmod(column, shapes.out_width)
+        depth_column = (f"Column {column} times all {shapes.filters} rows of W_row gives the {shapes.filters} numbers "
+                        f"of the depth column at ({i}, {j}): every filter looking at the same receptive field.")
         return [*self.demo.expression(column, filter_).splitlines(),
-                f"Column {column} times all {shapes.filters} rows of W_row gives the {shapes.filters} numbers of the "
-                f"depth column at ({i}, {j}): every filter looking at the same receptive field.",
-                "", *wrapped(shapes)]
+                *textwrap.wrap(depth_column, WRAP_WIDTH, subsequent_indent="    "), "", *wrapped(shapes)]
 
 
-def wrapped(shapes: Im2colShapes, width: int = 112) -> list[str]:
+WRAP_WIDTH = 112  # characters of the monospaced footer lines: as wide as the picture at its smallest
+
+
+def wrapped(shapes: Im2colShapes, width: int = WRAP_WIDTH) -> list[str]:
     """The recipe, the memory cost and the layouts (Im2colShapes.lines and .layouts), wrapped to `width`."""
     return [line for text in [*shapes.lines(), shapes.layouts()]
             for line in textwrap.wrap(text, width, subsequent_indent="    ")]
