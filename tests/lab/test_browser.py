@@ -145,7 +145,7 @@ def test_an_uploaded_image_gets_a_prediction(page, lab, tmp_path):
     broken.write_bytes(b"not an image at all")
     page.set_input_files("#upload", str(broken))
     page.wait_for_function("document.getElementById('look-error').textContent.length > 0", timeout=20000)
-    assert "is not an image Pillow can read" in page.inner_text("#look-error")
+    assert "the uploaded image: Pillow cannot read this file" in page.inner_text("#look-error")
 
 
 def test_a_change_of_settings_is_marked_on_the_curves_and_a_restart_clears_them(page, lab):

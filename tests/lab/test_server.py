@@ -95,7 +95,7 @@ def test_an_upload_over_the_limit_is_refused_before_it_is_decoded(client, monkey
 
 def test_an_upload_that_is_not_an_image_gets_the_loaders_message(client):
     response = client.post("/upload", params={"token": TOKEN}, content=b"<html>not a picture</html>")
-    assert response.status_code == 400 and "is not an image Pillow can read" in response.json()["error"]
+    assert response.status_code == 400 and "the uploaded image: Pillow cannot read this file" in response.json()["error"]
 
 
 def test_an_image_of_too_many_pixels_is_refused(client):

@@ -519,7 +519,10 @@ class Lab:
             if size[0] * size[1] > MAX_IMAGE_PIXELS:
                 raise ValueError(f"the uploaded image is {size[0]}×{size[1]} pixels; the lab takes images of at most "
                                  f"{MAX_IMAGE_PIXELS:,} pixels (it shrinks them to {width}×{height} anyway)")
-            return load_image(path, depth, width, height)
+            try:
+                return load_image(path, depth, width, height)
+            except ValueError as error:  # the loader names its file: here, a temporary one
+                raise ValueError(str(error).replace(str(path), "the uploaded image")) from None
 
     def probe(self, request: dict) -> dict:
         """A drill-down: {"kind": "neuron", "layer": 1-based, "d", "row", "col"} for a conv or max-pooling
