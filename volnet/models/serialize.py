@@ -177,9 +177,13 @@ def read_npz_checked(path, kind: str | None = None) -> tuple[dict[str, np.ndarra
     try:
         with zipfile.ZipFile(path) as archive:
             for info in archive.infolist():  # volnet stores; a compressed entry could expand without bound
-                if info.compress_type != zipfile.ZIP_STORED or info.file_size != info.compress_size:
-                    raise _damaged(path, f"entry {info.filename!r} is compressed (or its sizes disagree), and "
-                                         f"volnet writes its entries uncompressed")
+                if info.compress_type != zipfile.ZIP_STORED:
+                    raise _damaged(path, f"entry {info.filename!r} is compressed, and volnet reads only uncompressed "
+                                         f"entries, which cannot expand without bound: a file made with "
+                                         f"np.savez_compressed must be saved with np.savez or volnet.save_model")
+                if info.file_size != info.compress_size:
+                    raise _damaged(path, f"entry {info.filename!r} claims {info.file_size:,} bytes but stores "
+                                         f"{info.compress_size:,}")
             damaged = archive.testzip()  # checks every entry's CRC before NumPy parses any header
             if damaged is not None:
                 raise _damaged(path, f"entry {damaged!r} fails its CRC check")
