@@ -25,7 +25,8 @@ from volnet.explain.fooling import FoolingImage, fooling_image
 from volnet.explain.neighbours import nearest_neighbours, penultimate_codes
 from volnet.explain.neurons import ReceptiveField, receptive_field, top_images
 from volnet.explain.occlusion import OcclusionMap, occlusion_map
-from volnet.explain.probe import find_layer, score_gradient
+from volnet.explain.probe import score_gradient
+from volnet.models.numbering import find_layer
 from volnet.explain.saliency import guided_backprop, input_gradient, saliency_map
 
 __all__ = ["class_activation_map", "grad_cam", "class_visualisation", "pca", "tsne", "FoolingImage", "fooling_image",

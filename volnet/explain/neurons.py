@@ -25,7 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from volnet.explain import pictures
-from volnet.explain.probe import describe_layer, find_layer, forward
+from volnet.explain.probe import describe_layer, forward
+from volnet.models.numbering import find_layer
 from volnet.layers import Layer, Residual
 
 

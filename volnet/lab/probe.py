@@ -13,9 +13,9 @@ gradient is dL/d(activation) for it. From a Look:
     conv_neuron      one output number of a conv layer as the dot product of its filter with
                      its receptive field, with the real numbers: Σ w·x + b
     pool_neuron      one output number of a pooling layer and which input of its window won
-    saliency         |∂ score_c / ∂ x|, the largest over the input's depth, for class c
 
-The backward passes here leave the parameters' .grad as they found them: those of the last
+The saliency and Grad-CAM maps of the input looked at are volnet.explain's (saliency_map,
+grad_cam). The backward passes here leave the parameters' .grad as they found them: those of the last
 training step, which the cards show.
 """
 
@@ -79,22 +79,6 @@ def look(model, x: np.ndarray, label: int) -> Look:
         dx = model.backward(dscores)
         return Look(x, scores, [layer.recorded_output for layer in model.layers],
                     [layer.recorded_gradient for layer in model.layers], dx)
-
-    return _in_inference(model, work)
-
-
-def saliency(model, x: np.ndarray, class_index: int) -> np.ndarray:
-    """|∂ score_c / ∂ x| of one input x (D, H, W), the largest over the depth: an (H, W) map.
-
-    The backward starts from the one-hot gradient of class c's score (not of the loss), in
-    inference mode, as in Simonyan et al. 2014 and CS231n's assignment 3.
-    """
-
-    def work():
-        scores = model.forward(x[None])
-        dscores = np.zeros_like(scores)
-        dscores[0, class_index] = 1
-        return np.abs(model.backward(dscores)[0]).max(axis=0)
 
     return _in_inference(model, work)
 

@@ -37,7 +37,6 @@ Conventions (one example, inference):
 from __future__ import annotations
 
 import math
-import re
 import textwrap
 from dataclasses import dataclass
 
@@ -45,6 +44,7 @@ import numpy as np
 
 from volnet.layers import (AvgPool2D, BatchNorm, Conv2D, Dropout, Flatten, GlobalAvgPool2D, Layer, LeakyReLU, Linear,
                            MaxPool2D, Parameter, ReLU, Residual, Sequential, Sigmoid, Tanh, format_shape)
+from volnet.models.numbering import layer_number
 from volnet.ops.geometry import ReceptiveField
 
 _ONE_PER_NUMBER = (ReLU, LeakyReLU, Sigmoid, Tanh, BatchNorm, Residual)
@@ -91,11 +91,6 @@ class LayerRow:
         """The layer's number as the summary, the pictures and `volnet show ... --layer` write it:
         "3", "3.1" inside block 3, "3.s1" for the first layer of its shortcut."""
         return layer_number(self.index)
-
-
-def layer_number(index) -> str:
-    """A layer's position (Layer.index, e.g. "3.shortcut.1") as volnet writes it everywhere: "3.s1"."""
-    return re.sub(r"\.?shortcut\.?", ".s", str(index)).lstrip(".")
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from volnet.layers import Conv2D, Layer
-from volnet.models.summary import layer_number
+from volnet.models.numbering import layer_number
 from volnet.viz import style
 from volnet.viz.diagram import describe
 
