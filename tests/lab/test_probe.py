@@ -93,6 +93,8 @@ def test_layer_cards_report_ratios_dead_units_and_flags():
              for name, value in weights.items()}
     cards = probe.layer_cards(model, seen, steps)
     assert [card["type"] for card in cards] == ["Conv2D", "ReLU", "MaxPool2D", "Linear"]
+    # numbered as `volnet summary` numbers them
+    assert [card["number"] for card in cards] == [row.number for row in summary_rows(model)[1:] if row.level == 0]
     assert cards[1]["dead"] == pytest.approx(0.5, abs=0.05)
     assert not any("dead" in flag for flag in cards[1]["flags"])  # 50% is at the limit, not over it
     conv = cards[0]

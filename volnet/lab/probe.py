@@ -27,6 +27,7 @@ import numpy as np
 
 from volnet.layers import Conv2D, Layer, MaxPool2D, ReLU, format_shape
 from volnet.lab.wire import MAX_DRAWN, numbers, picture
+from volnet.models.numbering import layer_name
 from volnet.ops.loss import softmax_cross_entropy
 
 UPDATE_RATIO = (1e-4, 1e-2)  # CS231n: ‖update‖/‖weights‖ ≈ 1e-3 per step; far outside means a bad lr
@@ -114,7 +115,7 @@ def layer_cards(model, seen: Look, steps: dict[str, dict[str, np.ndarray]]) -> l
     cards = []
     for index, layer in enumerate(model.layers):
         output, gradient = seen.outputs[index], seen.gradients[index]
-        card = {"index": index + 1, "type": type(layer).__name__, "label": repr(layer),
+        card = {"index": index + 1, "number": layer_name(layer), "type": type(layer).__name__, "label": repr(layer),
                 "input": format_shape(seen.layer_input(index).shape), "output": format_shape(output.shape[1:]),
                 "parameters": parameter_formula(layer),
                 "activation": picture(output[0]), "gradient": picture(gradient[0]), "flags": [],

@@ -246,7 +246,7 @@ function stats(picture) {
 function card(info) {
   const box = element("div", "card"), about = element("div", "info"), maps = element("div", "maps");
   box.dataset.layer = info.index;
-  about.append(element("div", "type", `${info.index}. ${info.type}`), element("div", "mono", info.label),
+  about.append(element("div", "type", `${info.number}. ${info.type}`), element("div", "mono", info.label),
     element("div", "", `${info.input} → ${info.output}${(info.input + info.output).includes("×") ? " (W×H×D)" : ""}`), element("div", "mono", `parameters: ${info.parameters}`));
   if (info.update_ratio !== undefined && info.update_ratio !== null) about.append(element("div", "", `update/weight: ${info.update_ratio.toExponential(1)} (≈1e-3 is healthy)`));
   if (info.dead !== undefined) about.append(element("div", "", `dead ReLUs: ${(100 * info.dead).toFixed(1)}% (zero on the whole batch)`));
