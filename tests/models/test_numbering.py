@@ -4,9 +4,11 @@
 import pytest
 
 from volnet.explain.probe import conv_layer
+from volnet.layers import Conv2D
 from volnet.models import PRESETS, build_model, summary_rows
 from volnet.models.numbering import find_layer, layer_name, layer_names, layer_number
 from volnet.models.summary import find_row
+from volnet.viz.filters import conv_layers
 
 SPECS = [(name, None) for name in PRESETS] + [("conv3-4 res[conv3-8/s2 relu conv3-8] res[conv3-8 bn] gap fc3", (1, 7, 7))]
 
@@ -31,8 +33,8 @@ def test_shortcut_layers_are_numbered_s():
     numbers = [number for number, _ in layer_names(model)]
     assert any(".s" in number for number in numbers) and not any("shortcut" in number for number in numbers)
     assert layer_number("7.shortcut.1") == "7.s1" and layer_number(" 3 ") == "3"
-    assert layer_name(conv_layer(model)) == [number for number, layer in layer_names(model)
-                                             if type(layer).__name__ == "Conv2D"][-1]
+    convs = [(number, layer) for number, layer in layer_names(model) if type(layer).__name__ == "Conv2D"]
+    assert layer_names(model, Conv2D) == convs == conv_layers(model) and layer_name(conv_layer(model)) == convs[-1][0]
 
 
 def test_an_unknown_number_lists_the_numbers_there_are():

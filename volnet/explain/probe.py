@@ -87,7 +87,7 @@ def conv_layer(model: Layer, name=None) -> Conv2D:
     Raises:
         ValueError: no conv layer, no such layer, or a layer that is not a Conv2D.
     """
-    convs = [(number, layer) for number, layer in layer_names(model) if isinstance(layer, Conv2D)]
+    convs = layer_names(model, Conv2D)
     if not convs:
         raise ValueError(f"{model.label()} has no conv layer")
     if name is None:

@@ -17,10 +17,11 @@ def layer_number(index) -> str:
     return re.sub(r"\.?shortcut\.?", ".s", str(index).strip()).lstrip(".")
 
 
-def layer_names(model: Layer) -> list[tuple[str, Layer]]:
-    """Every layer of the model by its number ("3", "4.1", "7.s1"), in forward order, containers left out."""
+def layer_names(model: Layer, kind: type = Layer) -> list[tuple[str, Layer]]:
+    """Every layer of the model (or every one of `kind`, e.g. Conv2D) by its number ("3", "4.1",
+    "7.s1"), in forward order, containers left out."""
     return [(layer_number(layer.index), layer) for _, layer in model.named_layers()
-            if layer.index is not None and not isinstance(layer, Sequential)]
+            if layer.index is not None and not isinstance(layer, Sequential) and isinstance(layer, kind)]
 
 
 def layer_name(layer: Layer) -> str:
