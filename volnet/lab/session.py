@@ -39,11 +39,11 @@ from volnet.data import channel_stats, load_dataset
 from volnet.data.sources import SOURCES, present
 from volnet.explain.cam import grad_cam, stretched
 from volnet.explain.probe import conv_layer
-from volnet.models.numbering import layer_name
 from volnet.explain.saliency import saliency_map
 from volnet.lab import probe
 from volnet.lab.wire import Broker, picture
 from volnet.layers import Conv2D, MaxPool2D
+from volnet.models.numbering import layer_name
 from volnet.models.serialize import save_model
 from volnet.training.metrics import softmax
 from volnet.training.run import (OPTIMIZER_NAMES, SGD_VARIANTS, TrainingConfig, _build, build_optimizer,
