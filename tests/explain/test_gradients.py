@@ -75,6 +75,23 @@ def test_saliency_is_the_largest_absolute_gradient_over_the_depth():
     np.testing.assert_array_equal(saliency_map(model, x), saliency_map(model, x, predicted))
 
 
+def test_saliency_is_the_gradient_of_the_class_score_through_batch_norm_in_inference_mode():
+    # (the lab's saliency view is this map)
+    rng = np.random.default_rng(0)
+    model = build_model("conv3-4 bn relu pool fc6 tanh fc3", input_shape=(2, 6, 6), seed=1, dtype=np.float64)
+    model.forward(rng.standard_normal((8, 2, 6, 6)))  # running statistics away from their start
+    x = rng.standard_normal((2, 6, 6))
+    found = saliency_map(model, x, 2)
+    assert model.training  # put back as it was
+    epsilon, numeric = 1e-6, np.zeros_like(x)
+    model.eval()
+    for index in np.ndindex(x.shape):
+        step = np.zeros_like(x)
+        step[index] = epsilon
+        numeric[index] = (model.forward((x + step)[None])[0, 2] - model.forward((x - step)[None])[0, 2]) / (2 * epsilon)
+    np.testing.assert_allclose(found, np.abs(numeric).max(axis=0), rtol=1e-6, atol=1e-9)
+
+
 def test_saliency_and_guided_backprop_look_at_the_patch_that_decides_the_label(patch_task):
     model, images, labels = patch_task
     for image, label in zip(images, labels):

@@ -4,6 +4,7 @@ neighbours, PCA and t-SNE."""
 import numpy as np
 import pytest
 
+from tests.gradient_reach import gradient_reach
 from volnet.explain import nearest_neighbours, pca, penultimate_codes, receptive_field, top_images, tsne
 from volnet.explain.embedding import spread_out
 from volnet.explain.probe import find_layer
@@ -15,23 +16,6 @@ LINEAR_NETS = [("conv3-2 avgpool conv3-2", 16), ("conv5-2/s2/p1 conv3-2/d2 avgpo
                ("conv3-2/p0 res[conv3-2 bn] avgpool", 16), ("conv3-2/s2 conv3-2/s2/p0 bn conv1-2", 17)]
 
 
-def gradient_reach(model, last: int, depth: int, row: int, column: int, shape):
-    # the bounding box (top, left, bottom, right) of the input numbers that output (depth, row, column) of
-    # top-level layer `last` depends on, from a backward pass of a one-hot dout
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((1, *shape))
-    layers = model.layers[:last]
-    out = x
-    for layer in layers:
-        out = layer.forward(out)
-    dout = np.zeros_like(out)
-    dout[0, depth, row, column] = 1
-    for layer in reversed(layers):
-        dout = layer.backward(dout)
-    rows, columns = np.nonzero(np.abs(dout[0]).sum(axis=0) > 1e-14)
-    return rows.min(), columns.min(), rows.max() + 1, columns.max() + 1
-
-
 @pytest.mark.parametrize("architecture, side", LINEAR_NETS)
 def test_receptive_field_is_where_the_gradient_of_one_output_number_reaches(architecture, side):
     shape = (2, side, side)
@@ -41,7 +25,7 @@ def test_receptive_field_is_where_the_gradient_of_one_output_number_reaches(arch
         _, height, width = layer.output_shape(layer.input_shape)
         field = receptive_field(model, layer)
         for row, column in {(0, 0), (height - 1, width - 1), (height // 2, width // 3)}:
-            assert field.box(row, column, side, side) == gradient_reach(model, last, 1, row, column, shape)
+            assert field.box(row, column, side, side) == gradient_reach(model, last, (row, column), shape, depth=1)
 
 
 def test_receptive_field_by_the_rule_and_inside_blocks():

@@ -1,6 +1,7 @@
 # The lab's page in a real browser (Playwright with Debian's Chromium; skipped where either is
 # missing, as tests/viz does for the HTML animation): live updates, pause and resume, controls
-# reaching the trainer, volnet's errors under the boxes, a conv neuron's dot product, an upload.
+# reaching the trainer, volnet's errors under the boxes, a conv neuron's dot product, the saliency and
+# Grad-CAM overlays of a class, an upload.
 import threading
 
 import numpy as np
@@ -127,10 +128,25 @@ def test_clicking_a_conv_neuron_shows_the_dot_product_numpy_computes(page, lab):
     assert page.locator(".ring").count() == 4  # the receptive field marked on each of the 4 input slices
 
 
-def test_a_class_bar_shows_its_saliency(page):
+def test_a_class_bar_shows_its_saliency_and_grad_cam_over_the_input(page, lab):
     page.locator("#subject-top .bar").first.click()
     page.wait_for_selector("#saliency")
-    assert "Saliency of class" in page.inner_text("#drill-body")
+    page.wait_for_selector("#grad-cam-overlay")
+    text = page.inner_text("#drill-body")
+    assert "Saliency of class" in text and "Grad-CAM at layer 4 (conv 3×3, 6 filters" in text
+    # the overlays are the input's size, the coarse map the last conv layer's 14×14
+    sizes = page.evaluate("['saliency-overlay', 'grad-cam-overlay', 'grad-cam'].map(id => "
+                          "[document.getElementById(id).width, document.getElementById(id).height])")
+    assert sizes == [[28, 28], [28, 28], [14, 14]]
+    # where the map is 0 the overlay is the input's own grey; where it is largest, the heat colour dominates
+    pixels = page.evaluate("""() => {
+        const canvas = document.getElementById('grad-cam-overlay'), data = canvas.getContext('2d')
+            .getImageData(0, 0, canvas.width, canvas.height).data, grey = [], red = [];
+        for (let i = 0; i < data.length; i += 4) { grey.push(data[i] === data[i + 1] && data[i + 1] === data[i + 2]);
+                                                   red.push(data[i] - data[i + 2]); }
+        return { grey: grey.filter(Boolean).length, reddest: Math.max(...red) };
+    }""")
+    assert pixels["reddest"] > 150 and 0 < pixels["grey"] < 28 * 28
 
 
 def test_an_uploaded_image_gets_a_prediction(page, lab, tmp_path):

@@ -1,9 +1,10 @@
 # The numbers the lab shows, against independent computations: a conv neuron's dot product
-# against a plain loop over the padded input, a pooling window's winner against np.max, saliency
-# against centred differences, the written-out parameter counts against the summary's.
+# against a plain loop over the padded input, a pooling window's winner against np.max, the
+# written-out parameter counts against the summary's.
 import numpy as np
 import pytest
 
+from volnet.explain import grad_cam, saliency_map
 from volnet.lab import probe
 from volnet.lab.wire import unpicture
 from volnet.layers import Conv2D, MaxPool2D
@@ -62,22 +63,6 @@ def test_pool_neuron_names_the_input_that_won(size, stride, pad):
         assert max(inside) == found["max"]
 
 
-def test_saliency_is_the_gradient_of_the_class_score():
-    rng = np.random.default_rng(0)
-    model = build_model("conv3-4 bn relu pool fc6 tanh fc3", input_shape=(2, 6, 6), seed=1, dtype=np.float64)
-    model.forward(rng.standard_normal((8, 2, 6, 6)))  # running statistics away from their start
-    x = rng.standard_normal((2, 6, 6))
-    found = probe.saliency(model, x, 2)
-    assert model.training  # put back as it was
-    epsilon, numeric = 1e-6, np.zeros_like(x)
-    model.eval()
-    for index in np.ndindex(x.shape):
-        step = np.zeros_like(x)
-        step[index] = epsilon
-        numeric[index] = (model.forward((x + step)[None])[0, 2] - model.forward((x - step)[None])[0, 2]) / (2 * epsilon)
-    np.testing.assert_allclose(found, np.abs(numeric).max(axis=0), rtol=1e-6, atol=1e-9)
-
-
 @pytest.mark.parametrize("architecture, shape", [("tiny", None), ("conv5-6/nobias bn relu pool fc10", (3, 12, 12)),
                                                  ("conv3-8/g2 relu gap fc4", (4, 8, 8))])
 def test_written_out_parameter_counts_add_up_to_the_summary(architecture, shape):
@@ -108,6 +93,8 @@ def test_layer_cards_report_ratios_dead_units_and_flags():
              for name, value in weights.items()}
     cards = probe.layer_cards(model, seen, steps)
     assert [card["type"] for card in cards] == ["Conv2D", "ReLU", "MaxPool2D", "Linear"]
+    # numbered as `volnet summary` numbers them
+    assert [card["number"] for card in cards] == [row.number for row in summary_rows(model)[1:] if row.level == 0]
     assert cards[1]["dead"] == pytest.approx(0.5, abs=0.05)
     assert not any("dead" in flag for flag in cards[1]["flags"])  # 50% is at the limit, not over it
     conv = cards[0]
@@ -128,7 +115,8 @@ def test_looking_leaves_the_training_gradients_and_mode_as_they_were():
     before = {name: p.grad.copy() for name, p in model.parameters().items()}
     x = rng.standard_normal((3, 1, 8, 8)).astype(np.float32)
     probe.look(model, x, 1)
-    probe.saliency(model, x[0], 4)
+    saliency_map(model, x[0], 4)
+    grad_cam(model, x[0], 4)
     assert model.training and all(not layer.recording for _, layer in model.named_layers())
     for name, p in model.parameters().items():
         np.testing.assert_array_equal(p.grad, before[name])

@@ -15,7 +15,11 @@ from tests.lab.conftest import TOKEN, settled_step, wait_for
 testclient = pytest.importorskip("starlette.testclient")
 from starlette.websockets import WebSocketDisconnect  # noqa: E402
 
+from volnet.explain import grad_cam, saliency_map  # noqa: E402
 from volnet.lab import server  # noqa: E402
+from volnet.lab.wire import unpicture  # noqa: E402
+from volnet.layers import Conv2D  # noqa: E402
+from volnet.models.numbering import layer_names  # noqa: E402
 from volnet.models.serialize import load_model  # noqa: E402
 
 
@@ -202,8 +206,28 @@ def test_probes_explain_the_numbers_of_the_input_looked_at(client, lab):
     assert relu.status_code == 400 and "has no drill-down" in relu.json()["error"]
     saliency = client.post("/probe", params={"token": TOKEN}, json={"kind": "saliency", "class": 9}).json()
     assert saliency["map"]["shape"] == [28, 28] and saliency["name"] == lab.class_names[9]
+    unknown = client.post("/probe", params={"token": TOKEN}, json={"kind": "occlusion", "class": 9})
+    assert unknown.status_code == 400 and "use neuron, saliency or grad-cam" in unknown.json()["error"]
     outside = client.post("/probe", params={"token": TOKEN}, json={"kind": "neuron", "layer": 1, "d": 4, "row": 0, "col": 0})
     assert outside.status_code == 400 and "got (4, 0, 0)" in outside.json()["error"]
+
+
+@pytest.mark.parametrize("chosen", [0, 9])
+def test_the_saliency_and_grad_cam_overlays_are_volnet_explains_maps(client, lab, resume_after, chosen):
+    client.post("/control", params={"token": TOKEN}, json={"action": "pause"})
+    settled_step(lab)
+    probe = lambda kind: client.post("/probe", params={"token": TOKEN}, json={"kind": kind, "class": chosen}).json()
+    saliency, cam = probe("saliency"), probe("grad-cam")
+    x = lab.data.batch(lab.subject["image"][None])[0]
+    # what was sent, read back from its 8 bits, is the map volnet.explain computes, to a step of 1/255
+    np.testing.assert_allclose(unpicture(saliency["map"]), saliency_map(lab.model, x, chosen),
+                               atol=(saliency["map"]["max"] - saliency["map"]["min"]) / 255 + 1e-7)
+    coarse = grad_cam(lab.model, x, chosen)
+    np.testing.assert_allclose(unpicture(cam["coarse"]), coarse, atol=(cam["coarse"]["max"] - cam["coarse"]["min"]) / 255 + 1e-7)
+    assert cam["map"]["shape"] == [28, 28] and cam["name"] == saliency["name"] == lab.class_names[chosen]
+    last_conv = layer_names(lab.model, Conv2D)[-1][0]
+    assert cam["layer"] == last_conv == "4" and cam["coarse"]["shape"] == list(coarse.shape) == [14, 14]
+    assert cam["coarse"]["min"] >= 0  # ReLU of the weighted maps
 
 
 def test_a_snapshot_is_a_model_file_that_loads_back(client, lab, tmp_path, resume_after):

@@ -3,25 +3,16 @@
 import numpy as np
 import pytest
 
+from tests.gradient_reach import gradient_reach
 from volnet.cli.main import main
 from volnet.models import build_model
 from volnet.viz.receptive_field import receptive_field_regions
 
 
-def gradient_support(model, layer, at, input_shape, seed=0):
-    # where d(out_layer[0, channel 0, i, j]) / dx is not zero, for one random input
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((1, *input_shape))
-    layers = model.layers[:layer]
-    out = x
-    for part in layers:
-        out = part.forward(out)
-    dout = np.zeros_like(out)
-    dout[0, 0, at[0], at[1]] = 1
-    for part in reversed(layers):
-        dout = part.backward(dout)
-    rows, columns = np.nonzero(np.abs(dout[0]).sum(axis=0))
-    return (rows.min(), rows.max()), (columns.min(), columns.max())
+def gradient_support(model, layer, at, input_shape):
+    # where d(out_layer[0, channel 0, i, j]) / dx is not zero, for one random input: (rows, columns) as (first, last)
+    top, left, bottom, right = gradient_reach(model, layer, at, input_shape)
+    return (top, bottom - 1), (left, right - 1)
 
 
 def test_a_known_stack_by_hand():

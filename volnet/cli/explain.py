@@ -348,7 +348,8 @@ def run_fooling(args) -> int:
 
 def run_neuron(args) -> int:
     from volnet.explain import neurons
-    from volnet.explain.probe import describe_layer, find_layer
+    from volnet.explain.probe import describe_layer
+    from volnet.models.numbering import find_layer
 
     subject = Subject(args, needs_image=False)
     layer = find_layer(subject.model, args.layer)

@@ -23,12 +23,14 @@ from volnet.explain.class_model import class_visualisation
 from volnet.explain.embedding import pca, tsne
 from volnet.explain.fooling import FoolingImage, fooling_image
 from volnet.explain.neighbours import nearest_neighbours, penultimate_codes
-from volnet.explain.neurons import ReceptiveField, receptive_field, top_images
+from volnet.explain.neurons import top_images
 from volnet.explain.occlusion import OcclusionMap, occlusion_map
-from volnet.explain.probe import find_layer, score_gradient
+from volnet.explain.probe import score_gradient
 from volnet.explain.saliency import guided_backprop, input_gradient, saliency_map
+from volnet.models.numbering import find_layer
+from volnet.models.receptive_field import receptive_field
 
 __all__ = ["class_activation_map", "grad_cam", "class_visualisation", "pca", "tsne", "FoolingImage", "fooling_image",
-           "nearest_neighbours", "penultimate_codes", "ReceptiveField", "receptive_field", "top_images",
+           "nearest_neighbours", "penultimate_codes", "receptive_field", "top_images",
            "OcclusionMap", "occlusion_map", "find_layer", "score_gradient", "guided_backprop", "input_gradient",
            "saliency_map"]

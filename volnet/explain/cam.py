@@ -23,7 +23,8 @@ from __future__ import annotations
 import numpy as np
 
 from volnet.explain import pictures
-from volnet.explain.probe import check_example, conv_layer, layer_name, score_gradient
+from volnet.explain.probe import check_example, conv_layer, score_gradient
+from volnet.models.numbering import layer_name
 from volnet.explain.saliency import gradient_picture, target_class
 from volnet.layers import GlobalAvgPool2D, Layer, Linear, Sequential
 

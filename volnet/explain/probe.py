@@ -13,8 +13,9 @@ activation? — and answers it with one forward and one backward pass in inferen
 and, for a layer L, `L.recorded_output` (its activation A) and `L.recorded_gradient`
 (∂ score_c / ∂ A) from the layer API's record() (volnet.layers.base).
 
-Layers are named as `volnet summary` numbers them: "3" is the third layer, "4.1" the first
-layer inside residual block 4, "7.s1" (or "7.shortcut.1") the first layer of its shortcut.
+Layers are named as `volnet summary` numbers them (volnet.models.numbering): "3" is the third
+layer, "4.1" the first layer inside residual block 4, "7.s1" (or "7.shortcut.1") the first layer
+of its shortcut; find_layer, layer_name and layer_names are re-exported from there.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from volnet.layers import Conv2D, Layer, Sequential, format_shape
+from volnet.layers import Conv2D, Layer, format_shape
+from volnet.models.numbering import find_layer, layer_name, layer_names
 from volnet.training.metrics import softmax
 
 
@@ -79,38 +81,13 @@ def class_index(model: Layer, chosen, class_names=None) -> int:
     raise ValueError(f"unknown class {text!r}; the model's classes are {listed}")
 
 
-def layer_names(model: Layer) -> list[tuple[str, Layer]]:
-    """Every layer of the model by its summary number ("3", "4.1", "7.s1"), containers left out."""
-    return [(_summary_name(layer.index), layer) for _, layer in model.named_layers()
-            if layer.index is not None and not isinstance(layer, Sequential)]
-
-
-def _summary_name(index) -> str:
-    return re.sub(r"\.shortcut\.?", ".s", str(index))
-
-
-def find_layer(model: Layer, name) -> Layer:
-    """The layer that `volnet summary` numbers `name`, e.g. 3, "4.1" or "7.s1".
-
-    Raises:
-        ValueError: no layer has that number (the message gives the range).
-    """
-    wanted = _summary_name(str(name).strip())
-    named = layer_names(model)
-    for number, layer in named:
-        if number == wanted:
-            return layer
-    raise ValueError(f"the model has no layer {name}; its layers are numbered as in `volnet summary`: "
-                     f"{', '.join(number for number, _ in named)}")
-
-
 def conv_layer(model: Layer, name=None) -> Conv2D:
     """The Conv2D that `name` numbers; by default the last one of the model.
 
     Raises:
         ValueError: no conv layer, no such layer, or a layer that is not a Conv2D.
     """
-    convs = [(number, layer) for number, layer in layer_names(model) if isinstance(layer, Conv2D)]
+    convs = layer_names(model, Conv2D)
     if not convs:
         raise ValueError(f"{model.label()} has no conv layer")
     if name is None:
@@ -120,11 +97,6 @@ def conv_layer(model: Layer, name=None) -> Conv2D:
         raise ValueError(f"layer {name} is {layer.label()}, not a conv layer; the conv layers are "
                          f"{', '.join(number for number, _ in convs)}")
     return layer
-
-
-def layer_name(layer: Layer) -> str:
-    """The summary number of a layer inside a model, e.g. "4.1"."""
-    return _summary_name(layer.index)
 
 
 def describe_layer(layer: Layer) -> str:

@@ -13,9 +13,9 @@ gradient is dL/d(activation) for it. From a Look:
     conv_neuron      one output number of a conv layer as the dot product of its filter with
                      its receptive field, with the real numbers: Σ w·x + b
     pool_neuron      one output number of a pooling layer and which input of its window won
-    saliency         |∂ score_c / ∂ x|, the largest over the input's depth, for class c
 
-The backward passes here leave the parameters' .grad as they found them: those of the last
+The saliency and Grad-CAM maps of the input looked at are volnet.explain's (saliency_map,
+grad_cam). The backward passes here leave the parameters' .grad as they found them: those of the last
 training step, which the cards show.
 """
 
@@ -27,6 +27,7 @@ import numpy as np
 
 from volnet.layers import Conv2D, Layer, MaxPool2D, ReLU, format_shape
 from volnet.lab.wire import MAX_DRAWN, numbers, picture
+from volnet.models.numbering import layer_name
 from volnet.ops.loss import softmax_cross_entropy
 
 UPDATE_RATIO = (1e-4, 1e-2)  # CS231n: ‖update‖/‖weights‖ ≈ 1e-3 per step; far outside means a bad lr
@@ -83,22 +84,6 @@ def look(model, x: np.ndarray, label: int) -> Look:
     return _in_inference(model, work)
 
 
-def saliency(model, x: np.ndarray, class_index: int) -> np.ndarray:
-    """|∂ score_c / ∂ x| of one input x (D, H, W), the largest over the depth: an (H, W) map.
-
-    The backward starts from the one-hot gradient of class c's score (not of the loss), in
-    inference mode, as in Simonyan et al. 2014 and CS231n's assignment 3.
-    """
-
-    def work():
-        scores = model.forward(x[None])
-        dscores = np.zeros_like(scores)
-        dscores[0, class_index] = 1
-        return np.abs(model.backward(dscores)[0]).max(axis=0)
-
-    return _in_inference(model, work)
-
-
 def parameter_formula(layer: Layer) -> str:
     """The layer's learnable numbers written out, in the notes' order: e.g. "16×3×3×1 + 16 = 160"
     for 16 filters of 3×3×1 with biases (a filter bank (K, D, F, F) is written K×F×F×D); "0"."""
@@ -130,7 +115,7 @@ def layer_cards(model, seen: Look, steps: dict[str, dict[str, np.ndarray]]) -> l
     cards = []
     for index, layer in enumerate(model.layers):
         output, gradient = seen.outputs[index], seen.gradients[index]
-        card = {"index": index + 1, "type": type(layer).__name__, "label": repr(layer),
+        card = {"index": index + 1, "number": layer_name(layer), "type": type(layer).__name__, "label": repr(layer),
                 "input": format_shape(seen.layer_input(index).shape), "output": format_shape(output.shape[1:]),
                 "parameters": parameter_formula(layer),
                 "activation": picture(output[0]), "gradient": picture(gradient[0]), "flags": [],

@@ -37,14 +37,19 @@ from PIL import Image
 
 from volnet.data import channel_stats, load_dataset
 from volnet.data.sources import SOURCES, present
+from volnet.explain.cam import grad_cam, stretched
+from volnet.explain.probe import conv_layer
+from volnet.explain.saliency import saliency_map
 from volnet.lab import probe
 from volnet.lab.wire import Broker, picture
 from volnet.layers import Conv2D, MaxPool2D
+from volnet.models.numbering import layer_name
 from volnet.models.serialize import save_model
 from volnet.training.metrics import softmax
 from volnet.training.run import (OPTIMIZER_NAMES, SGD_VARIANTS, TrainingConfig, _build, build_optimizer,
                                  load_trained_model)
 from volnet.training.trainer import Trainer
+from volnet.viz.diagram import describe
 
 STATS_INTERVAL = 0.25  # seconds between curve points
 PAGE_SHARE = 0.1  # the most of the training time the page's looks may take
@@ -526,22 +531,17 @@ class Lab:
 
     def probe(self, request: dict) -> dict:
         """A drill-down: {"kind": "neuron", "layer": 1-based, "d", "row", "col"} for a conv or max-pooling
-        output number, or {"kind": "saliency", "class": c} for the input looked at.
+        output number, or {"kind": "saliency" or "grad-cam", "class": c} for the input looked at.
 
         Raises:
             ValueError: an unknown kind, a layer that has no drill-down, positions outside it.
         """
         kind = request.get("kind")
         with self.between_steps():
-            if kind == "saliency":
-                c = parse_value("class", request.get("class"), int)
-                if not 0 <= c < len(self.class_names):
-                    raise ValueError(f"there are classes 0 to {len(self.class_names) - 1}; got class {c}")
-                x = self.data.batch(self.subject["image"][None])[0]
-                return {"kind": kind, "class": c, "name": self.class_names[c],
-                        "map": picture(probe.saliency(self.model, x, c))}
+            if kind in ("saliency", "grad-cam"):
+                return self._class_map(kind, request.get("class"))
             if kind != "neuron":
-                raise ValueError(f"unknown drill-down {kind!r}; use neuron or saliency")
+                raise ValueError(f"unknown drill-down {kind!r}; use neuron, saliency or grad-cam")
             number, layers = parse_value("layer", request.get("layer"), int), self.model.layers
             if not 1 <= number <= len(layers):
                 raise ValueError(f"the model has layers 1 to {len(layers)}; got layer {number}")
@@ -555,6 +555,21 @@ class Lab:
             found = explain(layer, seen.layer_input(number - 1), d, row, col)
             return {"kind": type(layer).__name__, "layer": number, "d": d, "row": row, "col": col,
                     "output": float(seen.outputs[number - 1][0, d, row, col]), **found}
+
+    def _class_map(self, kind: str, chosen) -> dict:
+        """The saliency map |∂ score_c / ∂ x| (H, W) or the Grad-CAM map at the last conv layer
+        (h, w), and that stretched to (H, W), of class c for the input looked at (volnet.explain)."""
+        c = parse_value("class", chosen, int)
+        if not 0 <= c < len(self.class_names):
+            raise ValueError(f"there are classes 0 to {len(self.class_names) - 1}; got class {c}")
+        x = self.data.batch(self.subject["image"][None])[0]
+        answer = {"kind": kind, "class": c, "name": self.class_names[c]}
+        if kind == "saliency":
+            return {**answer, "map": picture(saliency_map(self.model, x, c))}
+        layer = conv_layer(self.model)
+        coarse = grad_cam(self.model, x, c, layer)
+        return {**answer, "layer": layer_name(layer), "description": describe(layer), "coarse": picture(coarse),
+                "map": picture(stretched(coarse, x.shape))}
 
     # -- files ------------------------------------------------------------------------------
     def snapshot(self) -> bytes:

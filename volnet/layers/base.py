@@ -139,6 +139,12 @@ class Layer:
         layer does not fit. Elementwise layers keep the shape."""
         return tuple(input_shape)
 
+    def field_through(self, field):
+        """The receptive field (volnet.ops.geometry.ReceptiveField2D) of one output neuron, given
+        that of one input neuron. Elementwise layers keep it; windowed, fully-connected and
+        composite layers say what they do to it."""
+        return field
+
     def expect_rank(self, input_shape, ranks: tuple[int, ...], what: str):
         """Raise a clear error unless one example has one of the given ranks."""
         if len(input_shape) not in ranks:

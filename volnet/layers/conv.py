@@ -63,6 +63,10 @@ class Conv2D(Layer):
         return window_output_shape(self.label(), input_shape, self.window, self.strides, self.pads,
                                    self.dilations, out_depth=self.filters)
 
+    def field_through(self, field):
+        """The field grows by (F_eff − 1)·jump, the jump by S, the start moves back by P·jump."""
+        return field.through(self.window, self.strides, self.pads, self.dilations)
+
     def _create_parameters(self, input_shape, rng):
         depth = input_shape[0]
         fan_in = depth // self.groups * self.window[0] * self.window[1]

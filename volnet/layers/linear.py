@@ -34,6 +34,10 @@ class Linear(Layer):
         if in_features is not None:
             self._create_parameters((in_features,), np.random.default_rng())
 
+    def field_through(self, field):
+        """Every unit sees the whole input."""
+        return field.everything()
+
     def output_shape(self, input_shape):
         features = math.prod(input_shape)
         if self.in_features is not None and features != self.in_features:

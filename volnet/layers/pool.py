@@ -21,6 +21,10 @@ class _Pool2D(Layer):
         self.expect_rank(input_shape, (3,), "a volume D×H×W (a batch (N, D, H, W))")
         return window_output_shape(self.label(), input_shape, self.window, self.strides, self.pads)
 
+    def field_through(self, field):
+        """The field grows by (F − 1)·jump, the jump by S, the start moves back by P·jump."""
+        return field.through(self.window, self.strides, self.pads)
+
     def forward(self, x):
         x = self.check_input(x)
         out, self.cache = pool2d_forward(x, self.window, self.strides, self.pads, self.mode)
@@ -56,6 +60,10 @@ class GlobalAvgPool2D(Layer):
     def output_shape(self, input_shape):
         self.expect_rank(input_shape, (3,), "a volume D×H×W (a batch (N, D, H, W))")
         return (input_shape[0],)
+
+    def field_through(self, field):
+        """Each average sees its whole input."""
+        return field.everything()
 
     def forward(self, x):
         x = self.check_input(x)

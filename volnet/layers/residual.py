@@ -30,6 +30,11 @@ class Residual(Layer):
     def config(self):
         return {}
 
+    def field_through(self, field):
+        """body(x) + shortcut(x) depends on what either path sees: the union of their fields."""
+        shortcut = field if self.projection is None else self.projection.field_through(field)
+        return self.body.field_through(field).union(shortcut)
+
     def output_shape(self, input_shape):
         body_shape = self.body.output_shape(input_shape)
         shortcut_shape = self.projection.output_shape(input_shape) if self.projection else tuple(input_shape)

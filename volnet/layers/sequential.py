@@ -72,6 +72,12 @@ class Sequential(Layer):
     def output_shape(self, input_shape):
         return self.output_shapes(input_shape)[-1] if self.layers else tuple(input_shape)
 
+    def field_through(self, field):
+        """The field after each layer in turn."""
+        for layer in self.layers:
+            field = layer.field_through(field)
+        return field
+
     def build(self, input_shape, dtype=None, rng=None):
         rng = rng if rng is not None else np.random.default_rng(self.seed)
         shape = tuple(int(s) for s in input_shape)

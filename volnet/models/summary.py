@@ -25,7 +25,8 @@ Conventions (one example, inference):
   left out of the multiply-add total.
 - receptive field: how much of the input one neuron of the layer sees (r×r) and how far
   apart in the input two neighbouring neurons look (the jump j), r ← r + (F_eff − 1)·j,
-  j ← j·S through every conv and pooling layer (volnet.ops.geometry.ReceptiveField);
+  j ← j·S through every conv and pooling layer, the union of both paths through a residual
+  block (each layer's field_through, composed as volnet.models.receptive_field says);
   "all" after a fully-connected layer or global pooling.
 - parameter sharing (the notes' words): all neurons of one depth slice (activation map)
   use the same filter, so a conv layer has (F·F·D + 1)·K parameters; without sharing every
@@ -37,7 +38,6 @@ Conventions (one example, inference):
 from __future__ import annotations
 
 import math
-import re
 import textwrap
 from dataclasses import dataclass
 
@@ -45,7 +45,8 @@ import numpy as np
 
 from volnet.layers import (AvgPool2D, BatchNorm, Conv2D, Dropout, Flatten, GlobalAvgPool2D, Layer, LeakyReLU, Linear,
                            MaxPool2D, Parameter, ReLU, Residual, Sequential, Sigmoid, Tanh, format_shape)
-from volnet.ops.geometry import ReceptiveField
+from volnet.models.numbering import layer_number
+from volnet.ops.geometry import ReceptiveField2D
 
 _ONE_PER_NUMBER = (ReLU, LeakyReLU, Sigmoid, Tanh, BatchNorm, Residual)
 
@@ -80,7 +81,7 @@ class LayerRow:
     multiply_adds: int | None
     activations: int
     statistics: int = 0
-    field: tuple[ReceptiveField, ReceptiveField] = (ReceptiveField(), ReceptiveField())
+    field: ReceptiveField2D = ReceptiveField2D()
     sharing: "ParameterSharing | None" = None
     window: tuple | None = None
     input_shape: tuple[int, ...] = ()
@@ -91,11 +92,6 @@ class LayerRow:
         """The layer's number as the summary, the pictures and `volnet show ... --layer` write it:
         "3", "3.1" inside block 3, "3.s1" for the first layer of its shortcut."""
         return layer_number(self.index)
-
-
-def layer_number(index) -> str:
-    """A layer's position (Layer.index, e.g. "3.shortcut.1") as volnet writes it everywhere: "3.s1"."""
-    return re.sub(r"\.?shortcut\.?", ".s", str(index)).lstrip(".")
 
 
 @dataclass(frozen=True)
@@ -150,17 +146,6 @@ def parameter_sharing(layer: Layer, input_shape, output_shape) -> ParameterShari
                             math.prod(output_shape[1:]), math.prod(input_shape), math.prod(output_shape))
 
 
-def _field_through(layer: Layer, field):
-    """The receptive field (height, width) after a layer that is not a container."""
-    if isinstance(layer, (Linear, GlobalAvgPool2D)):
-        return tuple(ReceptiveField(f.size, 1, 0, whole=True) for f in field)
-    window = getattr(layer, "window", None)
-    if window is None:
-        return field
-    dilations = getattr(layer, "dilations", (1, 1))
-    return tuple(f.through(window[a], layer.strides[a], layer.pads[a], dilations[a]) for a, f in enumerate(field))
-
-
 def _cost(layer: Layer, input_shape, output_shape) -> tuple[int, int | None]:
     """(parameters, multiply-adds) of one layer for one example, from shapes alone."""
     outputs = math.prod(output_shape)
@@ -183,20 +168,6 @@ def _cost(layer: Layer, input_shape, output_shape) -> tuple[int, int | None]:
         return 0, 0
     own = [value for value in vars(layer).values() if isinstance(value, Parameter) and value.trainable]
     return sum(p.data.size for p in own), None
-
-
-def field_through(layer: Layer, field):
-    """The receptive field (height, width) of one neuron after `layer`, given the field before it
-    (both relative to the same input volume), through containers and residual blocks too."""
-    if isinstance(layer, Sequential):
-        for child in layer.layers:
-            field = field_through(child, field)
-        return field
-    if isinstance(layer, Residual):
-        body = field_through(layer.body, field)
-        shortcut = field if layer.projection is None else field_through(layer.projection, field)
-        return tuple(b.union(c) for b, c in zip(body, shortcut))
-    return _field_through(layer, field)
 
 
 def _walk(layer: Layer, shape, field, index: str, level: int, rows: list[LayerRow]):
@@ -226,7 +197,7 @@ def _walk(layer: Layer, shape, field, index: str, level: int, rows: list[LayerRo
         _walk(layer.body, shape, field, index, level + 1, rows)
         if layer.projection is not None:
             _walk(layer.projection, shape, field, f"{index}.shortcut", level + 1, rows)
-    row.field = field_through(layer, field)
+    row.field = layer.field_through(field)
     return output_shape, row.field
 
 

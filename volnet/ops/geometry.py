@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import operator
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 
 def pair(value, name: str = "value", minimum: int | None = None) -> tuple[int, int]:
@@ -283,3 +283,52 @@ class ReceptiveField:
             return 0, extent - 1
         first = self.start + position * self.jump
         return max(first, 0), min(first + self.size - 1, extent - 1)
+
+
+class ReceptiveField2D(NamedTuple):
+    """What one neuron of a layer sees of the network's input, along the height and the width
+    (each a ReceptiveField, which the rule of that class moves on axis by axis).
+
+    Layers carry their own part of it (Layer.field_through: a sliding window moves it by its
+    F, S, P and dilation, a fully-connected layer or global pooling makes it the whole input,
+    elementwise layers keep it); volnet.models.receptive_field composes them along a model.
+    """
+
+    height: ReceptiveField = ReceptiveField()
+    width: ReceptiveField = ReceptiveField()
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(r along the height, r along the width)."""
+        return self.height.size, self.width.size
+
+    @property
+    def jump(self) -> tuple[int, int]:
+        return self.height.jump, self.width.jump
+
+    @property
+    def start(self) -> tuple[int, int]:
+        return self.height.start, self.width.start
+
+    @property
+    def whole(self) -> bool:
+        return self.height.whole or self.width.whole
+
+    def through(self, window, strides, pads, dilations=(1, 1)) -> "ReceptiveField2D":
+        """The field one sliding-window layer further on; each argument a (height, width) pair."""
+        return ReceptiveField2D(*(field.through(window[a], strides[a], pads[a], dilations[a])
+                                  for a, field in enumerate(self)))
+
+    def everything(self) -> "ReceptiveField2D":
+        """The field after a layer that looks at its whole input (fully connected, global pooling)."""
+        return ReceptiveField2D(*(ReceptiveField(field.size, 1, 0, whole=True) for field in self))
+
+    def union(self, other: "ReceptiveField2D") -> "ReceptiveField2D":
+        """The field of a neuron that adds two paths (a residual block's body and shortcut)."""
+        return ReceptiveField2D(*(mine.union(theirs) for mine, theirs in zip(self, other)))
+
+    def box(self, row: int, column: int, height: int, width: int) -> tuple[int, int, int, int]:
+        """(top, left, bottom, right), bottom and right exclusive, of the field of output (row, column),
+        cut to an input of height × width."""
+        (top, bottom), (left, right) = self.height.span(row, height), self.width.span(column, width)
+        return top, left, bottom + 1, right + 1

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from volnet.layers import AvgPool2D, Conv2D, MaxPool2D, Residual, Sequential, format_shape
-from volnet.models.summary import layer_number
+from volnet.models.numbering import layer_number
 from volnet.viz import style
 from volnet.viz.diagram import describe
 

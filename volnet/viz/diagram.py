@@ -23,7 +23,8 @@ from matplotlib.patches import FancyArrowPatch, Polygon
 
 from volnet.layers import (AvgPool2D, BatchNorm, Conv2D, Dropout, Flatten, GlobalAvgPool2D, Layer, LeakyReLU, Linear,
                            MaxPool2D, ReLU, Residual, Sequential, Sigmoid, Tanh, format_shape)
-from volnet.models.summary import layer_number, parameter_sharing
+from volnet.models.numbering import layer_number
+from volnet.models.summary import parameter_sharing
 from volnet.viz import style
 
 ELEMENTWISE = (ReLU, LeakyReLU, Sigmoid, Tanh, BatchNorm, Dropout)

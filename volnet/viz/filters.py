@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from volnet.layers import Conv2D, Layer
-from volnet.models.summary import layer_number
+from volnet.models.numbering import layer_names
 from volnet.viz import style
 from volnet.viz.diagram import describe
 
@@ -33,7 +33,7 @@ BACKGROUND = 0.85  # the grey between tiles: different from both black and white
 def conv_layers(model: Layer) -> list[tuple[str, Conv2D]]:
     """Every Conv2D of a model, in order, with its number as the summary writes it (e.g. "4.1"
     inside block 4, "4.s1" in its shortcut)."""
-    return [(layer_number(layer.index), layer) for _, layer in model.named_layers() if isinstance(layer, Conv2D)]
+    return layer_names(model, Conv2D)
 
 
 def _scaled(filter_weights: np.ndarray) -> np.ndarray:

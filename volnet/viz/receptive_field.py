@@ -2,7 +2,7 @@
 
 A neuron at position (i, j) of a layer's output sees a block of the volume before it (its
 filter's F×F), each of whose neurons saw a block of the volume before that, and so on down to
-the input. The region is computed from the geometry alone (volnet.ops.geometry.ReceptiveField,
+the input. The region is computed from the geometry alone (volnet.models.receptive_field,
 r ← r + (F_eff − 1)·j, j ← j·S, start ← start − P·j), not from a gradient: a gradient through
 max pooling reaches only the winners of this one input, and so marks too small a region.
 
@@ -19,8 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from volnet.layers import Sequential, format_shape
-from volnet.models.summary import field_through, find_row, summary_rows
-from volnet.ops.geometry import ReceptiveField
+from volnet.models.receptive_field import field_along
+from volnet.models.summary import find_row, summary_rows
+from volnet.ops.geometry import ReceptiveField2D
 from volnet.viz import style
 from volnet.viz.diagram import ELEMENTWISE, describe
 
@@ -34,7 +35,7 @@ class FieldRegion:
         description: the layer in the notes' words ("conv 3×3, 16 filters").
         shape: the volume (D, H, W).
         rows, columns: (first, last) positions of the region, clipped to the volume.
-        field: (height, width) ReceptiveField of the neuron relative to this volume.
+        field: the neuron's receptive field relative to this volume (height, width).
     """
 
     number: str
@@ -42,7 +43,7 @@ class FieldRegion:
     shape: tuple[int, int, int]
     rows: tuple[int, int]
     columns: tuple[int, int]
-    field: tuple[ReceptiveField, ReceptiveField]
+    field: ReceptiveField2D
 
     def text(self) -> str:
         where = "input" if not self.number else f"after layer {self.number} ({self.description})"
@@ -96,9 +97,7 @@ def receptive_field_regions(model: Sequential, layer: str | None = None, at=None
     for position, (row, description) in enumerate(volumes):
         # the neuron's field relative to this volume: through the layers after it, up to the target
         after = path[path.index(row) + 1:] if row in path else path
-        field = (ReceptiveField(), ReceptiveField())
-        for later in after:
-            field = field_through(later.layer_object, field)
+        field = field_along(later.layer_object for later in after)
         _, height, width = row.output_shape
         regions.append(FieldRegion(row.number, description, tuple(row.output_shape), field[0].span(i, height),
                                    field[1].span(j, width), field))

@@ -246,7 +246,7 @@ function stats(picture) {
 function card(info) {
   const box = element("div", "card"), about = element("div", "info"), maps = element("div", "maps");
   box.dataset.layer = info.index;
-  about.append(element("div", "type", `${info.index}. ${info.type}`), element("div", "mono", info.label),
+  about.append(element("div", "type", `${info.number}. ${info.type}`), element("div", "mono", info.label),
     element("div", "", `${info.input} → ${info.output}${(info.input + info.output).includes("×") ? " (W×H×D)" : ""}`), element("div", "mono", `parameters: ${info.parameters}`));
   if (info.update_ratio !== undefined && info.update_ratio !== null) about.append(element("div", "", `update/weight: ${info.update_ratio.toExponential(1)} (≈1e-3 is healthy)`));
   if (info.dead !== undefined) about.append(element("div", "", `dead ReLUs: ${(100 * info.dead).toFixed(1)}% (zero on the whole batch)`));
@@ -377,14 +377,56 @@ const neuron = showing("look-error", async (layer, d, row, col) => {
   }
 });
 
+// the input looked at, in grey (or its colours), with a map of the same H×W laid over it: the
+// brighter the map there, the more of the heat colour (yellow for little, red for the most)
+function overlaid(input, map, { scale = 5 } = {}) {
+  const [height, width] = map.shape, area = height * width, rgb = input.shape[0] === 3;
+  const image = bytesOf(input), heat = bytesOf(map), canvas = document.createElement("canvas");
+  canvas.width = width; canvas.height = height;
+  canvas.className = "map overlay";
+  canvas.style.width = `${width * scale}px`; canvas.style.height = `${height * scale}px`;
+  const context = canvas.getContext("2d"), pixels = context.createImageData(width, height);
+  for (let i = 0; i < area; i++) {
+    const base = rgb ? [image[i], image[area + i], image[2 * area + i]] : [image[i], image[i], image[i]];
+    const t = heat[i] / 255, alpha = 0.75 * t, hot = [255, Math.round(230 * (1 - t)), 0];
+    pixels.data.set([...base.map((v, c) => Math.round((1 - alpha) * v + alpha * hot[c])), 255], 4 * i);
+  }
+  context.putImageData(pixels, 0, 0);
+  return canvas;
+}
+
+function figure(caption, ...content) {
+  const box = element("figure", "overlay-figure");
+  box.append(...content, element("figcaption", "", caption));
+  return box;
+}
+
+// a class bar clicked: its saliency and Grad-CAM maps for the input looked at, over it and alone
 const saliency = showing("look-error", async (k) => {
   const answer = await send("probe", { kind: "saliency", class: k });
-  const body = drillPanel();
+  const cam = await send("probe", { kind: "grad-cam", class: k }).catch((error) => ({ error: error.message }));
+  const input = lab.layers.input, body = drillPanel();
   document.querySelectorAll(".ring").forEach((ring) => ring.remove());
-  const [map] = canvases(answer.map, { scale: 6 });
-  body.replaceChildren(element("p", "", `Saliency of class “${answer.name}”: |∂ score / ∂ pixel| (the largest over the colour ` +
-    `channels) — the brighter, the more a small change of that pixel moves the score.`), map);
+  const [map] = canvases(answer.map, { scale: 4 });
   map.id = "saliency";
+  const saliencyOver = overlaid(input, answer.map);
+  saliencyOver.id = "saliency-overlay";
+  const shown = [figure("saliency over the input", saliencyOver), figure("saliency alone", map)];
+  let camText = `Grad-CAM: ${cam.error}`;
+  if (!cam.error) {
+    const camOver = overlaid(input, cam.map), [coarse] = canvases(cam.coarse, { scale: 4 * answer.map.shape[0] / cam.coarse.shape[0] });
+    camOver.id = "grad-cam-overlay";
+    coarse.id = "grad-cam";
+    shown.push(figure(`Grad-CAM over the input`, camOver), figure(`Grad-CAM at layer ${cam.layer}, ${cam.coarse.shape[1]}×${cam.coarse.shape[0]}`, coarse));
+    camText = `Grad-CAM at layer ${cam.layer} (${cam.description}): ReLU(Σ_k α_k A_k), each activation map A_k weighted ` +
+      `by α_k, the mean of ∂ score / ∂ A_k — where in the image the layer finds what raises the score.`;
+  }
+  const row = element("div", "overlays");
+  row.append(...shown);
+  body.replaceChildren(element("h3", "", `Class “${answer.name}”`),
+    element("p", "", `Saliency of class “${answer.name}”: |∂ score / ∂ pixel| (the largest over the colour ` +
+      `channels) — the brighter, the more a small change of that pixel moves the score.`),
+    element("p", "", camText), row);
 });
 
 // ---- predictions and the confusion matrix -----------------------------------------------------
