@@ -222,6 +222,13 @@ class Subject:
         return 0
 
 
+def progress_bar(total: int, description: str):
+    """A progress bar on stderr (steps/s, ETA) for the gradient-ascent methods, shown when stderr is a terminal."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=description, unit="step", leave=False, disable=None, dynamic_ncols=True)
+
+
 def _file_name(*words) -> str:
     """A file name from words: ("saliency", "sample test[0]", "T-shirt/top") -> "saliency-sample-test-0-T-shirt-top"."""
     return re.sub(r"[^A-Za-z0-9]+", "-", "-".join(str(word) for word in words)).strip("-")
@@ -306,13 +313,15 @@ def run_classes(args) -> int:
     targets = range(class_count(model)) if args.chosen is None else [subject.target(args.chosen, None)]
     bounds = pictures.pixel_range(model.input_shape[0], subject.normalization)
     images, captions = [], []
-    for target in targets:
-        made = class_model.class_visualisation(model, target, args.steps, args.lr, args.l2, args.jitter,
-                                               args.blur_every, args.blur_sigma, bounds, args.seed)
-        probability = probabilities(model, made[None])[0, target]
-        print(f"{subject.class_name(target)}: P = {probability:.1%} after {args.steps} steps")
-        images.append(pictures.pixels(made, subject.normalization))
-        captions.append(f"{subject.class_name(target)}\nP = {probability:.0%}")
+    with progress_bar(len(targets) * args.steps, "class images") as bar:
+        for target in targets:
+            made = class_model.class_visualisation(model, target, args.steps, args.lr, args.l2, args.jitter,
+                                                   args.blur_every, args.blur_sigma, bounds, args.seed,
+                                                   on_step=bar.update)
+            probability = probabilities(model, made[None])[0, target]
+            bar.write(f"{subject.class_name(target)}: P = {probability:.1%} after {args.steps} steps")
+            images.append(pictures.pixels(made, subject.normalization))
+            captions.append(f"{subject.class_name(target)}\nP = {probability:.0%}")
     title = (f"The image each class likes most: gradient ascent from a blank image\n{args.steps} steps of lr "
              f"{args.lr:g} on score − {args.l2:g}·‖I‖², jitter ±{args.jitter} px, "
              f"blur σ {args.blur_sigma:g} every {args.blur_every} steps")
@@ -330,7 +339,9 @@ def run_fooling(args) -> int:
     number, _, found = subject.predicted()
     target = subject.target(args.chosen, int(np.argsort(found)[-2]))
     bounds = pictures.pixel_range(subject.model.input_shape[0], subject.normalization)
-    fooled = fooling.fooling_image(subject.model, subject.x, target, args.lr, args.steps, bounds, subject.class_names)
+    with progress_bar(args.steps, "fooling steps (at most)") as bar:
+        fooled = fooling.fooling_image(subject.model, subject.x, target, args.lr, args.steps, bounds,
+                                       subject.class_names, on_step=bar.update)
     change = fooling.pixel_change(fooled, subject.normalization)
     l2, largest = fooling.change_in_pixels(fooled, subject.normalization)
     print(subject.headline())

@@ -46,7 +46,7 @@ def gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:
 def class_visualisation(model: Layer, target, steps: int = DEFAULTS["steps"], lr: float = DEFAULTS["lr"],
                         l2: float = DEFAULTS["l2"], jitter: int = DEFAULTS["jitter"],
                         blur_every: int = DEFAULTS["blur_every"], blur_sigma: float = DEFAULTS["blur_sigma"],
-                        bounds=None, seed: int = 0, class_names=None) -> np.ndarray:
+                        bounds=None, seed: int = 0, class_names=None, on_step=None) -> np.ndarray:
     """The image (D, H, W) that gradient ascent on class `target`'s score makes (module doc).
 
     Args:
@@ -57,6 +57,7 @@ def class_visualisation(model: Layer, target, steps: int = DEFAULTS["steps"], lr
             to (D, H, W) (volnet.explain.pictures.pixel_range); None leaves pixels unclipped.
         seed: seeds the jitter.
         class_names: so that `target` can be a name.
+        on_step: called with no arguments after every step (e.g. a progress bar's update), or None.
 
     Raises:
         ValueError: an unknown class, or a setting out of range.
@@ -81,6 +82,8 @@ def class_visualisation(model: Layer, target, steps: int = DEFAULTS["steps"], lr
             image = np.clip(image, *bounds)
         if step % blur_every == 0:
             image = gaussian_blur(image, blur_sigma)
+        if on_step is not None:
+            on_step()
     return image.astype(model.dtype)
 
 

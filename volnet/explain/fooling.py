@@ -46,7 +46,7 @@ class FoolingImage:
 
 
 def fooling_image(model: Layer, x, target, lr: float = 0.1, steps: int = 500, bounds=None,
-                  class_names=None) -> FoolingImage:
+                  class_names=None, on_step=None) -> FoolingImage:
     """Change one example x (D, H, W) until the model predicts class `target` (module doc).
 
     Args:
@@ -55,6 +55,7 @@ def fooling_image(model: Layer, x, target, lr: float = 0.1, steps: int = 500, bo
         lr: the L2 length of each step, in normalised units. steps: the most steps to take.
         bounds: (low, high) model-input values of pixels 0 and 255 (pictures.pixel_range), or None.
         class_names: so that `target` can be a name.
+        on_step: called with no arguments after every step (e.g. a progress bar's update), or None.
 
     Raises:
         ValueError: x of the wrong shape, an unknown class, the class the model already
@@ -79,6 +80,8 @@ def fooling_image(model: Layer, x, target, lr: float = 0.1, steps: int = 500, bo
         if bounds is not None:
             image = np.clip(image, *bounds)
         taken += 1
+        if on_step is not None:
+            on_step()
     image = image.astype(model.dtype)
     after = probabilities(model, image[None])[0]
     return FoolingImage(image, image - x, target, taken, int(np.argmax(after)) == target, before, after)
