@@ -182,9 +182,9 @@ class Subject:
 
     def inputs(self, images):
         """A uint8 batch (N, D, H, W) normalised as the model's training data."""
-        from volnet.explain.pictures import model_inputs
+        from volnet.data.batching import scaled_batch
 
-        return model_inputs(images, self.normalization, self.model.dtype)
+        return scaled_batch(images, self.normalization, self.model.dtype)
 
     def class_name(self, number: int) -> str:
         from volnet.explain.pictures import class_label
@@ -197,11 +197,15 @@ class Subject:
 
         return default if chosen is None else class_index(self.model, chosen, self.class_names)
 
-    def predicted(self):
-        """(predicted class, its probability, every probability) for the image."""
+    @functools.cached_property
+    def _probabilities(self):
         from volnet.explain.probe import probabilities
 
-        found = probabilities(self.model, self.x[None])[0]
+        return probabilities(self.model, self.x[None])[0]  # the methods never change the weights: once is enough
+
+    def predicted(self):
+        """(predicted class, its probability, every probability) for the image."""
+        found = self._probabilities
         return int(found.argmax()), float(found.max()), found
 
     def headline(self) -> str:

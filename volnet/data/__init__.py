@@ -8,7 +8,7 @@
 """
 
 from volnet.data.augment import Augmentation, flip_horizontal, random_crop, random_flip, translate
-from volnet.data.batching import Normalization, channel_stats, iterate_batches
+from volnet.data.batching import Normalization, channel_stats, iterate_batches, scaled_batch
 from volnet.data.cifar10 import load_cifar10_binary, load_cifar10_python
 from volnet.data.dataset import Dataset
 from volnet.data.folder import load_image_folder
@@ -18,5 +18,6 @@ from volnet.data.sources import DATASETS, FASHION_MNIST_CLASSES, load_dataset, s
 __all__ = [
     "Augmentation", "DATASETS", "Dataset", "FASHION_MNIST_CLASSES", "Normalization", "channel_stats",
     "flip_horizontal", "iterate_batches", "load_cifar10_binary", "load_cifar10_python", "load_dataset", "load_idx",
-    "load_image_folder", "random_crop", "random_flip", "read_idx", "search_folders", "translate", "write_idx",
+    "load_image_folder", "random_crop", "random_flip", "read_idx", "scaled_batch", "search_folders", "translate",
+    "write_idx",
 ]

@@ -82,6 +82,14 @@ class Normalization:
 _NO_SPREAD = 1e-9
 
 
+def scaled_batch(images: np.ndarray, normalize: Normalization | None = None, dtype=np.float32) -> np.ndarray:
+    """uint8 images (N, D, H, W) as a model sees them: divided by 255 into `dtype`, then
+    normalised (N, D, H, W) — what training feeds the model, and what explaining, drawing and
+    the lab must feed it too."""
+    x = np.divide(images, 255, dtype=dtype)
+    return x if normalize is None else normalize(x)
+
+
 def channel_stats(dataset: Dataset) -> Normalization:
     """The mean and standard deviation of every channel over all N·H·W pixels, scaled to [0, 1].
 
@@ -164,7 +172,4 @@ def _batches(dataset, order, batch_size, rng, augment, normalize, share):
         if share is not None:
             kept = share(len(positions))
             images, positions = images[kept], positions[kept]
-        x = np.divide(images, 255, dtype=np.float32)
-        if normalize is not None:
-            normalize(x)
-        yield x, dataset.labels[positions]
+        yield scaled_batch(images, normalize), dataset.labels[positions]

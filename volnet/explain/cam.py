@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from volnet.explain import pictures
-from volnet.explain.probe import check_example, conv_layer, score_gradient
+from volnet.explain.probe import check_example, conv_layer, forward, score_gradient
 from volnet.models.numbering import layer_name
 from volnet.explain.saliency import gradient_picture, target_class
 from volnet.layers import GlobalAvgPool2D, Layer, Linear, Sequential
@@ -73,7 +73,7 @@ def class_activation_map(model: Layer, x, chosen=None, class_names=None) -> np.n
     x = check_example(model, x)
     feeding, _, fc = cam_layers(model)
     target = target_class(model, x, chosen, class_names)
-    activation = score_gradient(model, x[None], target, feeding).activation[0]
+    activation = forward(model, x[None], layer=feeding)[0]  # CAM needs no gradient, only the maps
     return np.tensordot(fc.weight.data[target], activation, axes=1)
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import numpy as np
 
 HEAT = "inferno"  # dark where nothing happens, bright where the map is large
-SIGNED = "RdBu_r"  # blue negative, white zero, red positive
 FRAME = "#d35400"  # a receptive field framed on its image: volnet.viz.style.RESULT
 SAME_CLASS, OTHER_CLASS = "#1e8449", "#c0392b"  # neighbours of the query's class, and of another
 
@@ -32,12 +31,6 @@ def pixels(x: np.ndarray, normalization=None) -> np.ndarray:
     if normalization is not None:
         x = x * np.asarray(normalization.std)[:, None, None] + np.asarray(normalization.mean)[:, None, None]
     return np.clip(np.rint(x * 255), 0, 255).astype(np.uint8)
-
-
-def model_inputs(images: np.ndarray, normalization=None, dtype=np.float32) -> np.ndarray:
-    """uint8 pictures (N, D, H, W) as a model saw its training data: /255, then normalised; (N, D, H, W)."""
-    x = np.asarray(images).astype(dtype) / 255
-    return x if normalization is None else normalization(x)
 
 
 def pixel_range(depth: int, normalization=None) -> tuple[np.ndarray, np.ndarray]:
@@ -98,9 +91,12 @@ def show_heat(axes, heat: np.ndarray, image: np.ndarray | None = None, title: st
 
 
 def show_signed(axes, values: np.ndarray, title: str | None = None):
-    """Draw a signed map (H, W) with zero white, symmetric about zero; returns the artist."""
-    limit = float(np.abs(values).max()) or 1.0
-    shown = axes.imshow(values, cmap=SIGNED, vmin=-limit, vmax=limit, interpolation="nearest")
+    """Draw a signed map (H, W) with zero white, symmetric about zero (volnet.viz.style's diverging
+    map); returns the artist."""
+    from volnet.viz import style
+
+    low, high = style.signed_limits(values)
+    shown = axes.imshow(values, cmap=style.SIGNED_MAP, vmin=low, vmax=high, interpolation="nearest")
     plain(axes, title)
     return shown
 

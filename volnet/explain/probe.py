@@ -20,6 +20,8 @@ of its shortcut; find_layer, layer_name and layer_names are re-exported from the
 
 from __future__ import annotations
 
+import contextlib
+
 import re
 from dataclasses import dataclass
 
@@ -137,16 +139,27 @@ def score_gradient(model: Layer, x: np.ndarray, classes, layer: Layer | None = N
         would otherwise add to) are restored.
     """
     classes = np.broadcast_to(np.asarray(classes, dtype=np.int64), (len(x),))
-    was_training = model.training
-    kept = {name: parameter.grad.copy() for name, parameter in model.parameters().items()}
-    recording = [(item, item.recording) for _, item in model.named_layers()]
-    model.eval().record()
-    try:
+    with inference_pass(model):
         scores = model.forward(x)
         dscores = np.zeros_like(scores)
         dscores[np.arange(len(x)), classes] = 1
         dx = model.backward(dscores)
         found = (None, None) if layer is None else (layer.recorded_output, layer.recorded_gradient)
+    return ScoreGradient(scores, dx, *found)
+
+
+@contextlib.contextmanager
+def inference_pass(model: Layer):
+    """Inside: the model in inference mode, every layer recording (Layer.record). On leaving, the
+    model is put back as it was: its mode, which layers record (what they recorded is cleared)
+    and its parameters' .grad, which a backward pass inside would otherwise add to (during
+    training, those of the last step)."""
+    was_training = model.training
+    kept = {name: parameter.grad.copy() for name, parameter in model.parameters().items()}
+    recording = [(item, item.recording) for _, item in model.named_layers()]
+    model.eval().record()
+    try:
+        yield model
     finally:
         model.record(False)
         for item, was_recording in recording:
@@ -154,7 +167,6 @@ def score_gradient(model: Layer, x: np.ndarray, classes, layer: Layer | None = N
         for name, parameter in model.parameters().items():
             parameter.grad[...] = kept[name]
         model.train(was_training)
-    return ScoreGradient(scores, dx, *found)
 
 
 def probabilities(model: Layer, x: np.ndarray, batch_size: int = 256) -> np.ndarray:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from volnet.explain.probe import inference_pass
 from volnet.layers import Conv2D, Layer, MaxPool2D, ReLU, format_shape
 from volnet.lab.wire import MAX_DRAWN, numbers, picture
 from volnet.models.numbering import layer_name
@@ -56,32 +57,16 @@ class Look:
         return self.x[0] if index == 0 else self.outputs[index - 1][0]
 
 
-def _in_inference(model: Layer, work):
-    """Run work() with the model in inference mode and recording, then put both back, and the
-    parameters' gradients as they were (those of the last training step)."""
-    was_training = model.training
-    grads = {name: p.grad.copy() for name, p in model.parameters().items()}
-    model.eval().record()
-    try:
-        return work()
-    finally:
-        model.record(False).train(was_training)
-        for name, p in model.parameters().items():
-            p.grad[...] = grads[name]
-
-
 def look(model, x: np.ndarray, label: int) -> Look:
     """The pass of the module doc on batch x (B, D, H, W), normalised, for class `label` of row 0."""
 
-    def work():
+    with inference_pass(model):
         scores = model.forward(x)
         dscores = np.zeros_like(scores)
         dscores[:1] = softmax_cross_entropy(scores[:1], np.asarray([label]))[1]
         dx = model.backward(dscores)
         return Look(x, scores, [layer.recorded_output for layer in model.layers],
                     [layer.recorded_gradient for layer in model.layers], dx)
-
-    return _in_inference(model, work)
 
 
 def parameter_formula(layer: Layer) -> str:

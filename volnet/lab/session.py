@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from volnet.data import channel_stats, load_dataset
+from volnet.data import channel_stats, load_dataset, scaled_batch
 from volnet.data.sources import SOURCES, present
 from volnet.explain.cam import grad_cam, stretched
 from volnet.explain.probe import conv_layer
@@ -93,7 +93,7 @@ class Data:
 
     def batch(self, images: np.ndarray) -> np.ndarray:
         """uint8 images (B, D, H, W) as the model sees them: scaled to [0, 1] and normalised."""
-        return self.normalize(images.astype(np.float32) / 255)
+        return scaled_batch(images, self.normalize)
 
 
 def parse_value(name: str, text, kind):

@@ -43,8 +43,9 @@ def model_input(image, normalization=None) -> np.ndarray:
     Returns:
         (C, H, W) float32.
     """
-    x = np.asarray(image, dtype=np.float32)[None] / 255
-    return (x if normalization is None else normalization(x))[0]
+    from volnet.data.batching import scaled_batch
+
+    return scaled_batch(np.asarray(image)[None], normalization)[0]
 
 
 def activation_maps(model: Sequential, x) -> list[LayerActivations]:
