@@ -36,6 +36,15 @@ def check_flags(args, **rules) -> None:
             raise ValueError(f"{flag(name)} must be {expected}, got {value}")
 
 
+
+def run_checked(rules: dict, run, args) -> int:
+    """run(args) once the flags among `rules` that this command has, and --out, are known to be
+    valid: what `volnet show` and `volnet explain` do before drawing anything."""
+    check_flags(args, **{name: rule for name, rule in rules.items() if hasattr(args, name)})
+    writable_folder(args.out, "out")
+    return run(args)
+
+
 def refuse_ignored(args, why: str, *names) -> None:
     """Raise ValueError if any flag among `names` was given (is not None or False) where it would have
     no effect; `why` completes "--x has no effect ...", e.g. "with --no-pictures: it is where they go"."""

@@ -23,8 +23,7 @@ import functools
 import re
 from pathlib import Path
 
-from volnet.cli._shared import (ABOVE_0, AT_LEAST_0, AT_LEAST_1, check_flags, load_split, refuse_ignored,
-                                trained_model, writable_folder)
+from volnet.cli._shared import (ABOVE_0, AT_LEAST_0, AT_LEAST_1, load_split, refuse_ignored, run_checked, trained_model)
 
 DEFAULT_OUT = "volnet-explain"
 FLAG_RULES = {"index": AT_LEAST_0, "size": AT_LEAST_1, "stride": AT_LEAST_1, "steps": AT_LEAST_1, "lr": ABOVE_0,
@@ -54,7 +53,8 @@ def register(subparsers):
             sub.add_argument("--data-dir", metavar="DIR", help="look for the dataset files here first")
         sub.add_argument("--out", metavar="DIR", default=DEFAULT_OUT, help=f"folder to write into (default: "
                                                                            f"./{DEFAULT_OUT})")
-        sub.set_defaults(run=functools.partial(checked, run))
+        sub.set_defaults(run=functools.partial(run_checked, FLAG_RULES,
+                                               functools.partial(without_index_beside_image, run)))
         return sub
 
     def chosen_class(sub, default):
@@ -123,10 +123,8 @@ def register(subparsers):
     embedding.add_argument("--seed", type=int, default=0, help="seeds t-SNE (default 0)")
 
 
-def checked(run, args) -> int:
-    """Run a method once its numeric flags (FLAG_RULES) and --out are known to be valid."""
-    check_flags(args, **{name: rule for name, rule in FLAG_RULES.items() if hasattr(args, name)})
-    writable_folder(args.out, "out")
+def without_index_beside_image(run, args) -> int:
+    """Run a method unless --index is given beside an IMAGE, which it would ignore."""
     if getattr(args, "image", None):
         refuse_ignored(args, "with an IMAGE: it picks a dataset image to use instead", "index")
     return run(args)

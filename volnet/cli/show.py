@@ -21,8 +21,8 @@ import argparse
 import functools
 from pathlib import Path
 
-from volnet.cli._shared import (AT_LEAST_0, AT_LEAST_1, STRING_INPUT_SHAPE, check_flags, input_shape, model_from_spec,
-                                refuse_ignored, trained_model, writable_folder)
+from volnet.cli._shared import (AT_LEAST_0, AT_LEAST_1, STRING_INPUT_SHAPE, input_shape, model_from_spec,
+                                refuse_ignored, run_checked, trained_model)
 
 DEFAULT_OUT = "volnet-show"
 # the numeric flags of the pictures and what they must be; each picture takes some of them
@@ -43,7 +43,7 @@ def register(subparsers):
     def command(name, help_text, run):
         sub = commands.add_parser(name, help=help_text, description=help_text)
         sub.add_argument("--out", metavar="DIR", default=DEFAULT_OUT, help=f"folder to write into (default: ./{DEFAULT_OUT})")
-        sub.set_defaults(run=functools.partial(checked, run))
+        sub.set_defaults(run=functools.partial(run_checked, FLAG_RULES, run))
         return sub
 
     conv = command("conv", "a convolution, one frame per output number (GIF and HTML)", run_conv)
@@ -138,13 +138,6 @@ def layer_flags(parser, **defaults):
     """Add --width, --height, ... (those named) as whole numbers with these defaults."""
     for name, default in defaults.items():
         parser.add_argument(f"--{name}", type=int, default=default, help=f"{FLAG_MEANINGS[name]} (default {default})")
-
-
-def checked(run, args) -> int:
-    """Run a picture's command once its numeric flags (FLAG_RULES) and --out are known to be valid."""
-    check_flags(args, **{name: rule for name, rule in FLAG_RULES.items() if hasattr(args, name)})
-    writable_folder(args.out, "out")
-    return run(args)
 
 
 def _report(paths) -> int:
