@@ -82,6 +82,16 @@ def model_with_a_billion_units(folder):
 
 
 @case("sizes")
+def model_with_a_billion_units_and_their_inputs_declared(folder):
+    # in_features (and a conv's in_depth) would make the weights when the layer is made, before any budget check
+    fc = {"type": "Linear", "config": {"units": 1_000_000_000, "in_features": 784}}
+    conv = {"type": "Conv2D", "config": {"filters": 50_000_000, "size": 3, "pad": "same", "in_depth": 1}}
+    write_npz_atomic(folder / "m.npz", {}, model_meta(sequential(conv, {"type": "Flatten", "config": {}}, fc)),
+                     kind="model")
+    load_model(folder / "m.npz")
+
+
+@case("sizes")
 def model_with_20000_layers(folder):
     relus = [{"type": "ReLU", "config": {}}] * 20_000
     write_npz_atomic(folder / "m.npz", {}, model_meta(sequential(*relus)), kind="model")

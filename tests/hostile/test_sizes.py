@@ -26,6 +26,9 @@ EXPECTED = {
                                                      r"Conv2D\(filters=50000000, pad='same'\), 300 GiB\) " + BUDGET),
     "model_with_a_billion_units": ("BudgetError", r"DIR/m.npz: its architecture \(largest: layer 2, "
                                                   r"Linear\(units=1000000000\), 11,705 GiB\) " + BUDGET),
+    "model_with_a_billion_units_and_their_inputs_declared": ("BudgetError", r"DIR/m.npz: its architecture \(largest: "
+                                                                            r"layer 3, Linear\(units=1000000000\), "
+                                                                            r"584,125,518,821 GiB\) " + BUDGET),
     "model_with_20000_layers": ("ValueError", r"DIR/m.npz: the saved model cannot be rebuilt \(the file is damaged or "
                                               r"from another version of volnet\): the architecture has more than "
                                               r"10,000 layers, beyond volnet's limit \(MAX_LAYERS in volnet.limits\)"),

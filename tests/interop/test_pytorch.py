@@ -207,3 +207,19 @@ def test_a_sequential_inside_a_sequential_stays_one_module(tmp_path):
     assert list(twin.state_dict()) == ["0.0.weight", "0.0.bias", "3.weight", "3.bias"]
     x = inputs(model)
     np.testing.assert_allclose(twin_scores(twin, x), model.forward(x), atol=1e-5)
+
+
+def test_an_architecture_in_the_metadata_over_the_memory_budget_is_refused_before_it_is_built(tmp_path):
+    # the same check load_model makes (volnet.models.serialize.rebuild): a few bytes cannot ask for 11,000 GiB
+    from volnet.interop.pytorch import import_safetensors
+    from volnet.interop.safetensors_file import write_safetensors
+    from volnet.limits import BudgetError
+    from volnet.models import build_model, model_to_spec
+
+    spec = model_to_spec(build_model("fc10", (1, 28, 28)))
+    spec["layers"][-1]["config"]["units"] = 10**9
+    path = tmp_path / "huge.safetensors"
+    write_safetensors(path, {"1.weight": np.zeros((1, 1), np.float32)},
+                      {"format": "volnet", "architecture": json.dumps(spec), "input_shape": json.dumps([1, 28, 28])})
+    with pytest.raises(BudgetError, match=r"huge.safetensors: its architecture .* GiB"):
+        import_safetensors(path)

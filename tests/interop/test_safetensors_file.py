@@ -117,3 +117,10 @@ def test_arrays_safetensors_cannot_hold_are_refused(tmp_path):
     with pytest.raises(TypeError, match=r"tensor 'z' has dtype complex128"):
         write_safetensors(tmp_path / "h.safetensors", {"z": np.zeros(2, complex)})
     assert not (tmp_path / "h.safetensors").exists()
+
+
+def test_a_header_nested_too_deeply_is_refused_as_damaged(tmp_path):
+    # json would recurse without bound; the header goes through volnet.limits.load_json like every JSON volnet reads
+    path = write_raw(tmp_path / "deep.safetensors", b"[" * 50_000 + b"]" * 50_000)
+    with pytest.raises(ValueError, match=r"deep.safetensors.*its header is not JSON .*MAX_JSON_DEPTH"):
+        read_safetensors(path)

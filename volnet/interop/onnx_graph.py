@@ -43,6 +43,7 @@ import numpy as np
 from volnet.files import write_atomically
 from volnet.layers import (AvgPool2D, BatchNorm, Conv2D, Dropout, Flatten, GlobalAvgPool2D, LeakyReLU, Linear,
                            MaxPool2D, ReLU, Residual, Sequential, Sigmoid, Tanh)
+from volnet.limits import load_json
 
 OPSET = 17
 IR_VERSION = 8  # read by every onnxruntime since 1.10
@@ -550,7 +551,7 @@ def import_onnx(path):
     model.build(input_shape)
     properties = {entry.key: entry.value for entry in proto.metadata_props}
     try:
-        class_names = json.loads(properties.get("class_names", "null"))
+        class_names = load_json(properties.get("class_names", "null"), f"{path}: its metadata entry 'class_names'")
     except ValueError:
         raise ValueError(f"{path}: its metadata entry 'class_names' is not JSON") from None
     return model.eval(), {"normalization": None if normalization is None else normalization.to_dict(),

@@ -23,7 +23,9 @@ import numpy as np
 
 from volnet.bench.mirror import BATCHES_TRACKED, torch_names, torch_state_dict
 from volnet.interop.safetensors_file import read_safetensors, write_safetensors
-from volnet.models import build_model, model_from_spec, model_to_spec
+from volnet.limits import BudgetError, load_json
+from volnet.models import build_model, model_to_spec
+from volnet.models.serialize import rebuild
 
 _SHOWN = 6  # names listed in a message about missing or extra tensors
 
@@ -62,16 +64,18 @@ def _architecture(path, metadata, architecture, input_shape):
                          f"name it: volnet import {path} --arch 'conv3-16 relu pool ... fc10' --input-shape 1,28,28 "
                          f"(in Python: import_safetensors(path, architecture=..., input_shape=...))")
     try:
-        model = model_from_spec(_json(path, metadata, "architecture"))
-        model.build(tuple(_json(path, metadata, "input_shape")))
-    except (TypeError, ValueError) as error:
+        model = rebuild(_json(path, metadata, "architecture"), _json(path, metadata, "input_shape"), np.float32,
+                        source=f"{path}: its architecture")
+    except BudgetError:
+        raise
+    except (KeyError, TypeError, ValueError) as error:
         raise ValueError(f"{path}: the architecture in its metadata cannot be built: {error}") from None
     return model
 
 
 def _json(path, metadata, key):
     try:
-        return json.loads(metadata[key]) if key in metadata else None
+        return load_json(metadata[key], f"{path}: its metadata entry {key!r}") if key in metadata else None
     except ValueError:
         raise ValueError(f"{path}: its metadata entry {key!r} is not JSON") from None
 

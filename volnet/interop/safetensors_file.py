@@ -27,6 +27,7 @@ import os
 import numpy as np
 
 from volnet.files import write_atomically
+from volnet.limits import load_json
 
 MAX_HEADER = 100 * 2**20  # 100 MB, the reference implementation's limit
 METADATA = "__metadata__"
@@ -91,8 +92,8 @@ def _header(path, file, size: int) -> tuple[dict, int]:
     if length > MAX_HEADER:
         raise _damaged(path, f"its header claims {length} bytes, more than the {MAX_HEADER} volnet reads")
     try:
-        header = json.loads(file.read(length).decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as error:
+        header = load_json(file.read(length), "the header")
+    except ValueError as error:
         raise _damaged(path, f"its header is not JSON ({error})") from None
     if not isinstance(header, dict):
         raise _damaged(path, "its header is not a JSON object")

@@ -397,20 +397,21 @@ def build_model(spec: str, input_shape=None, seed: int = 0, dtype=np.float32) ->
             is neither a preset nor a layer (with the nearest preset name).
     """
     name = spec.strip().lower() if isinstance(spec, str) else None
+    preset = None
     if name in PRESETS:
         preset = get_preset(name)
         spec, input_shape = preset.architecture, input_shape or preset.input_shape
-        if tuple(input_shape) != preset.input_shape:
-            try:
-                parse_architecture(spec, input_shape)
-            except ValueError as error:
-                raise ValueError(f"{error}\n{_preset_hint(preset, tuple(input_shape))}") from None
     elif name and name not in _WORDS and difflib.get_close_matches(name, PRESETS, n=1, cutoff=0.6):
         get_preset(name)  # a lone name close to a preset's: say which one was probably meant
     if input_shape is None:
         raise ValueError(f"build_model needs input_shape, the (D, H, W) of one example, to build {spec!r}; "
                          f"e.g. input_shape=(1, 28, 28) for Fashion-MNIST or (3, 32, 32) for CIFAR-10")
-    layers = parse_architecture(spec, input_shape, seed)
+    try:
+        layers = parse_architecture(spec, input_shape, seed)
+    except ValueError as error:
+        if preset is None or tuple(input_shape) == preset.input_shape:
+            raise
+        raise ValueError(f"{error}\n{_preset_hint(preset, tuple(input_shape))}") from None
     check_model_memory(Sequential(layers), input_shape, dtype, source=f"the architecture {_quoted(spec)}")
     model = Sequential(layers, input_shape=input_shape, seed=seed, dtype=dtype)
     _calm_class_scores(model)

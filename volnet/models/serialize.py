@@ -269,7 +269,10 @@ def _layer_from_spec(spec, count: list[int]) -> Layer:
                             None if projection is None else _layer_from_spec(projection, count))
         if not isinstance(spec["config"], dict):
             raise TypeError("'config' must be a dict")
-        return _LAYER_TYPES[name](**spec["config"])
+        # in_depth / in_features would create the weights at once, before the memory budget is
+        # checked (rebuild): the layers are made unbuilt, and building fixes them from the input shape
+        config = {key: value for key, value in spec["config"].items() if key not in ("in_depth", "in_features")}
+        return _LAYER_TYPES[name](**config)
     except (KeyError, TypeError) as error:
         raise ValueError(f"malformed {name} spec {str(spec)[:200]}: {error}") from None
 
@@ -324,12 +327,7 @@ def load_model(path) -> tuple[Layer, dict]:
     """
     arrays, meta = read_npz_checked(path, kind="model")
     try:
-        model = model_from_spec(meta["architecture"])
-        input_shape, dtype = _input_shape(meta["input_shape"]), np.dtype(meta["dtype"])
-        if dtype not in (np.float32, np.float64):
-            raise ValueError(f"dtype {dtype} is not float32 or float64")
-        check_model_memory(model, input_shape, dtype, source=f"{path}: its architecture")
-        model.build(input_shape, dtype=dtype)
+        model = rebuild(meta["architecture"], meta["input_shape"], meta["dtype"], source=f"{path}: its architecture")
         model.load_state(arrays)
         metadata, class_names = meta["metadata"], meta["class_names"]
         if not isinstance(metadata, dict):
@@ -341,6 +339,23 @@ def load_model(path) -> tuple[Layer, dict]:
                          f"volnet): {error}") from None
     model.metadata = {**metadata, "class_names": class_names}  # reachable from the model object too
     return model.eval(), model.metadata
+
+
+def rebuild(spec, input_shape, dtype, source: str) -> Layer:
+    """A model built from a saved architecture (model_to_spec's JSON), input shape (a list) and
+    dtype, once they are checked and its memory is known to fit volnet's budget.
+
+    Raises:
+        BudgetError: the model would not fit (the message starts with `source`).
+        ValueError, TypeError, KeyError: the spec, shape or dtype is not one volnet writes.
+    """
+    model = model_from_spec(spec)
+    input_shape, dtype = _input_shape(input_shape), np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise ValueError(f"dtype {dtype} is not float32 or float64")
+    check_model_memory(model, input_shape, dtype, source=source)
+    model.build(input_shape, dtype=dtype)
+    return model
 
 
 def _input_shape(value) -> tuple[int, ...]:

@@ -307,7 +307,7 @@ def train(config: TrainingConfig, out_dir, resume: bool = False, sanity: bool = 
                       settings={"config": dataclasses.asdict(config)}, progress=progress, log=log, world=world)
     if resume:
         trainer.resume(out_dir / LAST_CHECKPOINT)
-        if trainer.epoch >= config.epochs or trainer.best.get("bad_epochs", 0) >= (config.patience or math.inf):
+        if trainer.epoch >= config.epochs or trainer.stopped_early:
             trainer.log(f"{out_dir} holds a finished run ({trainer.epoch} of {config.epochs} epochs): nothing is left to "
                 f"train, so it is only evaluated and its files are written again")
         else:

@@ -170,7 +170,7 @@ class Trainer:
             # every rank runs the backward (batch norm's sums take all of them), whatever its loss
             self.optimizer.zero_grad()
             self.model.backward(dscores * dscores.dtype.type(weight), input_gradient=False)
-            loss, right = self.world.sum_gradients(self.model.parameters().values(), [loss * weight, right])
+            loss, right = self.world.sum_gradients(self.optimizer.parameters.values(), [loss * weight, right])
             loss, right = float(loss), int(right)
             if loss_diverged(loss, self.first_loss):
                 where = largest_parameter(self.model)
