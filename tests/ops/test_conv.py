@@ -10,7 +10,8 @@ import sys
 import numpy as np
 import pytest
 
-from tests.ops.conv_cases import CASES, case_id, channel_last, random_case
+from tests.ops.conv_cases import CASES, case_id, random_case
+from tests.ops.layouts import channel_last
 from volnet.layers import Conv2D
 from volnet.ops import conv
 from volnet.ops.conv import (ALGORITHMS, ConvAlgorithm, choose_algorithm, conv2d_backward, conv2d_backward_reference,

@@ -100,6 +100,8 @@ def layer_cases(with_torch: bool) -> list[Case]:
         _, oh, ow = layer.build(x.shape[1:], rng=rng)
         flops = 2 * BATCH * oh * ow * filters * depth * size * size
         cases += _layer_cases(f"Conv2D {name}", layer, x, flops, to_torch(layer) if with_torch else None)
+        for case in cases[-2:]:
+            case.extra["algorithm"] = layer.last_algorithm  # the conv algorithm that ran (volnet.ops.conv)
     others = [
         ("MaxPool 2×2 S2 32×28×28", layers.MaxPool2D(2), (32, 28, 28), None),
         ("Linear 3136→128", layers.Linear(128), (3136,), lambda: 2 * BATCH * 3136 * 128),
