@@ -1,18 +1,19 @@
 """Every layer's and loss's backward against centred differences, in float64.
 
 The cases (and how their inputs keep clear of the kinks of ReLU and max) are the ones
-`volnet gradcheck` prints: volnet.gradcheck.LAYER_CASES.
+`volnet gradcheck` prints: volnet.gradients.every_layer.layer_cases().
 """
 
 import numpy as np
 import pytest
 
 import volnet as v
-from volnet.gradcheck import LAYER_CASES, TOLERANCE, away_from_zero, check_all_gradients, svm_scores
-from volnet.testing import assert_gradients_close, check_layer_gradients, check_loss_gradient
+from volnet.gradients.every_layer import TOLERANCE, check_all_gradients, layer_cases, svm_scores
+from volnet.gradients.numerical import away_from_zero
+from volnet.gradients.numerical import assert_gradients_close, check_layer_gradients, check_loss_gradient
 
 
-@pytest.mark.parametrize("case", LAYER_CASES, ids=lambda case: case.name)
+@pytest.mark.parametrize("case", layer_cases(), ids=lambda case: case.name)
 def test_layer_gradients(case):
     layer = case.make()
     layer.build(case.x.shape[1:], dtype=np.float64, rng=np.random.default_rng(1))
@@ -44,7 +45,7 @@ def test_svm_loss_gradient():
 def test_every_case_reaches_the_report():
     # what `volnet gradcheck` prints covers every layer case and both losses
     cases = {result.case for result in check_all_gradients()}
-    assert cases >= {case.name for case in LAYER_CASES} and any("SVM" in c for c in cases)
+    assert cases >= {case.name for case in layer_cases()} and any("SVM" in c for c in cases)
 
 
 def test_gradient_check_catches_a_wrong_backward():

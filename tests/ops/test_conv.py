@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from volnet.ops.conv import conv2d_backward, conv2d_backward_reference, conv2d_forward, conv2d_forward_reference
-from volnet.testing import numerical_gradient, rel_error
+from volnet.gradients.numerical import numerical_gradient, rel_error
 
 # (N, D, H, W, K, FH, FW, stride, pad, dilation, groups): strides > 1, padding, rectangular
 # filters and strides, filters as large as the padded input, N = 1, D = 1, K = 1, odd sizes,
