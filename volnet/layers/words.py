@@ -30,8 +30,10 @@ class Word:
         form: how to write it, for messages: "conv<F>-<K>, e.g. conv3-64".
         example: the word in the list of all words: "conv3-32".
         counts: what the head's whole numbers mean, in order ("filter size F", ...); each must be ≥ 1.
-        suffixes: suffix -> its meaning, e.g. {"s": "stride", "nobias": "no bias"}. A suffix is
-            /<letters><whole number>, or /nobias alone; only /p may be 0.
+        suffixes: suffix -> its meaning, e.g. {"s": "stride", "nobias": "no bias"}, in the order
+            messages list them. A suffix is /<letters><whole number>, or /nobias alone.
+        zero_allowed: the suffixes whose number may be 0 (a pad, an output padding); the others
+            must be at least 1.
     """
 
     name: str
@@ -40,10 +42,20 @@ class Word:
     example: str
     counts: tuple[str, ...] = ()
     suffixes: dict[str, str] = field(default_factory=dict)
+    zero_allowed: tuple[str, ...] = ("p",)
+
+    def options(self, word: str) -> dict[str, int | bool]:
+        """The suffixes of a lower-case word of this kind, parsed (see parse_suffixes)."""
+        return parse_suffixes(word, self.suffixes, self.zero_allowed)
 
 
-def parse_suffixes(word: str, allowed: dict[str, str]) -> dict[str, int | bool]:
+def parse_suffixes(word: str, allowed: dict[str, str], zero_allowed=("p",)) -> dict[str, int | bool]:
     """Parse the suffixes of a lower-case word: "conv3-8/s2/p0/nobias" -> {"s": 2, "p": 0, "nobias": True}.
+
+    Args:
+        word: the whole word, head and suffixes.
+        allowed: suffix -> its meaning, for the messages.
+        zero_allowed: the suffixes that may be 0.
 
     Raises:
         ValueError: a suffix the word does not take (listing those it takes, with `allowed`'s
@@ -59,6 +71,6 @@ def parse_suffixes(word: str, allowed: dict[str, str]) -> dict[str, int | bool]:
         if key in found:
             raise ValueError(f"suffix '/{key}' is given twice")
         found[key] = True if key == "nobias" else int(match.group(2))
-        if found[key] == 0 and key != "p":
+        if found[key] == 0 and key not in zero_allowed:
             raise ValueError(f"the {allowed[key]} in '/{part}' must be at least 1")
     return found

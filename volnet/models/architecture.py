@@ -30,6 +30,8 @@ Words (F, K, N, S, P, d, G are whole numbers; p and slope are decimals):
                      activations; lrelu's slope defaults to 0.01 (lrelu0.1).
     bn               BatchNorm (of vectors or, per depth slice, of volumes).
     dropout<p>       Dropout with rate p, e.g. dropout0.5; plain "dropout" means 0.5.
+    ...              the word of any other registered layer type (its Layer.word, a
+                     volnet.layers.words.Word; its from_word makes the layer).
     [ ... ]*N        the items inside, N times over, with fresh layers each time; nests.
     res[ ... ]       Residual: out = body(x) + shortcut(x), the body being the items inside.
                      The shortcut is the identity when the body keeps the volume's shape;
@@ -64,7 +66,6 @@ import numpy as np
 
 from volnet.layers import BatchNorm, Conv2D, Layer, Linear, Residual, Sequential, format_shape
 from volnet.layers.registry import word_types
-from volnet.layers.words import parse_suffixes
 from volnet.limits import MAX_LAYERS, MAX_NESTING, MAX_NUMBER_DIGITS, MAX_REPETITIONS
 from volnet.models.budget import check_model_memory
 from volnet.models.presets import PRESETS, get_preset
@@ -134,7 +135,7 @@ def _word(text: str, token: str, start: int) -> _Word:
                 raise _pointed(text, start, len(token), f"'{token}' at position {start + 1}: the {meaning} must be "
                                                         f"at least 1, got {number}; write {form}")
         try:
-            options = parse_suffixes(word, kind.word.suffixes)
+            options = kind.word.options(word)
         except ValueError as error:
             raise _pointed(text, start, len(token), f"'{token}' at position {start + 1}: {error}") from None
         return _Word(token, start, lambda rng: kind.from_word(match.groups(), options, rng))
