@@ -7,7 +7,7 @@ import pytest
 from tests.ops.layouts import LAYOUTS
 from volnet.ops import activation
 from volnet.ops.dropout import dropout_backward, dropout_forward
-from volnet.testing import numerical_gradient, rel_error
+from volnet.gradients.numerical import numerical_gradient, rel_error
 
 ACTIVATIONS = {
     "relu": (activation.relu_forward, activation.relu_backward, "relu"),

@@ -9,7 +9,7 @@ from tests.ops.layouts import LAYOUTS, channel_last
 from volnet.ops.batchnorm import (batchnorm_backward, batchnorm_backward_reference, batchnorm_forward,
                                   batchnorm_forward_reference)
 from volnet.ops.layout import is_channel_last
-from volnet.testing import numerical_gradient, rel_error
+from volnet.gradients.numerical import numerical_gradient, rel_error
 
 SHAPES = [(6, 5, 7, 4), (2, 3, 1, 1), (1, 4, 3, 5), (8, 6), (3, 1)]
 

@@ -18,7 +18,7 @@ from volnet.ops.conv import (ALGORITHMS, ConvAlgorithm, choose_algorithm, conv2d
                              conv2d_filter_gradient, conv2d_forward, conv2d_forward_reference, conv2d_input_gradient,
                              register_algorithm, set_default_algorithm, use_algorithm)
 from volnet.ops.geometry import pair
-from volnet.testing import numerical_gradient, rel_error
+from volnet.gradients.numerical import numerical_gradient, rel_error
 
 FAST = [name for name in ALGORITHMS if name != "reference"]
 
