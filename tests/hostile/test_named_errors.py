@@ -19,7 +19,8 @@ from volnet.cli.main import main
 from volnet.data import Dataset, channel_stats
 from volnet.data.cifar10 import load_cifar10_binary, load_cifar10_python
 from volnet.data.idx import load_idx
-from volnet.models import build_model, read_npz_checked, save_model, write_npz_atomic
+from volnet.models import build_model, save_model
+from volnet.npz import read_npz_checked, write_npz_atomic
 
 
 def error_of(capsys, *arguments) -> str:
