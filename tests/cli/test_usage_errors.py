@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from volnet.cli.main import describe, main
+from volnet.cli.main import main
+from volnet.errors import describe
 from volnet.models import get_preset, load_model
 from volnet.data import load_dataset
 from volnet.training import evaluate

@@ -110,7 +110,7 @@ def _bad_setting_value(arrays, meta):
     (_generator_kind, r"the state of the random generator 'shuffle' is not valid \(state must be for a PCG64 RNG\)"),
     (_weight_shape, r"1.weight: saved shape \(3, 3\) does not match the layer's \(10, 784\)"),
     (_epoch_type, r"its metadata lacks or mangles epoch of the wrong type"),
-    (_bad_setting_value, r"its training configuration: epochs and batch size must be ≥ 1"),
+    (_bad_setting_value, r"its training configuration: epochs must be at least 1, got 0"),
 ])
 def test_a_damaged_checkpoint_is_named_and_called_damaged(run_folder, tmp_path, capsys, change, why):
     copy = tampered(run_folder, tmp_path, change)

@@ -97,7 +97,7 @@ def test_augment_words():
 def test_settings_are_checked_before_anything_is_loaded(tmp_path):
     with pytest.raises(ValueError, match="unknown optimizer 'adamm'"):
         train(TrainingConfig(optimizer="adamm"), tmp_path)
-    with pytest.raises(ValueError, match="validation fraction"):
+    with pytest.raises(ValueError, match="val_fraction must be at least 0 and less than 1, got 1.5"):
         train(TrainingConfig(val_fraction=1.5), tmp_path)
 
 

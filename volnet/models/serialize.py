@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 
@@ -28,6 +29,7 @@ from volnet.models.budget import check_model_memory
 from volnet.layers import (AvgPool2D, BatchNorm, Conv2D, Dropout, Flatten, GlobalAvgPool2D, Layer, LeakyReLU, Linear,
                            MaxPool2D, ReLU, Residual, Sequential, Sigmoid, Tanh)
 from volnet.npz import read_npz_checked, to_json, write_npz_atomic
+from volnet.run_folder import model_file
 
 _LAYER_TYPES = {cls.__name__: cls for cls in (AvgPool2D, BatchNorm, Conv2D, Dropout, Flatten, GlobalAvgPool2D,
                                               LeakyReLU, Linear, MaxPool2D, ReLU, Residual, Sequential, Sigmoid, Tanh)}
@@ -132,18 +134,23 @@ def save_model(path, model: Layer, metadata: dict | None = None, class_names=Non
 
 
 def load_model(path) -> tuple[Layer, dict]:
-    """Load a model saved by save_model.
+    """Load a model saved by save_model, from its file or from the folder of the training run
+    that wrote it (volnet.run_folder.model_file: the folder's model.npz).
 
     Returns:
         (model, metadata): the model, built, holding the saved state, in inference mode (call
         model.train() to go on training); metadata is the dict given to save_model plus
         "class_names" (None when none were saved), also reachable as model.metadata.
+        model.loaded_from is the file it was read from (a Path).
 
     Raises:
         ValueError: the file is truncated, corrupt, holds pickled objects, is not a model,
-            or its arrays do not fit its architecture.
+            or its arrays do not fit its architecture; a folder without a finished run's model.
         OSError: the file cannot be opened.
+
+    Example: load_model("runs/fashion")[0].loaded_from -> Path("runs/fashion/model.npz").
     """
+    path = model_file(path) if Path(path).is_dir() else Path(path)
     arrays, meta = read_npz_checked(path, kind="model")
     try:
         model = rebuild(meta["architecture"], meta["input_shape"], meta["dtype"], source=f"{path}: its architecture")
@@ -157,6 +164,7 @@ def load_model(path) -> tuple[Layer, dict]:
         raise ValueError(f"{path}: the saved model cannot be rebuilt (the file is damaged or from another version of "
                          f"volnet): {error}") from None
     model.metadata = {**metadata, "class_names": class_names}  # reachable from the model object too
+    model.loaded_from = path
     return model.eval(), model.metadata
 
 
