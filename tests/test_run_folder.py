@@ -11,7 +11,8 @@ from volnet.training import load_trained_model
 @pytest.fixture
 def run(tmp_path):
     # a finished run's files (only their names matter to model_file)
-    save_model(tmp_path / "model.npz", build_model("fc10", input_shape=(1, 4, 4), seed=0), class_names=list("abcdefghij"))
+    model = build_model("fc10", input_shape=(1, 4, 4), seed=0)
+    save_model(tmp_path / "model.npz", model, class_names=list("abcdefghij"))
     for name in ("checkpoint.npz", "best.npz", "history.json"):
         (tmp_path / name).write_text("")
     return tmp_path
@@ -41,7 +42,8 @@ def test_the_other_files_of_a_run_name_the_model(name, message, run):
 def test_folders_without_a_model(tmp_path):
     with pytest.raises(ValueError) as caught:
         volnet.load_model(tmp_path)
-    assert str(caught.value) == f"{tmp_path} is a folder without a model.npz; give the model.npz that `volnet train` wrote"
+    assert str(caught.value) == (f"{tmp_path} is a folder without a model.npz; give the model.npz that `volnet "
+                                 "train` wrote")
     (tmp_path / "checkpoint.npz").write_text("")
     with pytest.raises(ValueError) as caught:
         volnet.load_model(tmp_path)
