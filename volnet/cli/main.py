@@ -3,9 +3,9 @@
 Every module in volnet.cli (other than this one and those whose names start with "_") is a
 subcommand: it defines `register(subparsers)`, which adds its parser and sets
 `run=function(args) -> exit code`. User errors (ValueError, TypeError, OSError from bad input
-or files) end with one clear message and exit status 2, never a traceback: volnet.errors.describe,
-which says a library SettingError with the flag of each setting it names (volnet.errors.flag). When the reader of
-the output goes away (`volnet eval MODEL | head -1`), the command stops quietly.
+or files) end with one clear message and exit status 2, never a traceback (volnet.errors.describe,
+which says a library SettingError with the flag of each setting it names: volnet.errors.flag).
+When the reader of the output goes away (`volnet eval MODEL | head -1`), the command stops quietly.
 """
 
 from __future__ import annotations

@@ -115,10 +115,11 @@ class TrainingConfig:
         parse_augment(self.augment, None)  # the words now; crop:N against the image size once loaded
 
     def check_for(self, examples: int) -> None:
-        """Raise SettingError for the settings that fit or not only once the number of training
-        examples is known (before `limit`): a validation split that leaves either part empty, a
-        warm-up not shorter than the run, a onecycle schedule with too few steps to rise.
-        (Dataset.split and make_schedule refuse the same values; this says it in the run's settings.)"""
+        """Raise SettingError for the settings that fit or not only once the size of the training
+        split is known (`examples`, before `limit` takes its share): a validation split that leaves
+        either part empty, a warm-up not shorter than the run, a onecycle schedule with too few
+        steps to rise. (Dataset.split and make_schedule refuse the same values; this says it in
+        the run's settings, before anything is built.)"""
         examples = min(examples, self.limit or examples)
         held_out = round(self.val_fraction * examples)
         if self.val_fraction and not 0 < held_out < examples:
@@ -128,9 +129,9 @@ class TrainingConfig:
                                low=1 / examples, high=1 - 1 / examples)
         steps = self.epochs * math.ceil((examples - held_out) / self.batch_size)
         if self.warmup >= steps:
-            raise SettingError("{warmup} {warmup_steps} is not fewer than the {steps} steps of the whole run ({epochs} × "
-                               "batches of {batch_size}); choose fewer warm-up steps", warmup_steps=self.warmup,
-                               steps=steps)
+            raise SettingError("{warmup} {warmup_steps} is not fewer than the {steps} steps of the whole run "
+                               "({epochs} × batches of {batch_size}); choose fewer warm-up steps",
+                               warmup_steps=self.warmup, steps=steps)
         rising = inspect.signature(SCHEDULES["onecycle"]).parameters["pct_start"].default  # the share going up
         if str(self.schedule).lower() == "onecycle" and rising * (steps - self.warmup) <= 1:
             raise SettingError("{schedule} onecycle rises over the first {rising:.0%} of the steps, so it needs more "
@@ -240,18 +241,24 @@ def resume_config(out_dir, **asked) -> TrainingConfig:
         raise TypeError(f"resume_config got settings a TrainingConfig does not have: {', '.join(unknown)}")
     changed = [name for name, value in asked.items() if name not in RESUME_MAY_CHANGE and value != getattr(saved, name)]
     if changed:
-        def named(name, value):  # the setting's field, and its value as a message shows it
-            if name != "architecture":
-                return f"{{{name}}}", value
-            return ("{preset}", value) if value in PRESETS else ("{architecture}", f"'{value}'")
-
-        was = ", ".join(f"{named(name, getattr(saved, name))[0]} {{was_{name}}}" for name in changed)
-        values = {f"was_{name}": named(name, getattr(saved, name))[1] for name in changed}
-        given = ", ".join(named(name, asked[name])[0] for name in changed)
+        was = ", ".join(f"{_setting_field(name, getattr(saved, name))} {{was_{name}}}" for name in changed)
+        values = {f"was_{name}": _shown(name, getattr(saved, name)) for name in changed}
+        given = ", ".join(_setting_field(name, asked[name]) for name in changed)
         raise SettingError(f"{{resume}} {{run}} continues the run with the settings it was started with ({was}); "
                            f"they cannot change mid-run: leave out {given}, or start a new run with {{out_dir}}",
                            run=out_dir, **values)
     return dataclasses.replace(saved, **{name: asked[name] for name in RESUME_MAY_CHANGE if name in asked})
+
+
+def _setting_field(name: str, value) -> str:
+    """The field that names setting `name` in a SettingError's template; an architecture that is a
+    preset's name is the setting "preset" (the volnet command's --preset, not --arch)."""
+    return "{preset}" if name == "architecture" and value in PRESETS else f"{{{name}}}"
+
+
+def _shown(name: str, value):
+    """A setting's value as a message shows it: an architecture string in quotes, a preset's name bare."""
+    return f"'{value}'" if name == "architecture" and value not in PRESETS else value
 
 
 def load_trained_model(path):
