@@ -187,3 +187,10 @@ def test_a_preset_is_named_as_a_preset_and_a_string_as_an_architecture(tmp_path)
         resume_config(tmp_path, architecture="fashion")
     with pytest.raises(TypeError, match="resume_config got settings a TrainingConfig does not have: colour"):
         resume_config(tmp_path, colour="red")
+
+
+def test_the_sanity_checks_are_for_a_fresh_run_only(tmp_path):
+    with pytest.raises(SettingError, match=r"^sanity checks a fresh model before training; it has no effect with "
+                                           r"resume, leave it out$"):
+        train(TrainingConfig(), tmp_path, resume=True, sanity=True)
+    assert list(tmp_path.iterdir()) == []

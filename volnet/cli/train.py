@@ -128,12 +128,10 @@ def resumed_config(args, asked: TrainingConfig) -> TrainingConfig:
     options that differ from their defaults: those that would change the run's settings are refused.
 
     Raises:
-        ValueError: --out elsewhere, --sanity, or options that would change the run's settings.
+        ValueError: --out elsewhere, or options that would change the run's settings.
     """
     if args.out is not None and Path(args.out).resolve() != Path(args.resume).resolve():
         raise ValueError(f"--resume {args.resume} continues the run in its own folder; leave out --out {args.out}")
-    if args.sanity:
-        raise ValueError("--sanity checks a fresh model before training; it has no effect with --resume, leave it out")
     given = {name: value for name, value in dataclasses.asdict(asked).items() if value != getattr(DEFAULTS, name)}
     return resume_config(args.resume, **given)
 

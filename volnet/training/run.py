@@ -342,7 +342,8 @@ def train(config: TrainingConfig, out_dir, resume: bool = False, sanity: bool = 
         out_dir: the output folder (created if missing).
         resume: continue the run whose checkpoint.npz is in out_dir; config must be the one
             it was started with (load_config(out_dir) reads it).
-        sanity: run the sanity checks before training (volnet.training.sanity) and report them.
+        sanity: run the sanity checks before training (volnet.training.sanity) and report them;
+            not with resume (they check a fresh model).
         download: fetch missing dataset files.
         metrics_out: a further path for metrics.json's content, or None.
         progress: a progress bar (None: when stderr is a terminal).
@@ -357,6 +358,8 @@ def train(config: TrainingConfig, out_dir, resume: bool = False, sanity: bool = 
             messages); DivergenceError (a ValueError) when training diverges.
     """
     config.check()
+    if resume and sanity:
+        raise SettingError("{sanity} checks a fresh model before training; it has no effect with {resume}, leave it out")
     world = world if world is not None else World()
     train_split = load_dataset(config.dataset, "train", config.data_dir, download)
     config.check_for(len(train_split))
