@@ -12,8 +12,9 @@ from volnet.data import load_dataset
 from volnet.training import Trainer, predict_proba
 from volnet.errors import SettingError, flag
 from volnet.training import Checkpoint, save_checkpoint
+from volnet.models import get_preset
 from volnet.training.run import (RESUME_MAY_CHANGE, TrainingConfig, load_config, load_trained_model, parse_augment,
-                                 resume_config, train)
+                                 preset_architecture, resume_config, train)
 
 QUICK = dict(limit=2000, epochs=2, val_fraction=0.1)
 
@@ -194,3 +195,17 @@ def test_the_sanity_checks_are_for_a_fresh_run_only(tmp_path):
                                            r"resume, leave it out$"):
         train(TrainingConfig(), tmp_path, resume=True, sanity=True)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_preset_gets_a_last_layer_for_the_classes_of_an_image_folder(tmp_path):
+    for name in ("cat", "dog", "owl"):
+        (tmp_path / "train" / name).mkdir(parents=True)
+        (tmp_path / "test" / name).mkdir(parents=True)
+    assert preset_architecture("Tiny", str(tmp_path)) == get_preset("tiny").architecture_for(3)
+    (tmp_path / "test" / "owl").rmdir()  # the classes are the training split's
+    assert preset_architecture("tiny", str(tmp_path)).endswith("fc64 relu fc3")
+    (tmp_path / "train" / "eel").mkdir()
+    assert preset_architecture("tiny", str(tmp_path / "train")).endswith("fc4")
+    assert preset_architecture("fashion", "fashion-mnist") == preset_architecture("fashion", "sample") == "fashion"
+    with pytest.raises(ValueError, match="unknown preset 'tinny'"):
+        preset_architecture("tinny", "sample")

@@ -8,12 +8,12 @@ import sys
 import time
 from pathlib import Path
 
-from volnet.cli._shared import check_data_flags, image_folder, refuse_ignored, writable_file, writable_folder
+from volnet.cli._shared import check_data_flags, refuse_ignored, writable_file, writable_folder
 from volnet.errors import describe, flag
 from volnet.models import get_preset
 from volnet.optim import SCHEDULES
 from volnet.run_folder import LAST_CHECKPOINT, MODEL_FILE
-from volnet.training.run import OPTIMIZER_NAMES, TrainingConfig, resume_config
+from volnet.training.run import OPTIMIZER_NAMES, TrainingConfig, preset_architecture, resume_config
 from volnet.training.trainer import MONITORS
 
 DEFAULTS = TrainingConfig()
@@ -110,17 +110,6 @@ def config_from_args(args) -> TrainingConfig:
         schedule=args.schedule, warmup=args.warmup, epochs=args.epochs, batch_size=args.batch_size,
         augment=args.augment, label_smoothing=args.label_smoothing, val_fraction=args.val_fraction,
         limit=args.limit, seed=args.seed, patience=args.patience, monitor=args.monitor, tta=args.tta)
-
-
-def preset_architecture(name: str, dataset: str) -> str:
-    """The preset's name, or, for an image folder with another number of classes than the preset's,
-    its architecture string with a last layer for those classes (the named datasets have 10, as the
-    presets do; the layers adapt to the images' depth and size by themselves)."""
-    from volnet.data.folder import class_folders
-
-    preset, folder = get_preset(name), image_folder(dataset, "train")
-    classes = preset.classes if folder is None else len(class_folders(folder))
-    return preset.name if classes == preset.classes else preset.architecture_for(classes)
 
 
 def resumed_config(args, asked: TrainingConfig) -> TrainingConfig:

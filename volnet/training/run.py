@@ -30,11 +30,13 @@ from typing import Callable
 import numpy as np
 
 from volnet.data import DATASETS, Augmentation, Dataset, Normalization, channel_stats, load_dataset
+from volnet.data.folder import class_folders
+from volnet.data.sources import image_folder_split
 from volnet.distributed.world import World
 from volnet.errors import ABOVE_0, AT_LEAST_0, AT_LEAST_1, FRACTION, SettingError, check_settings
 from volnet.files import write_atomically
 from volnet.layers import SoftmaxCrossEntropy
-from volnet.models import PRESETS, build_model
+from volnet.models import PRESETS, build_model, get_preset
 from volnet.models.budget import check_model_memory
 from volnet.models.serialize import load_model, save_model
 from volnet.optim import OPTIMIZERS, SCHEDULES, make_optimizer, make_schedule
@@ -138,6 +140,23 @@ class TrainingConfig:
                                "than {needed} steps after the warm-up, and this run has {after} ({epochs} × batches "
                                "of {batch_size}); train longer or choose another {schedule}", rising=rising,
                                needed=math.floor(1 / rising), after=steps - self.warmup)
+
+
+def preset_architecture(name: str, dataset: str) -> str:
+    """The architecture for preset `name` on `dataset`: the preset's name, or, for an image folder
+    with another number of classes than the preset's, its architecture string with a last layer
+    for those classes (the named datasets have 10, as the presets do; the layers adapt to the
+    images' depth and size by themselves).
+
+    Raises:
+        ValueError: no preset of that name (with the nearest one).
+
+    Example: preset_architecture("tiny", "pictures/") -> "... fc64 relu fc3" for three class sub-folders.
+    """
+    preset, root = get_preset(name), Path(dataset).expanduser()
+    folder = None if dataset in DATASETS or not root.is_dir() else image_folder_split(root, "train")
+    classes = preset.classes if folder is None else len(class_folders(folder))
+    return preset.name if classes == preset.classes else preset.architecture_for(classes)
 
 
 def parse_augment(text: str, image_size: int | None) -> Augmentation | None:
