@@ -5,6 +5,7 @@ output volume through a differentiable function. Every layer has a readable refe
 and a fast matrix op (volnet.ops), and every backward pass is checked (volnet.gradients.numerical).
 """
 
+from volnet.errors import SettingError
 from volnet.layers import (AvgPool2D, BatchNorm, Conv2D, Dropout, Flatten, GlobalAvgPool2D, Layer, LeakyReLU, Linear,
                            MaxPool2D, Parameter, ReLU, Residual, Sequential, Sigmoid, SoftmaxCrossEntropy, SVMLoss,
                            Tanh)

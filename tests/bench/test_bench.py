@@ -61,3 +61,28 @@ def test_torch_copy_of_a_residual_net_computes_the_same_scores():
     with torch.no_grad():
         theirs = net(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(model.eval().forward(x), theirs, rtol=1e-4, atol=1e-4)
+
+
+def test_python_m_volnet_bench_does_not_import_the_command_line():
+    # the library's own entry point: the options of `volnet bench`, without volnet.cli
+    import subprocess
+    import sys
+
+    code = ("import runpy, sys; sys.argv = ['volnet.bench', '--help']\n"
+            "try:\n    runpy.run_module('volnet.bench', run_name='__main__')\nexcept SystemExit as done:\n"
+            "    assert done.code == 0\n"
+            "print(sorted(name for name in sys.modules if name.startswith('volnet.cli')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "usage: python -m volnet.bench [-h] [--quick] [--json FILE] [--no-memory]" in done.stdout
+    assert done.stdout.splitlines()[-1] == "[]"
+
+
+def test_python_m_volnet_bench_says_a_user_error_in_one_line(monkeypatch, tmp_path, capsys):
+    from volnet.bench.__main__ import main as bench_main
+
+    monkeypatch.setattr(volnet.bench, "run_benchmark", lambda **options: {"torch": True})
+    monkeypatch.setattr(volnet.bench, "table", lambda results: "| case |")
+    assert bench_main(["--json", str(tmp_path / "no" / "such" / "folder.json")]) == 2  # as a full disk would
+    missing = tmp_path / "no" / "such" / "folder.json"
+    assert capsys.readouterr().err == (f"python -m volnet.bench: error: {missing} does not exist (or the folder it "
+                                       "should be in does not)\n")

@@ -18,8 +18,8 @@ import numpy as np
 from volnet.data.cifar10 import load_cifar10_python
 from volnet.data.folder import load_image_folder
 from volnet.data.idx import read_idx
-from volnet.models import build_model, load_model, write_npz_atomic
-from volnet.models.serialize import META_ENTRY
+from volnet.models import build_model, load_model
+from volnet.npz import META_ENTRY, write_npz_atomic
 
 try:
     from numpy._core.multiarray import _reconstruct

@@ -19,7 +19,8 @@ from volnet.cli.main import main
 from volnet.data import Dataset, channel_stats
 from volnet.data.cifar10 import load_cifar10_binary, load_cifar10_python
 from volnet.data.idx import load_idx
-from volnet.models import build_model, read_npz_checked, save_model, write_npz_atomic
+from volnet.models import build_model, save_model
+from volnet.npz import read_npz_checked, write_npz_atomic
 
 
 def error_of(capsys, *arguments) -> str:
@@ -109,7 +110,7 @@ def _bad_setting_value(arrays, meta):
     (_generator_kind, r"the state of the random generator 'shuffle' is not valid \(state must be for a PCG64 RNG\)"),
     (_weight_shape, r"1.weight: saved shape \(3, 3\) does not match the layer's \(10, 784\)"),
     (_epoch_type, r"its metadata lacks or mangles epoch of the wrong type"),
-    (_bad_setting_value, r"its training configuration: epochs and batch size must be ≥ 1"),
+    (_bad_setting_value, r"its training configuration: epochs must be at least 1, got 0"),
 ])
 def test_a_damaged_checkpoint_is_named_and_called_damaged(run_folder, tmp_path, capsys, change, why):
     copy = tampered(run_folder, tmp_path, change)

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from volnet.layers import Parameter
-from volnet.models import build_model, read_npz_checked, write_npz_atomic
+from volnet.models import build_model
+from volnet.npz import read_npz_checked, write_npz_atomic
 from volnet.optim import SGD, Adam, AdamW, make_optimizer
 
 torch = pytest.importorskip("torch")

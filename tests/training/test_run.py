@@ -1,6 +1,8 @@
 """A whole run on the embedded sample: it learns, writes its files, saves a model that predicts
-identically after loading, and resumes exactly."""
+identically after loading, and resumes exactly; the settings a run checks, and those a resume
+may change."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -8,7 +10,11 @@ import pytest
 
 from volnet.data import load_dataset
 from volnet.training import Trainer, predict_proba
-from volnet.training.run import TrainingConfig, load_config, load_trained_model, parse_augment, train
+from volnet.errors import SettingError, flag
+from volnet.training import Checkpoint, save_checkpoint
+from volnet.models import get_preset
+from volnet.training.run import (RESUME_MAY_CHANGE, TrainingConfig, load_config, load_trained_model, parse_augment,
+                                 preset_architecture, resume_config, train)
 
 QUICK = dict(limit=2000, epochs=2, val_fraction=0.1)
 
@@ -97,7 +103,7 @@ def test_augment_words():
 def test_settings_are_checked_before_anything_is_loaded(tmp_path):
     with pytest.raises(ValueError, match="unknown optimizer 'adamm'"):
         train(TrainingConfig(optimizer="adamm"), tmp_path)
-    with pytest.raises(ValueError, match="validation fraction"):
+    with pytest.raises(ValueError, match="val_fraction must be at least 0 and less than 1, got 1.5"):
         train(TrainingConfig(val_fraction=1.5), tmp_path)
 
 
@@ -109,3 +115,97 @@ def test_a_model_for_other_classes_is_refused(tmp_path):
 def test_resuming_where_there_is_no_run(tmp_path):
     with pytest.raises(FileNotFoundError, match="no run to resume"):
         load_config(tmp_path)
+
+
+@pytest.mark.parametrize("settings, message", [
+    (dict(epochs=0), "epochs must be at least 1, got 0"),
+    (dict(lr=0.0), "lr must be greater than 0, got 0.0"),
+    (dict(limit=1), "limit must be at least 2, got 1"),
+    (dict(label_smoothing=1.0), "label_smoothing must be at least 0 and less than 1, got 1.0"),
+    (dict(optimizer="adamm"), "unknown optimizer 'adamm'; choose one of sgd"),
+])
+def test_each_setting_is_named_by_its_parameter(settings, message):
+    with pytest.raises(SettingError) as caught:
+        TrainingConfig(**settings).check()
+    assert str(caught.value).startswith(message) and caught.value.setting == next(iter(settings))
+
+
+@pytest.mark.parametrize("settings, examples, message", [
+    (dict(val_fraction=0.01), 18, "val_fraction 0.01 holds out 0 of the 18 training examples for validation; "
+                                  "choose a value between 0.0556 and 0.944, or 0 for no validation split"),
+    (dict(val_fraction=0.1, limit=2), 1000, "val_fraction 0.1 holds out 0 of the 2 training examples"),  # after limit
+    (dict(val_fraction=0, warmup=5, epochs=1), 18, "warmup 5 is not fewer than the 1 steps of the whole run (epochs "
+                                                   "× batches of batch_size); choose fewer warm-up steps"),
+    (dict(val_fraction=0, schedule="onecycle", epochs=1), 18,
+     "schedule onecycle rises over the first 30% of the steps, so it needs more than 3 steps after the warm-up, and "
+     "this run has 1 (epochs × batches of batch_size); train longer or choose another schedule"),
+])
+def test_settings_that_depend_on_the_training_split_size(settings, examples, message):
+    with pytest.raises(SettingError) as caught:
+        TrainingConfig(**settings).check_for(examples)
+    assert str(caught.value).startswith(message)
+
+
+def test_settings_that_fit_the_training_split_pass():
+    TrainingConfig(val_fraction=0.1, warmup=10, schedule="onecycle", epochs=1, batch_size=8).check_for(200)
+    TrainingConfig(val_fraction=0, schedule="onecycle", epochs=4, batch_size=64).check_for(18)  # 4 steps
+
+
+def saved_run(folder, **settings):
+    # a checkpoint holding only the configuration, which is all resume_config reads
+    config = TrainingConfig(**settings)
+    save_checkpoint(folder / "checkpoint.npz", Checkpoint({}, {}, {}, 1, 1, [], {}, {}, {"config":
+                                                                                    dataclasses.asdict(config)}))
+    return config
+
+
+def test_a_resume_may_change_where_the_data_is_and_the_final_evaluation(tmp_path):
+    saved = saved_run(tmp_path, epochs=3, lr=0.01)
+    assert resume_config(tmp_path) == saved
+    assert resume_config(tmp_path, epochs=3, lr=0.01) == saved  # the same settings again are no change
+    assert resume_config(tmp_path, tta=True, data_dir="data") == dataclasses.replace(saved, tta=True, data_dir="data")
+    assert RESUME_MAY_CHANGE == ("data_dir", "tta")
+
+
+def test_a_resume_refuses_every_other_change_and_names_it(tmp_path):
+    saved_run(tmp_path, epochs=3, lr=0.01)
+    with pytest.raises(SettingError) as caught:
+        resume_config(tmp_path, lr=0.1, epochs=3, seed=4, tta=True)
+    assert str(caught.value) == (f"resume {tmp_path} continues the run with the settings it was started with (lr "
+                                 f"0.01, seed 0); they cannot change mid-run: leave out lr, seed, or start a new run "
+                                 f"with out_dir")
+    assert caught.value.worded(flag).startswith(f"--resume {tmp_path} continues the run with the settings it was "
+                                                f"started with (--lr 0.01, --seed 0); they cannot change mid-run: "
+                                                f"leave out --lr, --seed, or start a new run with --out")
+
+
+def test_a_preset_is_named_as_a_preset_and_a_string_as_an_architecture(tmp_path):
+    saved_run(tmp_path, architecture="tiny")
+    with pytest.raises(SettingError, match=r"\(preset tiny\); they cannot change mid-run: leave out architecture,"):
+        resume_config(tmp_path, architecture="fc10")
+    saved_run(tmp_path, architecture="fc10")
+    with pytest.raises(SettingError, match=r"\(architecture 'fc10'\); they cannot change mid-run: leave out preset,"):
+        resume_config(tmp_path, architecture="fashion")
+    with pytest.raises(TypeError, match="resume_config got settings a TrainingConfig does not have: colour"):
+        resume_config(tmp_path, colour="red")
+
+
+def test_the_sanity_checks_are_for_a_fresh_run_only(tmp_path):
+    with pytest.raises(SettingError, match=r"^sanity checks a fresh model before training; it has no effect with "
+                                           r"resume, leave it out$"):
+        train(TrainingConfig(), tmp_path, resume=True, sanity=True)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_preset_gets_a_last_layer_for_the_classes_of_an_image_folder(tmp_path):
+    for name in ("cat", "dog", "owl"):
+        (tmp_path / "train" / name).mkdir(parents=True)
+        (tmp_path / "test" / name).mkdir(parents=True)
+    assert preset_architecture("Tiny", str(tmp_path)) == get_preset("tiny").architecture_for(3)
+    (tmp_path / "test" / "owl").rmdir()  # the classes are the training split's
+    assert preset_architecture("tiny", str(tmp_path)).endswith("fc64 relu fc3")
+    (tmp_path / "train" / "eel").mkdir()
+    assert preset_architecture("tiny", str(tmp_path / "train")).endswith("fc4")
+    assert preset_architecture("fashion", "fashion-mnist") == preset_architecture("fashion", "sample") == "fashion"
+    with pytest.raises(ValueError, match="unknown preset 'tinny'"):
+        preset_architecture("tinny", "sample")

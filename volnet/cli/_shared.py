@@ -1,5 +1,6 @@
-"""What several subcommands share: checks of their flags, --input-shape, MODEL and SPEC
-arguments, output paths and dataset splits, all with messages that name the flags.
+"""What several subcommands share: checks of their flags, --input-shape, SPEC arguments, output
+paths and dataset splits, all with messages that name the flags (a library SettingError names
+its setting, and volnet.cli.main shows it as the flag: volnet.errors.flag).
 
 Not a subcommand: volnet.cli.main skips the modules whose names start with "_".
 """
@@ -9,38 +10,16 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from volnet.errors import check_settings, flag
+
 STRING_INPUT_SHAPE = (1, 28, 28)  # the input of an architecture string given without --input-shape
-MODEL_FILE = "model.npz"  # what `volnet train` saves into its output folder
 NAME_MAX = 255  # the longest file name, in bytes, of Linux, macOS and Windows file systems
-
-# a flag's rule: (what a message says it must be, the test its value passes)
-AT_LEAST_1 = ("at least 1", lambda value: value >= 1)
-AT_LEAST_0 = ("at least 0", lambda value: value >= 0)
-ABOVE_0 = ("greater than 0", lambda value: value > 0)
-FRACTION = ("at least 0 and less than 1", lambda value: 0 <= value < 1)
-
-
-def flag(name: str) -> str:
-    """The flag of an argparse attribute: "batch_size" -> "--batch-size"."""
-    return "--" + name.replace("_", "-")
-
-
-def check_flags(args, **rules) -> None:
-    """Raise ValueError for the first flag whose value breaks its rule; flags left unset (None) pass.
-
-    Example: check_flags(args, epochs=AT_LEAST_1, lr=AT_LEAST_0) -> "--epochs must be at least 1, got 0".
-    """
-    for name, (expected, holds) in rules.items():
-        value = getattr(args, name)
-        if value is not None and not holds(value):
-            raise ValueError(f"{flag(name)} must be {expected}, got {value}")
-
 
 
 def run_checked(rules: dict, run, args) -> int:
     """run(args) once the flags among `rules` that this command has, and --out, are known to be
     valid: what `volnet show` and `volnet explain` do before drawing anything."""
-    check_flags(args, **{name: rule for name, rule in rules.items() if hasattr(args, name)})
+    check_settings(args, **{name: rule for name, rule in rules.items() if hasattr(args, name)})
     writable_folder(args.out, "out")
     return run(args)
 
@@ -74,43 +53,6 @@ def input_shape(text: str) -> tuple[int, ...]:
     return shape
 
 
-def model_file(path) -> Path:
-    """The model file MODEL names: the file itself, or model.npz inside a `volnet train` output folder.
-
-    Raises:
-        FileNotFoundError: nothing at path.
-        ValueError: a folder without model.npz, or another file of a run (a checkpoint, history.json);
-            the message says which file to give instead.
-    """
-    from volnet.training.trainer import BEST_CHECKPOINT, LAST_CHECKPOINT
-
-    path = Path(path)
-    model = path / MODEL_FILE if path.is_dir() else path.with_name(MODEL_FILE)
-    instead = f"give {model}" if model.is_file() else f"give the {MODEL_FILE} that `volnet train` wrote"
-    if path.is_dir():
-        if model.is_file():
-            return model
-        if (path / LAST_CHECKPOINT).is_file():
-            raise ValueError(f"{path} holds a run that has not finished (it has {LAST_CHECKPOINT} but no "
-                             f"{MODEL_FILE}); finish it with: volnet train --resume {path}")
-        raise ValueError(f"{path} is a folder without a {MODEL_FILE}; {instead}")
-    if not path.is_file():
-        raise FileNotFoundError(f"no model file at {path}; {instead}")
-    if path.name in (LAST_CHECKPOINT, BEST_CHECKPOINT):
-        epoch = "last" if path.name == LAST_CHECKPOINT else "best"
-        raise ValueError(f"{path} is a training checkpoint (of the {epoch} epoch), not a model; {instead}")
-    if path.suffix != ".npz":
-        raise ValueError(f"{path} is not a model file (a .npz file); {instead}")
-    return path
-
-
-def trained_model(path):
-    """volnet.training.run.load_trained_model of the file MODEL names (see model_file)."""
-    from volnet.training.run import load_trained_model
-
-    return load_trained_model(model_file(path))
-
-
 def model_from_spec(spec: str, shape=None):
     """The model SPEC names, and a title for it, as `volnet summary` and `volnet show model` take it.
 
@@ -119,12 +61,13 @@ def model_from_spec(spec: str, shape=None):
     by default STRING_INPUT_SHAPE).
     """
     from volnet.models import PRESETS, build_model, load_model
+    from volnet.run_folder import model_file
 
     if spec.strip().lower() in PRESETS:
         return build_model(spec, input_shape=shape), spec.strip().lower()
     if spec.endswith(".npz") or names_a_path(spec):
-        path = model_file(spec)
-        return load_model(path)[0], str(path)  # any saved model, classifier or not
+        model = load_model(model_file(spec))[0]  # any saved model, classifier or not
+        return model, str(model.loaded_from)
     return build_model(spec, input_shape=shape or STRING_INPUT_SHAPE), spec
 
 

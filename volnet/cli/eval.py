@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from volnet.cli._shared import (AT_LEAST_1, check_flags, load_split, model_file, refuse_ignored, trained_model,
-                                writable_file, writable_folder)
+from volnet.cli._shared import load_split, refuse_ignored, writable_file, writable_folder
+from volnet.errors import AT_LEAST_1, check_settings
+from volnet.run_folder import model_file
 
 MISCLASSIFIED_SHOWN = 32
 
@@ -39,9 +40,9 @@ def run(args) -> int:
 
     import numpy as np
 
-    from volnet.training import evaluate
+    from volnet.training import evaluate, load_trained_model
 
-    check_flags(args, batch_size=AT_LEAST_1)
+    check_settings(args, batch_size=AT_LEAST_1)
     if not args.pictures:
         refuse_ignored(args, "with --no-pictures: it is the folder for the pictures", "out")
     path = model_file(args.model)
@@ -49,7 +50,7 @@ def run(args) -> int:
     out = writable_folder(args.out or path.parent, "out") if args.pictures else None
     if args.metrics_out:
         writable_file(args.metrics_out, "metrics_out")
-    model, normalization, class_names, metadata = trained_model(path)
+    model, normalization, class_names, metadata = load_trained_model(path)
     dataset = load_split(args, args.dataset or metadata.get("dataset") or "sample", args.split, class_names)
     result = evaluate(model, dataset, args.batch_size, normalization, tta=args.tta)
     print(f"{path} on {dataset.name} ({len(dataset)} images{', each averaged with its mirror image' if args.tta else ''})")

@@ -23,7 +23,9 @@ import functools
 import re
 from pathlib import Path
 
-from volnet.cli._shared import (ABOVE_0, AT_LEAST_0, AT_LEAST_1, load_split, refuse_ignored, run_checked, trained_model)
+from volnet.cli._shared import load_split, refuse_ignored, run_checked
+from volnet.errors import ABOVE_0, AT_LEAST_0, AT_LEAST_1
+from volnet.training.run import load_trained_model
 
 DEFAULT_OUT = "volnet-explain"
 FLAG_RULES = {"index": AT_LEAST_0, "size": AT_LEAST_1, "stride": AT_LEAST_1, "steps": AT_LEAST_1, "lr": ABOVE_0,
@@ -144,7 +146,7 @@ class Subject:
         if needs_image and args.image and not searches_data:
             refuse_ignored(args, "with an IMAGE: they choose the dataset that --index picks from",
                            "dataset", "split", "data_dir")
-        self.model, self.normalization, names, self.metadata = trained_model(args.model)
+        self.model, self.normalization, names, self.metadata = load_trained_model(args.model)
         self.class_names = names
         self.split = None
         if not needs_image:

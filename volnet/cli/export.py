@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from volnet.cli._shared import model_file, trained_model, writable_file
+from volnet.cli._shared import writable_file
+from volnet.run_folder import model_file
 
 # what each format's file is for, after "wrote FILE: "
 _USES = {
@@ -35,6 +36,7 @@ def register(subparsers):
 
 def run(args) -> int:
     from volnet.interop import FORMATS, OPSET, export_model, format_of
+    from volnet.training import load_trained_model
 
     if args.format is None and args.out is None:
         raise ValueError("say which format: --format onnx, safetensors or convnetjs (or -o FILE with a suffix "
@@ -42,7 +44,7 @@ def run(args) -> int:
     path = model_file(args.model)
     chosen = format_of(args.out, args.format)
     out = writable_file(args.out or path.with_suffix(FORMATS[chosen][1]), "out")
-    model, normalization, class_names, _ = trained_model(path)
+    model, normalization, class_names, _ = load_trained_model(path)
     try:
         export_model(model, out, chosen, normalization, class_names)
     except ModuleNotFoundError as error:  # the onnx extra is not installed

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from volnet.cli._shared import AT_LEAST_0, check_flags
+from volnet.errors import AT_LEAST_0, check_settings
 
 
 def register(subparsers):
@@ -20,7 +20,7 @@ def register(subparsers):
 def run(args) -> int:
     from volnet.gradients.every_layer import check_all_gradients, format_results
 
-    check_flags(args, seed=AT_LEAST_0)
+    check_settings(args, seed=AT_LEAST_0)
     results = check_all_gradients(seed=args.seed)
     print(format_results(results))
     return 0 if all(result.passed for result in results) else 1

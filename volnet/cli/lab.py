@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from volnet.cli._shared import ABOVE_0, AT_LEAST_0, AT_LEAST_1, FRACTION, check_flags, model_file
+from volnet.errors import ABOVE_0, AT_LEAST_0, AT_LEAST_1, FRACTION, check_settings
+from volnet.run_folder import model_file
 from volnet.models import get_preset
 from volnet.training.run import OPTIMIZER_NAMES
 
@@ -44,7 +45,7 @@ def register(subparsers):
 
 
 def run(args) -> int:
-    check_flags(args, **FLAG_RULES)
+    check_settings(args, **FLAG_RULES)
     if args.preset:
         get_preset(args.preset)  # an unknown name is refused as such, not read as an architecture string
     try:

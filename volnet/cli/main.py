@@ -3,15 +3,15 @@
 Every module in volnet.cli (other than this one and those whose names start with "_") is a
 subcommand: it defines `register(subparsers)`, which adds its parser and sets
 `run=function(args) -> exit code`. User errors (ValueError, TypeError, OSError from bad input
-or files) end with one clear message and exit status 2, never a traceback. When the reader of
-the output goes away (`volnet eval MODEL | head -1`), the command stops quietly.
+or files) end with one clear message and exit status 2, never a traceback (volnet.errors.describe,
+which says a library SettingError with the flag of each setting it names: volnet.errors.flag).
+When the reader of the output goes away (`volnet eval MODEL | head -1`), the command stops quietly.
 """
 
 from __future__ import annotations
 
 import argparse
 import difflib
-import errno
 import importlib
 import os
 import pkgutil
@@ -19,6 +19,7 @@ import re
 import sys
 
 import volnet.cli
+from volnet.errors import describe, flag
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -47,26 +48,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# what an operating-system error means for the path it names, in words
-OS_ERRORS = {
-    errno.ENOENT: "does not exist (or the folder it should be in does not)",
-    errno.EISDIR: "is a folder, where a file was expected",
-    errno.ENOTDIR: "runs through a file, where a folder was expected",
-    errno.EEXIST: "already exists as a file, where a folder was expected",
-    errno.EACCES: "cannot be written or read: permission denied",
-    errno.EPERM: "cannot be written or read: operation not permitted",
-    errno.EROFS: "is on a read-only file system",
-    errno.ENOSPC: "cannot be written: no space left on the device",
-}
-
-
-def describe(error: Exception) -> str:
-    """The message of a user error; an OSError that names a path becomes a sentence about that path."""
-    if isinstance(error, OSError) and error.filename is not None:
-        return f"{error.filename} {OS_ERRORS.get(error.errno, error.strerror or 'cannot be used')}"
-    return str(error)
-
-
 def main(argv=None) -> int:
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
@@ -86,7 +67,7 @@ def main(argv=None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     except (ValueError, TypeError, OSError) as error:
-        print(f"volnet {command}: error: {describe(error)}", file=sys.stderr)
+        print(f"volnet {command}: error: {describe(error, flag)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"volnet {command}: interrupted", file=sys.stderr)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from volnet.cli._shared import AT_LEAST_1, check_flags, load_split, refuse_ignored, trained_model
+from volnet.cli._shared import load_split, refuse_ignored
+from volnet.errors import AT_LEAST_1, check_settings
 
 
 def register(subparsers):
@@ -48,7 +49,7 @@ def run(args) -> int:
     import numpy as np
 
     from volnet.data import Dataset
-    from volnet.training import predict_proba
+    from volnet.training import load_trained_model, predict_proba
 
     if not args.images and not args.index:
         raise ValueError("nothing to classify: give image files (volnet predict MODEL shoe.png) or dataset "
@@ -63,8 +64,8 @@ def run(args) -> int:
                        "dataset", "split", "data_dir")
     else:
         refuse_ignored(args, "with --index: the dataset's images are already like those the model learnt", "invert")
-    check_flags(args, top_k=AT_LEAST_1)
-    model, normalization, class_names, metadata = trained_model(args.model)
+    check_settings(args, top_k=AT_LEAST_1)
+    model, normalization, class_names, metadata = load_trained_model(args.model)
     classes = model.output_shape(model.input_shape)[0]
     if args.top_k > classes:
         raise ValueError(f"--top-k {args.top_k} is more than the {classes} classes of {args.model}; give at most "

@@ -21,8 +21,9 @@ import argparse
 import functools
 from pathlib import Path
 
-from volnet.cli._shared import (AT_LEAST_0, AT_LEAST_1, STRING_INPUT_SHAPE, input_shape, model_from_spec,
-                                refuse_ignored, run_checked, trained_model)
+from volnet.cli._shared import STRING_INPUT_SHAPE, input_shape, model_from_spec, refuse_ignored, run_checked
+from volnet.errors import AT_LEAST_0, AT_LEAST_1
+from volnet.training.run import load_trained_model
 
 DEFAULT_OUT = "volnet-show"
 # the numeric flags of the pictures and what they must be; each picture takes some of them
@@ -291,7 +292,7 @@ def run_filters(args) -> int:
 
     from volnet.models.summary import find_row, summary_rows
 
-    model = trained_model(args.model)[0]
+    model = load_trained_model(args.model)[0]
     rows = summary_rows(model)
     if not any(row.sharing is not None for row in rows):
         raise ValueError(f"{args.model} has no conv layer, so it has no filters to draw")
@@ -305,7 +306,7 @@ def run_activations(args) -> int:
 
     if args.image:
         refuse_ignored(args, "with an IMAGE: it picks a Fashion-MNIST sample image to use instead", "index")
-    model, normalization, _, _ = trained_model(args.model)
+    model, normalization, _, _ = load_trained_model(args.model)
     depth, height, width = model.input_shape
     if args.image:
         image = images.load_image(args.image, depth=depth, width=width, height=height)

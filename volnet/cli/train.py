@@ -4,28 +4,19 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
-import re
 import sys
 import time
 from pathlib import Path
 
-from volnet.cli._shared import (ABOVE_0, AT_LEAST_0, AT_LEAST_1, FRACTION, MODEL_FILE, check_data_flags, check_flags,
-                                flag, image_folder, refuse_ignored, writable_file, writable_folder)
-from volnet.cli.main import describe
+from volnet.cli._shared import check_data_flags, refuse_ignored, writable_file, writable_folder
+from volnet.errors import describe, flag
 from volnet.models import get_preset
 from volnet.optim import SCHEDULES
-from volnet.training.run import OPTIMIZER_NAMES, TrainingConfig
-from volnet.training.trainer import LAST_CHECKPOINT, MONITORS
+from volnet.run_folder import LAST_CHECKPOINT, MODEL_FILE
+from volnet.training.run import OPTIMIZER_NAMES, TrainingConfig, preset_architecture, resume_config
+from volnet.training.trainer import MONITORS
 
 DEFAULTS = TrainingConfig()
-# what the numeric options must be, checked before anything is loaded
-FLAG_RULES = dict(lr=ABOVE_0, weight_decay=AT_LEAST_0, clip_norm=ABOVE_0, warmup=AT_LEAST_0, epochs=AT_LEAST_1,
-                  batch_size=AT_LEAST_1, label_smoothing=FRACTION, val_fraction=FRACTION, patience=AT_LEAST_1,
-                  seed=AT_LEAST_0, limit=("at least 2", lambda value: value >= 2))
-# the settings a run keeps from start to end; --resume continues with the ones it was started with
-# (--tta changes only the evaluation after the last epoch, so a resumed run may add it)
-RUN_SETTINGS = [field.name for field in dataclasses.fields(TrainingConfig) if field.name not in ("data_dir", "tta")]
 
 
 def register(subparsers):
@@ -121,60 +112,24 @@ def config_from_args(args) -> TrainingConfig:
         limit=args.limit, seed=args.seed, patience=args.patience, monitor=args.monitor, tta=args.tta)
 
 
-def preset_architecture(name: str, dataset: str) -> str:
-    """The preset's name, or, for an image folder with another number of classes than the preset's,
-    its architecture string with a last layer for those classes (the named datasets have 10, as the
-    presets do; the layers adapt to the images' depth and size by themselves)."""
-    from volnet.data.folder import class_folders
-
-    preset, folder = get_preset(name), image_folder(dataset, "train")
-    classes = preset.classes if folder is None else len(class_folders(folder))
-    return preset.name if classes == preset.classes else preset.architecture_for(classes)
-
-
-def resumed_config(args) -> TrainingConfig:
-    """The configuration of the run in --resume DIR, with --data-dir if given (it says only where the files are).
+def resumed_config(args, asked: TrainingConfig) -> TrainingConfig:
+    """The configuration of the run in --resume DIR (volnet.training.run.resume_config), given the
+    options that differ from their defaults: those that would change the run's settings are refused.
 
     Raises:
-        ValueError: options that would change the run's settings, --out elsewhere, or --sanity.
+        ValueError: --out elsewhere, or options that would change the run's settings.
     """
-    from volnet.training.run import load_config
-
     if args.out is not None and Path(args.out).resolve() != Path(args.resume).resolve():
         raise ValueError(f"--resume {args.resume} continues the run in its own folder; leave out --out {args.out}")
-    if args.sanity:
-        raise ValueError("--sanity checks a fresh model before training; it has no effect with --resume, leave it out")
-    saved, asked = load_config(args.resume), config_from_args(args)
-    changed = [name for name in RUN_SETTINGS
-               if getattr(asked, name) != getattr(DEFAULTS, name) and getattr(asked, name) != getattr(saved, name)]
-    if changed:
-        flags = ", ".join(saved_setting(saved, name) for name in changed)
-        raise ValueError(f"--resume {args.resume} continues the run with the settings it was started with ({flags}); "
-                         f"they cannot change mid-run: leave out {', '.join(setting_flag(args, n) for n in changed)}, "
-                         "or start a new run with --out")
-    return dataclasses.replace(saved, data_dir=args.data_dir or saved.data_dir, tta=args.tta or saved.tta)
-
-
-def setting_flag(args, name: str) -> str:
-    """The option that sets TrainingConfig field `name` in these arguments."""
-    return ("--arch" if args.arch else "--preset") if name == "architecture" else flag(name)
-
-
-def saved_setting(config: TrainingConfig, name: str) -> str:
-    """A setting of a saved configuration as the option that gives it, e.g. "--lr 0.002" or "--arch 'fc10'"."""
-    from volnet.models import PRESETS
-
-    value = getattr(config, name)
-    if name == "architecture":
-        return f"--preset {value}" if value in PRESETS else f"--arch '{value}'"
-    return f"{flag(name)} {value}"
+    given = {name: value for name, value in dataclasses.asdict(asked).items() if value != getattr(DEFAULTS, name)}
+    return resume_config(args.resume, **given)
 
 
 def run(args) -> int:
     from volnet.distributed import connect
 
     world = connect(args.distributed)
-    with world.together(lambda error, where: f"volnet train: error: {where}: {describe(error)}"):
+    with world.together(lambda error, where: f"volnet train: error: {where}: {describe(error, flag)}"):
         return train_command(args, world, print if world.is_root else _silent)
 
 
@@ -186,15 +141,16 @@ def train_command(args, world, say) -> int:
     """`volnet train` on this rank of the world; `say` prints (on rank 0 only)."""
     from volnet.training.run import train
 
-    check_flags(args, **FLAG_RULES)
     if args.arch is not None and not args.arch.strip():
         raise ValueError("--arch is empty; give an architecture string such as '[conv3-16 relu]*2 pool fc10', "
                          "or leave --arch out for the preset")
+    config = config_from_args(args)
+    config.check()
     if args.resume:
         refuse_ignored(args, "with --resume: the run goes on in its own folder", "overwrite")
-        config, out_dir = resumed_config(args), args.resume
+        config, out_dir = resumed_config(args, config), args.resume
     else:
-        config, out_dir = config_from_args(args), args.out or time.strftime("runs/%Y%m%d-%H%M%S")
+        out_dir = args.out or time.strftime("runs/%Y%m%d-%H%M%S")
         writable_folder(out_dir, "out")
         earlier = [name for name in (MODEL_FILE, LAST_CHECKPOINT) if (Path(out_dir) / name).is_file()]
         if earlier and not args.overwrite:
@@ -219,8 +175,6 @@ def train_command(args, world, say) -> int:
             say(f"interrupted before the first epoch ended: nothing was saved in {out_dir}, so there is nothing to "
                 f"resume; run the same command again to start over", file=sys.stderr)
         raise
-    except ValueError as error:
-        raise ValueError(in_flags(str(error))) from None
     minutes, seconds = divmod(time.perf_counter() - started, 60)
     ranks = f" on {world.size} ranks" if world.size > 1 else ""
     if result.test is not None:
@@ -232,31 +186,3 @@ def train_command(args, world, say) -> int:
             if result.validation is not None else "trained (no validation or test split to measure)")
     say("wrote " + ", ".join(f"{role} {path}" for role, path in result.files.items()))
     return 0
-
-
-# The library's messages about settings that fit or not only once the training split is loaded
-# (its size sets the number of steps), in its parameter names, and how the command line says them.
-STEPS = "(--epochs × batches of --batch-size)"
-LIBRARY_MESSAGES = (
-    (re.compile(r"split fraction (?P<fraction>\S+) of (?P<examples>\d+) examples holds out (?P<held>\d+); "
-                r"choose a fraction between (?P<low>\S+) and (?P<high>\S+) "),
-     lambda m: f"--val-fraction {m['fraction']} holds out {m['held']} of the {m['examples']} training examples for "
-               f"validation; choose a value between {m['low']} and {m['high']}, or 0 for no validation split"),
-    (re.compile(r"warmup_steps must be ≥ 0 and fewer than total_steps, got warmup_steps=(?P<warmup>\d+), "
-                r"total_steps=(?P<steps>\d+)"),
-     lambda m: f"--warmup {m['warmup']} is not fewer than the {m['steps']} steps of the whole run {STEPS}; "
-               "choose fewer warm-up steps"),
-    (re.compile(r"a onecycle schedule needs .* got pct_start=(?P<rising>\S+), total_steps=(?P<steps>\d+)"),
-     lambda m: f"--schedule onecycle rises over the first {float(m['rising']):.0%} of the steps, so it needs more than "
-               f"{math.floor(1 / float(m['rising']))} steps after the warm-up, and this run has {m['steps']} {STEPS}; "
-               "train longer or choose another --schedule"),
-)
-
-
-def in_flags(message: str) -> str:
-    """A library message from LIBRARY_MESSAGES said with the command line's flags; any other unchanged."""
-    for pattern, words in LIBRARY_MESSAGES:
-        match = pattern.search(message)
-        if match:
-            return words(match)
-    return message

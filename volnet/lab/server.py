@@ -112,14 +112,14 @@ def _answer(work):
     """A route that runs work(request) -> result in a worker thread, with errors as 400/413 JSON."""
 
     async def route(request: Request):
-        from volnet.cli.main import describe
+        from volnet.errors import describe, flag
 
         try:
             result = await work(request)
         except TooLarge as error:
             return JSONResponse({"error": str(error)}, status_code=413)
         except (ValueError, TypeError, OSError) as error:
-            return JSONResponse({"error": describe(error)}, status_code=400)
+            return JSONResponse({"error": describe(error, flag)}, status_code=400)
         return result if isinstance(result, Response) else JSONResponse(result)
 
     return route

@@ -413,11 +413,11 @@ class Lab:
             "weight_decay", "batch_size", "optimizer" (strings or numbers), applied from the next step.
 
         Raises:
-            ValueError: an unknown control or action, or a value that breaks its rule, with
-                the message `volnet train` gives for that flag.
+            ValueError: an unknown control or action, or a value that breaks its rule (a
+                SettingError, as `volnet train` checks that setting).
         """
-        from volnet.cli._shared import FRACTION, check_flags
-        from volnet.cli.train import FLAG_RULES
+        from volnet.errors import FRACTION, check_settings
+        from volnet.training.run import SETTING_RULES
 
         known = {"action", "lr", "momentum", "weight_decay", "batch_size", "optimizer"}
         unknown = sorted(set(values) - known)
@@ -428,8 +428,8 @@ class Lab:
             raise ValueError(f"unknown action {action!r}; use pause, resume or step")
         numbers = {name: parse_value(name, values[name], int if name == "batch_size" else float)
                    for name in ("lr", "momentum", "weight_decay", "batch_size") if values.get(name) not in (None, "")}
-        check_flags(dataclasses.make_dataclass("Flags", list(numbers))(**numbers),
-                    **{name: FLAG_RULES.get(name, FRACTION) for name in numbers})
+        check_settings(dataclasses.make_dataclass("Controls", list(numbers))(**numbers),
+                       **{name: SETTING_RULES.get(name, FRACTION) for name in numbers})
         optimizer = values.get("optimizer") or None
         if optimizer is not None and optimizer not in OPTIMIZER_NAMES:
             raise ValueError(f"argument --optimizer: invalid choice: {optimizer!r} (choose from "

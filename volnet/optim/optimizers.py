@@ -108,7 +108,7 @@ class Optimizer:
 
     def state_dict(self) -> tuple[dict[str, np.ndarray], dict]:
         """(arrays, scalars): arrays "<slot>.<parameter name>" (copies) and JSON scalars
-        {"name", "steps", "config"}; for checkpoints (see volnet.models.write_npz_atomic)."""
+        {"name", "steps", "config"}; for checkpoints (see volnet.npz.write_npz_atomic)."""
         arrays = {f"{slot}.{name}": values[slot].copy() for name, values in self.state.items() for slot in self.slots}
         return arrays, {"name": self.name, "steps": self.steps, "config": self.config()}
 

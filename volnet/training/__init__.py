@@ -6,14 +6,15 @@
     divergence   DivergenceError, NonFiniteError, locate_non_finite: a blown-up loss; where NaN or inf
                  first appeared
     sanity       sanity_check: the initial loss against ln C, overfitting a tiny subset
-    run          TrainingConfig, train, load_trained_model: a whole run from a dataset name to a saved model
+    run          TrainingConfig, train, load_trained_model, resume_config: a whole run from a dataset name to a
+                 saved model, and what resuming it may change
 """
 
 from volnet.training.checkpoint import Checkpoint, load_checkpoint, model_generators, save_checkpoint
 from volnet.training.divergence import DivergenceError, NonFiniteError, locate_non_finite
 from volnet.training.metrics import (Evaluation, accuracy, confusion_matrix, evaluate, per_class_accuracy,
                                      predict_proba, predict_scores, softmax)
-from volnet.training.run import TrainingConfig, TrainingResult, load_config, load_trained_model, train
+from volnet.training.run import TrainingConfig, TrainingResult, load_config, load_trained_model, resume_config, train
 from volnet.training.sanity import SanityReport, sanity_check
 from volnet.training.trainer import Trainer, format_epoch
 
@@ -21,6 +22,6 @@ __all__ = [
     "Checkpoint", "DivergenceError", "Evaluation", "NonFiniteError", "SanityReport", "Trainer", "TrainingConfig",
     "TrainingResult",
     "accuracy", "confusion_matrix", "evaluate", "format_epoch", "load_checkpoint", "load_config", "load_trained_model",
-    "locate_non_finite", "model_generators", "per_class_accuracy", "predict_proba", "predict_scores", "sanity_check",
-    "save_checkpoint", "softmax", "train",
+    "locate_non_finite", "model_generators", "per_class_accuracy", "predict_proba", "predict_scores", "resume_config",
+    "sanity_check", "save_checkpoint", "softmax", "train",
 ]

@@ -1,7 +1,7 @@
 """Checkpoints: everything a training run needs to continue exactly where it stopped.
 
 A checkpoint is one .npz file of arrays plus JSON metadata, written atomically and with a
-checksum by volnet.models' write_npz_atomic (temporary file, fsync, rename), so a run
+checksum by volnet.npz's write_npz_atomic (temporary file, fsync, rename), so a run
 killed mid-write leaves the previous checkpoint intact and a damaged file is reported as
 such rather than half-read. It holds
 
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from volnet.models.serialize import read_npz_checked, write_npz_atomic
+from volnet.npz import read_npz_checked, write_npz_atomic
 
 KIND = "checkpoint"
 VERSION = 1

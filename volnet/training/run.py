@@ -20,6 +20,7 @@ run may be resumed with another.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 import math
 from dataclasses import dataclass, field
@@ -29,21 +30,31 @@ from typing import Callable
 import numpy as np
 
 from volnet.data import DATASETS, Augmentation, Dataset, Normalization, channel_stats, load_dataset
+from volnet.data.folder import class_folders
+from volnet.data.sources import image_folder_split
 from volnet.distributed.world import World
+from volnet.errors import ABOVE_0, AT_LEAST_0, AT_LEAST_1, FRACTION, SettingError, check_settings
 from volnet.files import write_atomically
 from volnet.layers import SoftmaxCrossEntropy
-from volnet.models import build_model
+from volnet.models import PRESETS, build_model, get_preset
 from volnet.models.budget import check_model_memory
 from volnet.models.serialize import load_model, save_model
-from volnet.optim import OPTIMIZERS, make_optimizer, make_schedule
+from volnet.optim import OPTIMIZERS, SCHEDULES, make_optimizer, make_schedule
+from volnet.run_folder import BEST_CHECKPOINT, LAST_CHECKPOINT, MODEL_FILE, model_file
 from volnet.training.checkpoint import damaged_checkpoint, load_checkpoint
 from volnet.training.metrics import Evaluation, evaluate
 from volnet.training.sanity import SanityReport, sanity_check
-from volnet.training.trainer import BEST_CHECKPOINT, LAST_CHECKPOINT, Trainer
+from volnet.training.trainer import Trainer
 
 # names for SGD with momentum, as the notes use them
 SGD_VARIANTS = {"momentum": {"momentum": 0.9}, "nesterov": {"momentum": 0.9, "nesterov": True}}
 OPTIMIZER_NAMES = (*OPTIMIZERS, *SGD_VARIANTS)
+# what each numeric setting of a run must be (volnet.errors.check_settings; None passes)
+SETTING_RULES = dict(lr=ABOVE_0, weight_decay=AT_LEAST_0, clip_norm=ABOVE_0, warmup=AT_LEAST_0, epochs=AT_LEAST_1,
+                     batch_size=AT_LEAST_1, label_smoothing=FRACTION, val_fraction=FRACTION, patience=AT_LEAST_1,
+                     seed=AT_LEAST_0, limit=("at least 2", lambda value: value >= 2))
+# the settings a resumed run may change: where the dataset files are, and the evaluation after the last epoch
+RESUME_MAY_CHANGE = ("data_dir", "tta")
 
 
 @dataclass
@@ -97,19 +108,55 @@ class TrainingConfig:
     tta: bool = False
 
     def check(self) -> None:
-        """Raise ValueError, naming the setting, for values that cannot work."""
+        """Raise SettingError (a ValueError) naming the setting, for values that cannot work
+        whatever the data (SETTING_RULES, the optimizer's name, the words of augment)."""
         if self.optimizer not in OPTIMIZER_NAMES:
-            raise ValueError(f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZER_NAMES)}")
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ValueError(f"epochs and batch size must be ≥ 1, got epochs={self.epochs}, "
-                             f"batch size={self.batch_size}")
-        if not 0 <= self.val_fraction < 1:
-            raise ValueError(f"the validation fraction must be in [0, 1), got {self.val_fraction}")
-        if self.limit is not None and self.limit < 2:
-            raise ValueError(f"limit must be at least 2 examples, got {self.limit}")
-        if self.warmup < 0:
-            raise ValueError(f"warm-up must be a number of steps ≥ 0, got {self.warmup}")
+            raise SettingError("unknown {optimizer} {name!r}; choose one of {names}", name=self.optimizer,
+                               names=", ".join(OPTIMIZER_NAMES))
+        check_settings(self, **SETTING_RULES)
         parse_augment(self.augment, None)  # the words now; crop:N against the image size once loaded
+
+    def check_for(self, examples: int) -> None:
+        """Raise SettingError for the settings that fit or not only once the size of the training
+        split is known (`examples`, before `limit` takes its share): a validation split that leaves
+        either part empty, a warm-up not shorter than the run, a onecycle schedule with too few
+        steps to rise. (Dataset.split and make_schedule refuse the same values; this says it in
+        the run's settings, before anything is built.)"""
+        examples = min(examples, self.limit or examples)
+        held_out = round(self.val_fraction * examples)
+        if self.val_fraction and not 0 < held_out < examples:
+            raise SettingError("{val_fraction} {fraction!r} holds out {held_out} of the {examples} training examples "
+                               "for validation; choose a value between {low:.3g} and {high:.3g}, or 0 for no "
+                               "validation split", fraction=self.val_fraction, held_out=held_out, examples=examples,
+                               low=1 / examples, high=1 - 1 / examples)
+        steps = self.epochs * math.ceil((examples - held_out) / self.batch_size)
+        if self.warmup >= steps:
+            raise SettingError("{warmup} {warmup_steps} is not fewer than the {steps} steps of the whole run "
+                               "({epochs} × batches of {batch_size}); choose fewer warm-up steps",
+                               warmup_steps=self.warmup, steps=steps)
+        rising = inspect.signature(SCHEDULES["onecycle"]).parameters["pct_start"].default  # the share going up
+        if str(self.schedule).lower() == "onecycle" and rising * (steps - self.warmup) <= 1:
+            raise SettingError("{schedule} onecycle rises over the first {rising:.0%} of the steps, so it needs more "
+                               "than {needed} steps after the warm-up, and this run has {after} ({epochs} × batches "
+                               "of {batch_size}); train longer or choose another {schedule}", rising=rising,
+                               needed=math.floor(1 / rising), after=steps - self.warmup)
+
+
+def preset_architecture(name: str, dataset: str) -> str:
+    """The architecture for preset `name` on `dataset`: the preset's name, or, for an image folder
+    with another number of classes than the preset's, its architecture string with a last layer
+    for those classes (the named datasets have 10, as the presets do; the layers adapt to the
+    images' depth and size by themselves).
+
+    Raises:
+        ValueError: no preset of that name (with the nearest one).
+
+    Example: preset_architecture("tiny", "pictures/") -> "... fc64 relu fc3" for three class sub-folders.
+    """
+    preset, root = get_preset(name), Path(dataset).expanduser()
+    folder = None if dataset in DATASETS or not root.is_dir() else image_folder_split(root, "train")
+    classes = preset.classes if folder is None else len(class_folders(folder))
+    return preset.name if classes == preset.classes else preset.architecture_for(classes)
 
 
 def parse_augment(text: str, image_size: int | None) -> Augmentation | None:
@@ -194,18 +241,58 @@ def load_config(out_dir) -> TrainingConfig:
     return config
 
 
+def resume_config(out_dir, **asked) -> TrainingConfig:
+    """The configuration that continues the run in out_dir: the one it was started with
+    (load_config), with the settings in RESUME_MAY_CHANGE (data_dir, tta) as asked. Any other
+    setting asked must equal the run's: a run cannot change mid-way.
+
+    Example: train(resume_config("runs/a", tta=True), "runs/a", resume=True).
+
+    Raises:
+        FileNotFoundError, ValueError: as load_config.
+        SettingError: asked settings that differ from the run's; the message names each, with
+            the value the run was started with. An architecture that is a preset's name is
+            named as the setting "preset".
+    """
+    saved = load_config(out_dir)
+    unknown = sorted(set(asked) - {field.name for field in dataclasses.fields(TrainingConfig)})
+    if unknown:
+        raise TypeError(f"resume_config got settings a TrainingConfig does not have: {', '.join(unknown)}")
+    changed = [name for name, value in asked.items() if name not in RESUME_MAY_CHANGE and value != getattr(saved, name)]
+    if changed:
+        was = ", ".join(f"{_setting_field(name, getattr(saved, name))} {{was_{name}}}" for name in changed)
+        values = {f"was_{name}": _shown(name, getattr(saved, name)) for name in changed}
+        given = ", ".join(_setting_field(name, asked[name]) for name in changed)
+        raise SettingError(f"{{resume}} {{run}} continues the run with the settings it was started with ({was}); "
+                           f"they cannot change mid-run: leave out {given}, or start a new run with {{out_dir}}",
+                           run=out_dir, **values)
+    return dataclasses.replace(saved, **{name: asked[name] for name in RESUME_MAY_CHANGE if name in asked})
+
+
+def _setting_field(name: str, value) -> str:
+    """The field that names setting `name` in a SettingError's template; an architecture that is a
+    preset's name is the setting "preset" (the volnet command's --preset, not --arch)."""
+    return "{preset}" if name == "architecture" and value in PRESETS else f"{{{name}}}"
+
+
+def _shown(name: str, value):
+    """A setting's value as a message shows it: an architecture string in quotes, a preset's name bare."""
+    return f"'{value}'" if name == "architecture" and value not in PRESETS else value
+
+
 def load_trained_model(path):
-    """A model saved by train (or by volnet.models.save_model), ready for evaluate and predict_proba.
+    """A model saved by train (or by volnet.models.save_model), from its file or its run's folder
+    (volnet.run_folder.model_file), ready for evaluate and predict_proba.
 
     Returns:
         (model in inference mode, its Normalization or None, its class names or None, metadata).
 
     Raises:
         FileNotFoundError: no file at path.
-        ValueError: not a model file, or a corrupt one.
+        ValueError: not a model file (a checkpoint, a folder without a finished run, ...), or a
+            corrupt one; the message names the file to give instead.
     """
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"no model file at {path}; give the model.npz that `volnet train` wrote")
+    path = model_file(path)
     model, metadata = load_model(path)
     scores = model.output_shape(model.input_shape)
     classes = metadata["class_names"]
@@ -274,7 +361,8 @@ def train(config: TrainingConfig, out_dir, resume: bool = False, sanity: bool = 
         out_dir: the output folder (created if missing).
         resume: continue the run whose checkpoint.npz is in out_dir; config must be the one
             it was started with (load_config(out_dir) reads it).
-        sanity: run the sanity checks before training (volnet.training.sanity) and report them.
+        sanity: run the sanity checks before training (volnet.training.sanity) and report them;
+            not with resume (they check a fresh model).
         download: fetch missing dataset files.
         metrics_out: a further path for metrics.json's content, or None.
         progress: a progress bar (None: when stderr is a terminal).
@@ -289,8 +377,12 @@ def train(config: TrainingConfig, out_dir, resume: bool = False, sanity: bool = 
             messages); DivergenceError (a ValueError) when training diverges.
     """
     config.check()
+    if resume and sanity:
+        raise SettingError("{sanity} checks a fresh model before training; it has no effect with {resume}, leave it out")
     world = world if world is not None else World()
-    train_set, val_set = _split(config, load_dataset(config.dataset, "train", config.data_dir, download))
+    train_split = load_dataset(config.dataset, "train", config.data_dir, download)
+    config.check_for(len(train_split))
+    train_set, val_set = _split(config, train_split)
     test_set = _test_split(config, download)
     normalize = channel_stats(train_set)
     model, optimizer, schedule = _build(config, train_set)
@@ -324,7 +416,7 @@ def train(config: TrainingConfig, out_dir, resume: bool = False, sanity: bool = 
                "epochs": len(history), "config": dataclasses.asdict(config)}
     final = {"test_accuracy": None if test is None else test.accuracy,
                "val_accuracy": None if validation is None else validation.accuracy, "epochs": len(history)}
-    files = {"model": out_dir / "model.npz", "history": out_dir / "history.json",
+    files = {"model": out_dir / MODEL_FILE, "history": out_dir / "history.json",
              "metrics": out_dir / "metrics.json", "checkpoint": out_dir / LAST_CHECKPOINT}
     if not world.is_root:
         return TrainingResult(model, history, test, validation, report, {})

@@ -51,6 +51,7 @@ from volnet.data import Dataset, iterate_batches
 from volnet.distributed.world import World
 from volnet.layers import SoftmaxCrossEntropy
 from volnet.files import remove_stale_temporaries
+from volnet.run_folder import BEST_CHECKPOINT, LAST_CHECKPOINT
 from volnet.training.checkpoint import (Checkpoint, damaged_checkpoint, load_checkpoint, model_generators,
                                        save_checkpoint)
 from volnet.training.divergence import (DIVERGENCE_FACTOR, DivergenceError, NonFiniteError, all_finite,
@@ -58,8 +59,6 @@ from volnet.training.divergence import (DIVERGENCE_FACTOR, DivergenceError, NonF
                                         loss_diverged)
 from volnet.training.metrics import evaluate
 
-LAST_CHECKPOINT = "checkpoint.npz"
-BEST_CHECKPOINT = "best.npz"
 MONITORS = ("val_loss", "val_accuracy")  # lower, higher is better
 
 
