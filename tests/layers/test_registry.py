@@ -139,6 +139,13 @@ def test_a_registered_layer_without_a_twin_is_refused_by_name(gain):
         torch_layout(model)
 
 
+def test_a_registered_layer_without_a_convnetjs_form_is_refused_by_name(gain):
+    from volnet.interop import convnetjs_net
+
+    with pytest.raises(ValueError, match=r"^Gain #2 \(initial=2.0\) has no ConvNetJS form"):
+        convnetjs_net(v.build_model("conv3-4 gain2 fc3", input_shape=(1, 6, 6)))
+
+
 def test_a_registered_layer_is_exported_to_onnx(gain):
     onnxruntime = pytest.importorskip("onnxruntime")
     from volnet.interop.onnx_graph import onnx_model
