@@ -1,7 +1,6 @@
 """Max, average and global average pooling: errors, what the layers say they are, and parity
 with torch.nn.functional."""
 
-import numpy as np
 import pytest
 
 import volnet as v

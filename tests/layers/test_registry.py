@@ -12,6 +12,7 @@ from volnet.gradients.every_layer import check_all_gradients, layer_cases
 from volnet.gradients.numerical import VOLUME, LayerCase, away_from_zero
 from volnet.layers import Layer, Parameter, registry
 from volnet.layers.cost import Cost
+from volnet.layers.twin import Module
 from volnet.layers.words import NUMBER, Word
 from volnet.models.summary import summary, summary_rows
 from volnet.viz.diagram import model_volumes
@@ -138,6 +139,13 @@ def test_a_registered_layer_without_a_twin_is_refused_by_name(gain):
         torch_layout(model)
 
 
+def test_a_registered_layer_without_a_convnetjs_form_is_refused_by_name(gain):
+    from volnet.interop import convnetjs_net
+
+    with pytest.raises(ValueError, match=r"^Gain #2 \(initial=2.0\) has no ConvNetJS form"):
+        convnetjs_net(v.build_model("conv3-4 gain2 fc3", input_shape=(1, 6, 6)))
+
+
 def test_a_registered_layer_is_exported_to_onnx(gain):
     onnxruntime = pytest.importorskip("onnxruntime")
     from volnet.interop.onnx_graph import onnx_model
@@ -148,3 +156,40 @@ def test_a_registered_layer_is_exported_to_onnx(gain):
     pixels = np.random.default_rng(0).uniform(0, 255, (2, 1, 6, 6)).astype(np.float32)
     scores = session.run(["scores"], {"pixels": pixels})[0]
     np.testing.assert_allclose(scores, model.forward(pixels / 255), rtol=1e-5, atol=1e-5)
+
+
+class Softsign(Layer):
+    """x / (1 + |x|), elementwise (a layer made for this test, with a PyTorch twin)."""
+
+    word = Word("softsign", "softsign", "softsign", "softsign")
+    elementwise = True
+
+    def _forward(self, x):
+        self.cache = x
+        return x / (1 + np.abs(x))
+
+    def _backward(self, dout):
+        return dout / (1 + np.abs(self.cache)) ** 2
+
+    def torch_modules(self):
+        return [Module("Softsign")]
+
+    @classmethod
+    def gradient_cases(cls):
+        return (LayerCase("softsign", cls, away_from_zero(VOLUME)),)
+
+
+def test_a_registered_layer_with_a_twin_computes_what_its_twin_does(monkeypatch):
+    torch = pytest.importorskip("torch")
+    from volnet.bench.mirror import to_torch
+
+    monkeypatch.setattr(registry, "_LAYER_TYPES", dict(registry._LAYER_TYPES))
+    registry.register(Softsign)
+    model = v.build_model("conv3-4 softsign pool fc3", input_shape=(1, 6, 6)).eval()
+    assert [volume.layers for volume in model_volumes(model)][1] == ["1: conv 3×3, 4 filters, pad 1",
+                                                                     "params (3·3·1 + 1)·4 = 40",
+                                                                     "(unshared: 1,440)", "2: softsign"]
+    x = np.random.default_rng(0).standard_normal((2, 1, 6, 6)).astype(np.float32)
+    with torch.no_grad():
+        theirs = to_torch(model)(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(model.forward(x), theirs, rtol=1e-5, atol=1e-6)

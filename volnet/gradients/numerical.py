@@ -13,7 +13,9 @@ gradient are otherwise swamped by rounding. The two ≈ agree to O(h²) for smoo
 
 The two are compared by the relative error |a − n| / max(|a| + |n|, 1e-8), whose
 maximum over all entries should be ≲ 1e-7 in float64 where the function is smooth near
-the sample points (away from the kinks of ReLU and max pooling).
+the sample points (away from the kinks of ReLU and max pooling): `away_from_zero` and
+`shuffled_ramp` make such inputs, and a `LayerCase` pairs a layer with one (each layer type
+gives its own, volnet.gradients.every_layer checks them all).
 """
 
 from __future__ import annotations

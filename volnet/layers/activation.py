@@ -48,6 +48,9 @@ class ReLU(_Elementwise):
     torch_kind, onnx_op = "ReLU", "Relu"
     word = Word("relu", "relu", "relu", "relu")
 
+    def to_convnetjs(self, net):
+        net.elementwise("relu")
+
 
 @register
 class LeakyReLU(_Elementwise):
@@ -87,6 +90,9 @@ class Sigmoid(_Elementwise):
     torch_kind, onnx_op = "Sigmoid", "Sigmoid"
     word = Word("sigmoid", "sigmoid", "sigmoid", "sigmoid")
 
+    def to_convnetjs(self, net):
+        net.elementwise("sigmoid")
+
 
 @register
 class Tanh(_Elementwise):
@@ -95,3 +101,6 @@ class Tanh(_Elementwise):
     forward_op, backward_op = ops.tanh_forward, ops.tanh_backward
     torch_kind, onnx_op = "Tanh", "Tanh"
     word = Word("tanh", "tanh", "tanh", "tanh")
+
+    def to_convnetjs(self, net):
+        net.elementwise("tanh")

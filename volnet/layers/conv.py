@@ -151,6 +151,9 @@ class Conv2D(Layer):
         return graph.node("Conv", inputs, name, kernel_shape=list(self.window), strides=list(self.strides),
                           pads=[*self.pads, *self.pads], dilations=list(self.dilations), group=self.groups)
 
+    def to_convnetjs(self, net):
+        net.conv(self)
+
     @classmethod
     def gradient_cases(cls):
         return (

@@ -74,6 +74,9 @@ class Dropout(Layer):
         """Nothing: dropout is the identity at inference."""
         return x
 
+    def to_convnetjs(self, net):
+        """Nothing: left out, since ConvNetJS's dropout would scale by the wrong factor at inference."""
+
     @classmethod
     def gradient_cases(cls):
         return (LayerCase("dropout 0.3", lambda: cls(0.3, seed=4), away_from_zero(VOLUME)),)

@@ -104,6 +104,9 @@ class Linear(Layer):
             inputs.append(graph.weight(f"{name}.bias", self.bias.data))
         return graph.node("Gemm", inputs, name, transB=1)
 
+    def to_convnetjs(self, net):
+        net.fc(self)
+
     @classmethod
     def gradient_cases(cls):
         return (LayerCase("linear", lambda: cls(4), away_from_zero((4, 7))),
@@ -135,6 +138,9 @@ class Flatten(Layer):
 
     def to_onnx(self, graph, name, x):
         return graph.node("Flatten", [x], name, axis=1)
+
+    def to_convnetjs(self, net):
+        net.flatten()
 
     @classmethod
     def gradient_cases(cls):

@@ -92,6 +92,9 @@ class BatchNorm(Layer):
         return graph.node("BatchNormalization", inputs, name, epsilon=float(self.eps),
                           momentum=1 - float(self.momentum))
 
+    def to_convnetjs(self, net):
+        net.fold(self)
+
     @classmethod
     def gradient_cases(cls):
         return (LayerCase("batch norm (train), volume", cls, away_from_zero(VOLUME)),

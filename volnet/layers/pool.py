@@ -80,6 +80,9 @@ class MaxPool2D(_Pool2D):
     word = Word("pool", f"pool{COUNT}?", "pool, pool<F> or pool<F>/s<S>", "pool", counts=("window size F",),
                 suffixes=STRIDE_AND_PAD)
 
+    def to_convnetjs(self, net):
+        net.pool(self)
+
     @classmethod
     def gradient_cases(cls):
         # a shuffled ramp: no perturbation of ±2h changes a window's winner

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from volnet.gradients.numerical import LayerCase, VOLUME, away_from_zero
+from volnet.gradients.numerical import VOLUME, LayerCase, away_from_zero
 from volnet.layers.activation import Tanh
 from volnet.layers.base import Layer, format_shape
 from volnet.layers.conv import Conv2D

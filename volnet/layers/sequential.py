@@ -136,6 +136,10 @@ class Sequential(Layer):
             x = graph.layer(layer, f"{name}.{index}" if name else str(index), x)
         return x
 
+    def to_convnetjs(self, net):
+        for layer in self.layers:
+            net.layer(layer)
+
     @classmethod
     def gradient_cases(cls):
         return (LayerCase("sequential", lambda: cls([Conv2D(2, 3, pad=1), Tanh(), AvgPool2D(), Linear(3)]),

@@ -17,7 +17,7 @@ neurons` all come from here.
 
 from __future__ import annotations
 
-from volnet.layers import Layer, Residual
+from volnet.layers import Layer, Sequential
 from volnet.ops.geometry import ReceptiveField2D
 
 
@@ -38,16 +38,19 @@ def layer_path(model: Layer, target: Layer) -> list[Layer]:
     """
     if model is target:
         return [model]
-    before = []
-    steps = model.body.layers if isinstance(model, Residual) else getattr(model, "layers", [])
-    for step in steps:
-        if step is target:
-            return before + [step]
-        if any(inner is target for _, inner in step.named_layers()):
-            return before + layer_path(step, target)
-        before.append(step)
-    if isinstance(model, Residual) and model.projection is not None:
-        return layer_path(model.projection, target)
+
+    def holds(layer):
+        return any(inner is target for _, inner in layer.named_layers())
+
+    if isinstance(model, Sequential):  # a chain: the layers before the one that holds target, then into it
+        before = []
+        for step in model.layers:
+            if holds(step):
+                return before + layer_path(step, target)
+            before.append(step)
+    for _, part in model.summary_parts():  # a block (Layer.summary_parts): into the part that holds target
+        if holds(part):
+            return layer_path(part, target)
     raise ValueError(f"{target.label()} is not a layer of {model.label()}")
 
 

@@ -1,6 +1,6 @@
 """The report behind `volnet gradcheck` (each case itself is tested in tests/layers/test_gradients.py)."""
 
-from volnet.gradients.every_layer import GradientResult, format_results, gradient_name
+from volnet.gradients.every_layer import GradientResult, check_all_gradients, format_results, gradient_name, layer_cases
 
 
 def test_gradient_names_follow_the_notes():
@@ -11,3 +11,9 @@ def test_gradient_names_follow_the_notes():
 def test_the_table_shows_failures():
     table = format_results([GradientResult("tanh", "dx", 3e-2), GradientResult("relu", "dx", 1e-11)])
     assert "FAIL" in table and "1 of 2 gradients pass; 1 FAIL" in table
+
+
+def test_every_case_reaches_the_report():
+    # what `volnet gradcheck` prints covers every layer case and both losses
+    cases = {result.case for result in check_all_gradients()}
+    assert cases >= {case.name for case in layer_cases()} and any("SVM" in c for c in cases)
