@@ -132,7 +132,7 @@ def choose_algorithm(w_shape, dtypes, stride=1, pad=0, dilation=1, groups=1, ope
     return "im2col"
 
 
-_PROCESS_DEFAULT = [AUTO]  # set_default_algorithm's choice, for every thread
+_process_default = AUTO  # set_default_algorithm's choice, for every thread
 _CHOSEN = contextvars.ContextVar("volnet_conv_algorithm", default=None)  # use_algorithm's, in this context
 
 
@@ -144,13 +144,14 @@ def _known(name: str) -> str:
 
 def set_default_algorithm(name: str) -> None:
     """The algorithm that algorithm="auto" means from now on, in every thread ("auto": the policy)."""
-    _PROCESS_DEFAULT[0] = _known(name)
+    global _process_default
+    _process_default = _known(name)
 
 
 def default_algorithm() -> str:
     """What algorithm="auto" means here and now: use_algorithm's choice, else set_default_algorithm's."""
     chosen = _CHOSEN.get()
-    return _PROCESS_DEFAULT[0] if chosen is None else chosen
+    return _process_default if chosen is None else chosen
 
 
 @contextlib.contextmanager
