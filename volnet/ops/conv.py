@@ -46,7 +46,7 @@ from typing import NamedTuple
 
 from volnet.ops import conv_im2col, conv_reference, conv_winograd
 from volnet.ops.conv_reference import conv2d_backward_reference, conv2d_forward_reference
-from volnet.ops.geometry import conv_geometry, pair
+from volnet.ops.geometry import pair
 from volnet.ops.parallel import one_blas_thread
 
 AUTO = "auto"
@@ -125,8 +125,13 @@ def choose_algorithm(w_shape, dtypes, stride=1, pad=0, dilation=1, groups=1, ope
         w_shape: (K, D/G, FH, FW). dtypes: the two operands' dtypes (x and w for the forward).
         operation: "forward", "input_gradient" or "filter_gradient".
     """
-    stride, pad, dilation = pair(stride, "stride"), pair(pad, "pad"), pair(dilation, "dilation")
-    if (w_shape[1] >= WINOGRAD_MIN_DEPTH and winograd_allowed()
+    return _choose(w_shape, dtypes, pair(stride, "stride"), pair(pad, "pad"), pair(dilation, "dilation"), groups,
+                   operation)
+
+
+def _choose(w_shape, dtypes, stride, pad, dilation, groups, operation):
+    """choose_algorithm, given stride, pad and dilation as pairs."""
+    if (len(w_shape) == 4 and w_shape[1] >= WINOGRAD_MIN_DEPTH and winograd_allowed()
             and ALGORITHMS["winograd"].refusal(w_shape, dtypes, stride, pad, dilation, groups, operation) is None):
         return "winograd"
     return "im2col"
@@ -187,7 +192,7 @@ def resolve_algorithm(algorithm, w_shape, dtypes, stride, pad, dilation, groups,
     chosen = default_algorithm()
     if chosen != AUTO and ALGORITHMS[chosen].refusal(w_shape, dtypes, stride, pad, dilation, groups, operation) is None:
         return chosen
-    return choose_algorithm(w_shape, dtypes, stride, pad, dilation, groups, operation)
+    return _choose(w_shape, dtypes, stride, pad, dilation, groups, operation)
 
 
 class ConvCache(NamedTuple):
@@ -211,7 +216,6 @@ def conv2d_forward(x, w, b=None, stride=1, pad=0, dilation=1, groups=1, algorith
         ValueError: shapes that do not fit (the message has the formula with the numbers), an
             unknown algorithm, or one that cannot compute this convolution.
     """
-    conv_geometry(x.shape, w.shape, stride, pad, dilation, groups)  # shapes first, then the algorithm
     name = resolve_algorithm(algorithm, w.shape, (x.dtype, w.dtype), stride, pad, dilation, groups)
     out, saved = ALGORITHMS[name].forward(x, w, b, stride, pad, dilation, groups)
     return out, ConvCache(name, saved)
