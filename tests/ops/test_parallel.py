@@ -1,5 +1,8 @@
 # volnet.ops.parallel, the seam under every fast op: chunks of a batch on worker threads with
 # single-threaded BLAS, held at one thread around each op.
+import os
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -122,3 +125,32 @@ def test_an_error_in_any_chunk_reaches_the_caller_after_every_thread_stopped(fai
     assert len(started) < 20  # no thread started new chunks after the error
     assert not _LOCK.locked() and blas_threads() == threads
     assert map_chunks(lambda i: i * i, list(range(20))) == [i * i for i in range(20)]
+
+
+HELPER_CPU = r'''
+import os, threading
+from volnet.bench.steps import batch, volnet_step
+x, labels = batch((1, 28, 28), batch_size=64)
+step, _ = volnet_step("conv3-32 relu pool conv3-64 relu pool fc128 relu fc10", (1, 28, 28), x, labels)
+step()
+
+def helper_ticks():  # CPU time of the threads Python did not start: OpenBLAS's helpers
+    python = {t.native_id for t in threading.enumerate()} | {os.getpid()}
+    return sum(sum(map(int, open(f"/proc/self/task/{tid}/stat").read().rsplit(")", 1)[1].split()[11:13]))
+               for tid in os.listdir("/proc/self/task") if int(tid) not in python)
+
+before = helper_ticks()
+for _ in range(5):
+    step()
+print((helper_ticks() - before) / os.sysconf("SC_CLK_TCK"))
+'''
+
+
+@pytest.mark.skipif(_openblas() is None or blas_threads() < 2 or not os.path.isdir("/proc/self/task"),
+                    reason="OpenBLAS with 2+ threads, on Linux")
+def test_a_training_step_never_wakes_openblas_helper_threads():
+    # a woken helper spins ≈ 0.1 s of CPU (parallel.py's docstring); every multiply of a step
+    # (forward, loss, backward, Adam) runs inside an op's hold, so the helpers stay asleep.
+    # In a fresh process: PyTorch's threads, if another test started them, are not counted.
+    done = subprocess.run([sys.executable, "-c", HELPER_CPU], capture_output=True, text=True, check=True)
+    assert float(done.stdout.strip().splitlines()[-1]) < 0.05

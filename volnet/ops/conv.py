@@ -46,7 +46,7 @@ from typing import NamedTuple
 
 from volnet.ops import conv_im2col, conv_reference, conv_winograd
 from volnet.ops.conv_reference import conv2d_backward_reference, conv2d_forward_reference
-from volnet.ops.geometry import conv_geometry, pair
+from volnet.ops.geometry import pair
 from volnet.ops.parallel import one_blas_thread
 
 AUTO = "auto"
@@ -125,14 +125,19 @@ def choose_algorithm(w_shape, dtypes, stride=1, pad=0, dilation=1, groups=1, ope
         w_shape: (K, D/G, FH, FW). dtypes: the two operands' dtypes (x and w for the forward).
         operation: "forward", "input_gradient" or "filter_gradient".
     """
-    stride, pad, dilation = pair(stride, "stride"), pair(pad, "pad"), pair(dilation, "dilation")
-    if (w_shape[1] >= WINOGRAD_MIN_DEPTH and winograd_allowed()
+    return _choose(w_shape, dtypes, pair(stride, "stride"), pair(pad, "pad"), pair(dilation, "dilation"), groups,
+                   operation)
+
+
+def _choose(w_shape, dtypes, stride, pad, dilation, groups, operation):
+    """choose_algorithm, given stride, pad and dilation as pairs."""
+    if (len(w_shape) == 4 and w_shape[1] >= WINOGRAD_MIN_DEPTH and winograd_allowed()
             and ALGORITHMS["winograd"].refusal(w_shape, dtypes, stride, pad, dilation, groups, operation) is None):
         return "winograd"
     return "im2col"
 
 
-_PROCESS_DEFAULT = [AUTO]  # set_default_algorithm's choice, for every thread
+_process_default = AUTO  # set_default_algorithm's choice, for every thread
 _CHOSEN = contextvars.ContextVar("volnet_conv_algorithm", default=None)  # use_algorithm's, in this context
 
 
@@ -144,13 +149,14 @@ def _known(name: str) -> str:
 
 def set_default_algorithm(name: str) -> None:
     """The algorithm that algorithm="auto" means from now on, in every thread ("auto": the policy)."""
-    _PROCESS_DEFAULT[0] = _known(name)
+    global _process_default
+    _process_default = _known(name)
 
 
 def default_algorithm() -> str:
     """What algorithm="auto" means here and now: use_algorithm's choice, else set_default_algorithm's."""
     chosen = _CHOSEN.get()
-    return _PROCESS_DEFAULT[0] if chosen is None else chosen
+    return _process_default if chosen is None else chosen
 
 
 @contextlib.contextmanager
@@ -186,7 +192,7 @@ def resolve_algorithm(algorithm, w_shape, dtypes, stride, pad, dilation, groups,
     chosen = default_algorithm()
     if chosen != AUTO and ALGORITHMS[chosen].refusal(w_shape, dtypes, stride, pad, dilation, groups, operation) is None:
         return chosen
-    return choose_algorithm(w_shape, dtypes, stride, pad, dilation, groups, operation)
+    return _choose(w_shape, dtypes, stride, pad, dilation, groups, operation)
 
 
 class ConvCache(NamedTuple):
@@ -210,7 +216,6 @@ def conv2d_forward(x, w, b=None, stride=1, pad=0, dilation=1, groups=1, algorith
         ValueError: shapes that do not fit (the message has the formula with the numbers), an
             unknown algorithm, or one that cannot compute this convolution.
     """
-    conv_geometry(x.shape, w.shape, stride, pad, dilation, groups)  # shapes first, then the algorithm
     name = resolve_algorithm(algorithm, w.shape, (x.dtype, w.dtype), stride, pad, dilation, groups)
     out, saved = ALGORITHMS[name].forward(x, w, b, stride, pad, dilation, groups)
     return out, ConvCache(name, saved)

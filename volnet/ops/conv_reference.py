@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from volnet.ops.geometry import conv_geometry, conv_gradient_geometry, tap_slice
-from volnet.ops.layout import zero_pad
+from volnet.ops.layout import unpad, zero_pad
 
 
 def _receptive_fields(n_examples, w_shape, groups, out_hw, stride, dilation):
@@ -75,7 +75,7 @@ def conv2d_input_gradient_reference(dout, w, input_hw, stride=1, pad=0, dilation
     dx_pad = np.zeros((len(dout), depth, height + 2 * pad_h, width + 2 * pad_w), np.result_type(dout, w))
     for n, k, i, j, field in _receptive_fields(len(dout), w.shape, groups, dout.shape[2:], stride, dilation):
         dx_pad[field] += dout[n, k, i, j] * w[k]
-    return dx_pad[:, :, pad_h:pad_h + height, pad_w:pad_w + width]
+    return unpad(dx_pad, pad, input_hw)
 
 
 def conv2d_filter_gradient_reference(x, dout, filter_hw, stride=1, pad=0, dilation=1, groups=1):

@@ -67,8 +67,8 @@ def refusal(w_shape, dtypes, stride, pad, dilation, groups, operation="forward")
         stride, pad, dilation: (height, width) pairs.
         operation: "forward", "input_gradient" or "filter_gradient".
     """
-    if tuple(w_shape[2:]) != (3, 3):
-        return f"its filters are {w_shape[2]}×{w_shape[3]}, not 3×3"
+    if len(w_shape) != 4 or tuple(w_shape[2:]) != (3, 3):
+        return f"its filters (K, D/G, FH, FW) = {tuple(w_shape)} are not 3×3"
     if tuple(stride) != (1, 1) or tuple(dilation) != (1, 1) or groups != 1:
         return f"it has stride {tuple(stride)}, dilation {tuple(dilation)} and groups={groups}, not 1, 1 and 1"
     first, second = (np.dtype(d) for d in dtypes)

@@ -23,6 +23,12 @@ def zero_pad(x: np.ndarray, pad: tuple[int, int], value: float = 0.0) -> np.ndar
     return np.pad(x, ((0, 0), (0, 0), (pad_h, pad_h), (pad_w, pad_w)), constant_values=value)
 
 
+def unpad(x_pad: np.ndarray, pad: tuple[int, int], hw: tuple[int, int]) -> np.ndarray:
+    """The inverse of zero_pad, without a copy: (N, D, H + 2P_h, W + 2P_w) -> (N, D, H, W)."""
+    (pad_h, pad_w), (height, width) = pad, hw
+    return x_pad[:, :, pad_h:pad_h + height, pad_w:pad_w + width]
+
+
 def is_channel_last(x: np.ndarray) -> bool:
     """Whether an (N, D, H, W) array lies in memory as (N, H, W, D), in order."""
     return x.transpose(0, 2, 3, 1).flags.c_contiguous

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from volnet.ops.geometry import output_size, pair, tap_slice, window_offsets
-from volnet.ops.layout import empty_nhwc, is_channel_last, zero_pad
+from volnet.ops.layout import empty_nhwc, is_channel_last, unpad, unpad_channel_last, zero_pad
 from volnet.ops.parallel import map_batch, one_blas_thread
 
 MODES = ("max", "avg")
@@ -44,10 +44,6 @@ def _geometry(x, window, stride, pad, mode):
     out_hw, window, stride, pad = _check(x, window, stride, pad, mode)
     x_pad = zero_pad(x, pad, value=-np.inf if mode == "max" else 0.0)
     return x_pad, out_hw, window, stride, pad
-
-
-def _unpad(dx_pad, pad, height, width):
-    return dx_pad[:, :, pad[0]:pad[0] + height, pad[1]:pad[1] + width]
 
 
 def pool2d_forward_reference(x, window=2, stride=None, pad=0, mode="max"):
@@ -88,7 +84,7 @@ def pool2d_backward_reference(dout, cache):
                         dx_pad[n, d, rows.start + a, columns.start + c] += dout[n, d, i, j]
                     else:
                         dx_pad[n, d, rows, columns] += dout[n, d, i, j] / (window[0] * window[1])
-    return _unpad(dx_pad, pad, *x.shape[2:])
+    return unpad(dx_pad, pad, x.shape[2:])
 
 
 def _window_slices(window, out_hw, stride):
@@ -184,8 +180,7 @@ def pool2d_backward(dout, cache):
                 chunk_dx[where] += gradient
 
     map_batch(unpool_chunk, n_examples, depth * padded_hw[0] * padded_hw[1])
-    dx = dx_view[:, pad[0]:pad[0] + height, pad[1]:pad[1] + width]
-    return dx.transpose(0, 3, 1, 2)
+    return unpad_channel_last(dx_view, pad, (height, width))
 
 
 def global_avgpool_forward(x):
