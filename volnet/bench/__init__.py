@@ -9,7 +9,7 @@ float32 matrix-multiply peak measured in the same run, so that every speed is al
 fraction of what the machine can do. Peak memory of a training step is measured for each
 framework in a process of its own (volnet.bench.memory). PyTorch is imported here only.
 The header says which algorithm volnet's 3×3 stride-1 layers used: Winograd F(2×2, 3×3)
-when numba is installed (volnet/ops/winograd.py), im2col otherwise; and which BLAS library
+when numba is installed (volnet/ops/conv_winograd.py), im2col otherwise; and which BLAS library
 and kernel NumPy runs, with the thread counts (volnet.bench.machine: an environment that
 forces OpenBLAS's kernel is named, with the command that measures the CPU's own).
 """
@@ -29,7 +29,7 @@ from volnet.bench.memory import measure_in_subprocess
 from volnet.bench.report import table
 from volnet.bench.steps import NETS, step_cases
 from volnet.bench.timing import matmul_peak, median_seconds
-from volnet.ops import winograd
+from volnet.ops import conv
 from volnet.ops.parallel import blas_threads
 
 
@@ -60,7 +60,7 @@ def run_benchmark(quick: bool = False, memory: bool = True, only: str | None = N
                     "numpy": np.__version__, "torch": torch.__version__ if torch else None,
                     "numba": machine.package_version("numba"), "avx512": "avx512f" in machine.cpu_flags()},
         "blas": machine.blas(), "torch_threads": torch.get_num_threads() if torch else None,
-        "winograd": winograd.enabled(), "winograd_min_depth": winograd.MIN_DEPTH,
+        "winograd": conv.winograd_in_use(), "winograd_min_depth": conv.WINOGRAD_MIN_DEPTH,
         "threads": threads, "torch": torch is not None, "quick": quick, "repeats": repeats, "warmup": warmup,
         "load_average": list(os.getloadavg()),
         "matmul_peak_gflops": matmul_peak(repeats=repeats),

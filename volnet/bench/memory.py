@@ -43,7 +43,7 @@ def _reset_peak() -> bool:
 def measure(framework: str, spec: str, input_shape, steps: int = 3) -> dict:
     """Peak extra memory (MiB) of `steps` training steps of `spec` in this process."""
     from volnet.bench.steps import batch, torch_step, volnet_step
-    from volnet.ops import winograd
+    from volnet.ops import conv, conv_winograd
 
     x, labels = batch(input_shape)
     step, model = volnet_step(spec, input_shape, x, labels)
@@ -57,9 +57,9 @@ def measure(framework: str, spec: str, input_shape, steps: int = 3) -> dict:
         step, _ = torch_step(model, x, labels)
         del model
     kernels_kib = 0
-    if framework == "volnet" and winograd.enabled():
+    if framework == "volnet" and conv.winograd_in_use():
         before = _status_kib("VmRSS")
-        winograd.load_kernels(x.dtype)
+        conv_winograd.load_kernels(x.dtype)
         kernels_kib = _status_kib("VmRSS") - before
     baseline = _status_kib("VmRSS")
     reset = _reset_peak()

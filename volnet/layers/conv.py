@@ -48,6 +48,9 @@ class Conv2D(Layer):
             self.pads = pair(pad, "pad", minimum=0)
         if in_depth is not None:
             self._create_parameters((in_depth,), np.random.default_rng())
+        # which conv algorithm to run (volnet.ops.conv: "auto", "reference", "im2col", "winograd"),
+        # and the one the last forward ran
+        self.algorithm, self.last_algorithm = "auto", None
 
     def output_shape(self, input_shape):
         self.expect_rank(input_shape, (3,), "a volume D×H×W (a batch (N, D, H, W))")
@@ -80,7 +83,8 @@ class Conv2D(Layer):
     def forward(self, x):
         x = self.check_input(x)
         out, self.cache = conv2d_forward(x, self.weight.data, self.parameter_data("bias"),
-                                         self.strides, self.pads, self.dilations, self.groups)
+                                         self.strides, self.pads, self.dilations, self.groups, self.algorithm)
+        self.last_algorithm = self.cache.algorithm
         return out
 
     def backward(self, dout, input_gradient=True):

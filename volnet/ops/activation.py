@@ -12,16 +12,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from volnet.ops.parallel import batch_slices, map_chunks
-
-CHUNK_NUMBERS = 1 << 18
+from volnet.ops.parallel import map_batch, one_blas_thread
 
 
-def _rows(x):
-    """Slices of the batch of about CHUNK_NUMBERS numbers each (volnet.ops.parallel)."""
-    return batch_slices(len(x), x[0].size, CHUNK_NUMBERS) if x.ndim > 1 else [slice(None)]
+def _map_rows(body, x):
+    """body(rows) for each chunk of the batch x (volnet.ops.parallel), on all cores."""
+    return map_batch(body, len(x), x[0].size) if x.ndim > 1 else [body(slice(None))]
 
 
+@one_blas_thread
 def relu_forward(x):
     """out = max(0, x) and the mask x > 0, in x's memory layout, a slice of the batch per core:
     the mask is computed from the slice of out while it is still in cache."""
@@ -31,14 +30,15 @@ def relu_forward(x):
         np.maximum(x[rows], 0, out=out[rows])
         np.greater(out[rows], 0, out=positive[rows])
 
-    map_chunks(rectify, _rows(x))
+    _map_rows(rectify, x)
     return out, positive
 
 
+@one_blas_thread
 def relu_backward(dout, positive):
     # a multiply by the boolean mask is one streaming pass, ~7× faster than np.where here
     dx = np.empty_like(dout)
-    map_chunks(lambda rows: np.multiply(dout[rows], positive[rows], out=dx[rows]), _rows(dout))
+    _map_rows(lambda rows: np.multiply(dout[rows], positive[rows], out=dx[rows]), dout)
     return dx
 
 

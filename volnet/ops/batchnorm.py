@@ -22,17 +22,55 @@ them up). In one process it is the identity.
 Memory layout: a volume that is channel-last in memory (every conv's output is, see
 volnet.ops.conv) is handled as the matrix (N·H·W, D) it is, so each pass streams through
 memory in order and the result keeps the layout; any other volume as (N, D, H·W).
-Each pass works on slices of rows of about CHUNK_NUMBERS numbers on all cores
-(volnet.ops.parallel); per-feature sums are then added over the slices in float64.
+Each pass works on slices of rows ("stream" chunks, volnet.ops.parallel) on all cores;
+per-feature sums are then added over the slices in float64.
+
+batchnorm_forward_reference and batchnorm_backward_reference are the formulas above as
+whole-array NumPy, for reading and for checking the fast pair against.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from volnet.ops.parallel import batch_slices, map_chunks
+from volnet.ops.parallel import batch_chunks, map_chunks, one_blas_thread
 
-CHUNK_NUMBERS = 1 << 18
+
+def _axes(x):
+    """The axes a feature's numbers lie along, and the shape a (D,) vector broadcasts as."""
+    return ((0,), (1, -1)) if x.ndim == 2 else ((0, 2, 3), (1, -1, 1, 1))
+
+
+def batchnorm_forward_reference(x, gamma, beta, running_mean, running_var, training=True, momentum=0.1, eps=1e-5):
+    """The module doc's forward, term by term over whole arrays (no chunks, no layouts).
+
+    Same arguments (but one process's whole batch) and result as batchnorm_forward.
+    """
+    axes, shape = _axes(x)
+    if training:
+        mean, var = x.mean(axis=axes), x.var(axis=axes)
+        count = x.size // x.shape[1]
+        running_mean[...] = (1 - momentum) * running_mean + momentum * mean
+        running_var[...] = (1 - momentum) * running_var + momentum * var * count / (count - 1)
+    else:
+        mean, var = running_mean, running_var
+    x_hat = (x - mean.reshape(shape)) / np.sqrt(var.reshape(shape) + eps)
+    out = gamma.reshape(shape) * x_hat + beta.reshape(shape)
+    return out.astype(x.dtype, copy=False), (x_hat, gamma, var, eps, training)
+
+
+def batchnorm_backward_reference(dout, cache):
+    """The module doc's backward: dx = (γ/√(σ² + ε))·(dout − mean(dout) − x̂·mean(dout·x̂)) in
+    training, dout·γ/√(σ² + ε) in inference; returns dx, dgamma (D,), dbeta (D,)."""
+    x_hat, gamma, var, eps, training = cache
+    axes, shape = _axes(dout)
+    dbeta, dgamma = dout.sum(axis=axes), (dout * x_hat).sum(axis=axes)
+    scale = gamma.reshape(shape) / np.sqrt(var.reshape(shape) + eps)
+    if training:
+        dx = scale * (dout - dout.mean(axis=axes, keepdims=True) - x_hat * (dout * x_hat).mean(axis=axes, keepdims=True))
+    else:
+        dx = scale * dout
+    return dx.astype(dout.dtype, copy=False), dgamma.astype(dout.dtype), dbeta.astype(dout.dtype)
 
 
 def _features(x):
@@ -64,8 +102,8 @@ def _per_feature(v, view):
 
 
 def _row_slices(view):
-    """Slices of a _features view's axis 0, each of about CHUNK_NUMBERS numbers."""
-    return batch_slices(len(view), view[0].size, CHUNK_NUMBERS)
+    """Slices of a _features view's axis 0 ("stream" chunks): one cut serves all the passes."""
+    return batch_chunks(len(view), view[0].size)
 
 
 def _feature_sums(function, chunks):
@@ -90,6 +128,7 @@ def _whole_batch(partial):
     return partial
 
 
+@one_blas_thread
 def batchnorm_forward(x, gamma, beta, running_mean, running_var, training=True, momentum=0.1, eps=1e-5,
                       sum_over_batch=_whole_batch):
     """Normalise each feature (depth slice). Updates running_mean/var in place when training.
@@ -140,6 +179,7 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training=True, 
     return _like(out, x), (centered, gamma, inv_std, training, count, sum_over_batch)
 
 
+@one_blas_thread
 def batchnorm_backward(dout, cache):
     """Returns dx (shape and memory layout of the forward's input), dgamma (D,), dbeta (D,).
 

@@ -1,4 +1,4 @@
-"""Convolution, forward and backward: the reference loops and the matrix version, side by side.
+"""Convolution, forward and backward, by a named algorithm: "reference", "im2col" or "winograd".
 
 Shapes (the same letters in every op):
     x    (N, D, H, W)      N volumes of depth D, height H, width W
@@ -15,240 +15,252 @@ Backward, given dout = ∂L/∂out (derived in docs/backprop.md):
     db[k]          = Σ_{n,i,j} dout[n, k, i, j]                  a sum per filter
     dw[k, d, a, c] = Σ_{n,i,j} dout[n, k, i, j] · x_pad[n, d, i·S + a, j·S + c]
                                                                  input correlated with dout
+                                                                 (conv2d_filter_gradient)
     dx_pad[n, d, y, z] = Σ_{k,i,j: y = i·S + a, z = j·S + c} dout[n, k, i, j] · w[k, d, a, c]
                                                                  a "full" convolution of dout
                                                                  with the flipped filters
-Both versions return (out, cache) from forward and (dx, dw, db) from backward.
+                                                                 (conv2d_input_gradient)
+
+The algorithms, each in a module of its own with the same four functions:
+    "reference"  conv_reference.py  the loops above, one output number at a time
+    "im2col"     conv_im2col.py     receptive fields as rows of a matrix, one matrix multiply
+                                    per chunk of the batch (docs/backprop.md's im2col/col2im)
+    "winograd"   conv_winograd.py   F(2×2, 3×3) for 3×3 stride-1 layers, tile transforms by numba
+
+`algorithm="auto"` (the default) takes the process's choice if one is set (use_algorithm,
+set_default_algorithm) and the algorithm can compute the convolution, else the policy,
+choose_algorithm. Every forward's cache names the algorithm that ran (`cache.algorithm`;
+a Conv2D layer shows it as `last_algorithm`), and conv2d_backward runs that algorithm's
+backward. A new algorithm is a module with the four functions, registered with
+register_algorithm (docs/contributing.md).
 """
 
 from __future__ import annotations
 
-import numpy as np
+import contextlib
+import contextvars
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import NamedTuple
 
-from volnet.ops import winograd
-from volnet.ops.geometry import output_size, pair
-from volnet.ops.im2col import (
-    add_window_taps,
-    pad_channel_last,
-    unpad_channel_last,
-    window_view,
-    zero_pad,
-)
-from volnet.ops.parallel import batch_slices, map_chunks
+from volnet.ops import conv_im2col, conv_reference, conv_winograd
+from volnet.ops.conv_reference import conv2d_backward_reference, conv2d_forward_reference
+from volnet.ops.geometry import conv_geometry, pair
 
-
-def _geometry(x, w, stride, pad, dilation, groups):
-    """Check the arguments of a convolution and return its (OH, OW) and normalised pairs."""
-    if x.ndim != 4 or w.ndim != 4:
-        raise ValueError(f"conv2d wants x (N, D, H, W) and w (K, D, F, F), got x {x.shape} and w {w.shape}")
-    stride, pad, dilation = pair(stride, "stride"), pair(pad, "pad"), pair(dilation, "dilation")
-    depth, filters = x.shape[1], w.shape[0]
-    if depth % groups or filters % groups or w.shape[1] * groups != depth:
-        raise ValueError(
-            f"conv2d: input depth {depth} with groups={groups} needs filters of depth {depth}/{groups}; "
-            f"got filters (K, D, F, F) = {w.shape}"
-        )
-    out_hw = tuple(
-        output_size(x.shape[2 + a], w.shape[2 + a], stride[a], pad[a], dilation[a]) for a in (0, 1)
-    )
-    return out_hw, stride, pad, dilation
+AUTO = "auto"
+# From this input depth on, both Winograd's forward pass and its forward + backward beat
+# im2col on every layer measured; thinner layers are mixed (docs/performance.md, item 15).
+WINOGRAD_MIN_DEPTH = 16
 
 
-def _receptive_fields(n_examples, w, groups, out_hw, stride, dilation):
-    """Slide every filter over every example: yields (n, k, i, j, field), where
-    x_pad[field] = x_pad[n, depth slice of filter k's group, rows, columns] is the region
-    that output (n, k, i, j) sees."""
-    filters, group_depth, fh, fw = w.shape
-    (sh, sw), (dh, dw) = stride, dilation
-    for n in range(n_examples):
-        for k in range(filters):
-            group = k // (filters // groups)
-            depth = slice(group * group_depth, (group + 1) * group_depth)
-            for i in range(out_hw[0]):
-                for j in range(out_hw[1]):
-                    rows = slice(i * sh, i * sh + dh * (fh - 1) + 1, dh)
-                    columns = slice(j * sw, j * sw + dw * (fw - 1) + 1, dw)
-                    yield n, k, i, j, (n, depth, rows, columns)
+@dataclass(frozen=True)
+class ConvAlgorithm:
+    """One way to compute a convolution: four functions with the signatures of the reference's.
 
-
-def conv2d_forward_reference(x, w, b=None, stride=1, pad=0, dilation=1, groups=1):
-    """Convolution by plain loops over examples, filters and output positions (see module doc).
-
-    Returns:
-        out (N, K, OH, OW); cache for conv2d_backward_reference.
+    forward(x, w, b=None, stride=1, pad=0, dilation=1, groups=1) -> (out, cache)
+    backward(dout, cache, input_gradient=True) -> (dx or None, dw, db or None)
+    input_gradient(dout, w, input_hw, stride=1, pad=0, dilation=1, groups=1) -> dx
+    filter_gradient(x, dout, filter_hw, stride=1, pad=0, dilation=1, groups=1) -> dw
+    refusal(w_shape, dtypes, stride, pad, dilation, groups, operation) -> why it cannot
+        compute this convolution (a phrase), or None when it can.
     """
-    out_hw, stride, pad, dilation = _geometry(x, w, stride, pad, dilation, groups)
-    x_pad = zero_pad(x, pad)
-    out = np.zeros((x.shape[0], w.shape[0], *out_hw), dtype=np.result_type(x, w))
-    for n, k, i, j, field in _receptive_fields(x.shape[0], w, groups, out_hw, stride, dilation):
-        out[n, k, i, j] = np.sum(x_pad[field] * w[k]) + (0 if b is None else b[k])
-    return out, (x, w, b, stride, pad, dilation, groups)
+
+    name: str
+    forward: Callable
+    backward: Callable
+    input_gradient: Callable
+    filter_gradient: Callable
+    refusal: Callable = lambda w_shape, dtypes, stride, pad, dilation, groups, operation: None
 
 
-def conv2d_backward_reference(dout, cache):
-    """Backward of conv2d_forward_reference: route each dout[n, k, i, j] back through its dot product.
-
-    Returns:
-        dx (N, D, H, W), dw (K, D/G, FH, FW), db (K,) or None when there is no bias.
-    """
-    x, w, b, stride, pad, dilation, groups = cache
-    x_pad = zero_pad(x, pad)
-    dx_pad = np.zeros_like(x_pad)
-    dw = np.zeros_like(w)
-    for n, k, i, j, field in _receptive_fields(x.shape[0], w, groups, dout.shape[2:], stride, dilation):
-        dx_pad[field] += dout[n, k, i, j] * w[k]
-        dw[k] += dout[n, k, i, j] * x_pad[field]
-    height, width = x.shape[2:]
-    dx = dx_pad[:, :, pad[0]:pad[0] + height, pad[1]:pad[1] + width]
-    db = None if b is None else dout.sum(axis=(0, 2, 3))
-    return dx, dw, db
+ALGORITHMS: dict[str, ConvAlgorithm] = {}
 
 
-# The matrix version works on a few images at a time, so that each chunk's im2col matrix
-# (F·F times the chunk's input) stays in cache between being written and being multiplied,
-# and only the padded input, never the whole im2col matrix, is kept for the backward pass.
-CHUNK_NUMBERS = 1 << 19
-# At stride 1, dx is a convolution of dout whose matrix multiply has D_g output columns;
-# below this depth col2im, which moves D_g rather than K numbers per tap, is faster.
-TRANSPOSED_MIN_DEPTH = 16
+def register_algorithm(algorithm: ConvAlgorithm) -> ConvAlgorithm:
+    """Make an algorithm available by its name (to conv2d_forward(..., algorithm=name), the
+    switches and the tests that sweep ALGORITHMS)."""
+    if algorithm.name == AUTO:
+        raise ValueError(f"a conv algorithm cannot be named {AUTO!r}: that name asks the policy to choose")
+    ALGORITHMS[algorithm.name] = algorithm
+    return algorithm
 
 
-def _chunks(n_examples, numbers_per_example):
-    """Slices of the batch, each holding about CHUNK_NUMBERS numbers of im2col matrix (or of
-    output, where that is larger: a 1-deep input has 9 numbers per field and 32 outputs)."""
-    return batch_slices(n_examples, numbers_per_example, CHUNK_NUMBERS)
+register_algorithm(ConvAlgorithm(
+    "reference", conv2d_forward_reference, conv2d_backward_reference,
+    conv_reference.conv2d_input_gradient_reference, conv_reference.conv2d_filter_gradient_reference))
+register_algorithm(ConvAlgorithm(
+    "im2col", conv_im2col.conv2d_forward_im2col, conv_im2col.conv2d_backward_im2col,
+    conv_im2col.conv2d_input_gradient_im2col, conv_im2col.conv2d_filter_gradient_im2col))
+register_algorithm(ConvAlgorithm(
+    "winograd", conv_winograd.conv2d_forward_winograd, conv_winograd.conv2d_backward_winograd,
+    conv_winograd.conv2d_input_gradient_winograd, conv_winograd.conv2d_filter_gradient_winograd,
+    conv_winograd.refusal))
 
 
-def _group_fields(fields, g, group_depth):
-    """The im2col rows of group g: (n·OH·OW, FH·FW·Dg), a copy unless the view is contiguous."""
-    n, oh, ow, fh, fw, _ = fields.shape
-    depth = slice(g * group_depth, (g + 1) * group_depth)
-    return fields[..., depth].reshape(n * oh * ow, fh * fw * group_depth)
+def winograd_allowed() -> bool:
+    """Whether the policy may pick Winograd at all: the environment variable VOLNET_WINOGRAD
+    is not "0" (read at each call, so a process can change it)."""
+    return os.environ.get("VOLNET_WINOGRAD") != "0"
 
 
-def _filter_matrices(w, groups):
-    """Filters (K, Dg, FH, FW) as columns in (fh, fw, d) order: (G, FH·FW·Dg, Kg), one matrix per group."""
-    filters, group_depth, fh, fw = w.shape
-    matrices = w.reshape(groups, filters // groups, group_depth, fh, fw).transpose(0, 3, 4, 2, 1)
-    return matrices.reshape(groups, fh * fw * group_depth, filters // groups)
+def winograd_in_use() -> bool:
+    """Whether the policy gives Winograd the layers it suits here: allowed (winograd_allowed)
+    and numba installed and loading."""
+    return winograd_allowed() and ALGORITHMS["winograd"].refusal((1, 1, 3, 3), ("f4", "f4"), (1, 1), (1, 1),
+                                                                 (1, 1), 1, "forward") is None
 
 
-def _correlate(x_pad, matrices, window, out_hw, stride, dilation, bias=None):
-    """out[n, i, j] = (receptive field of output (i, j) in x_pad) @ matrices + bias, chunk by chunk.
+def choose_algorithm(w_shape, dtypes, stride=1, pad=0, dilation=1, groups=1, operation="forward") -> str:
+    """The policy: which algorithm "auto" runs for a convolution with filters of w_shape.
+
+    "winograd" for 3×3 filters at stride 1, no dilation, one group, inputs at least
+    WINOGRAD_MIN_DEPTH deep, both operands float32 or both float64, where numba loads and
+    VOLNET_WINOGRAD is not 0 (conv_winograd.refusal has the exact rule); "im2col" for every
+    other convolution. (Inside im2col, dx at stride 1 is a convolution of dout or col2im:
+    that choice is the im2col algorithm's own.)
 
     Args:
-        x_pad: (N, Hp, Wp, D), padded and channel-last. matrices: (G, FH·FW·Dg, Kg). bias: (K,) or None.
+        w_shape: (K, D/G, FH, FW). dtypes: the two operands' dtypes (x and w for the forward).
+        operation: "forward", "input_gradient" or "filter_gradient".
+    """
+    stride, pad, dilation = pair(stride, "stride"), pair(pad, "pad"), pair(dilation, "dilation")
+    if (w_shape[1] >= WINOGRAD_MIN_DEPTH and winograd_allowed()
+            and ALGORITHMS["winograd"].refusal(w_shape, dtypes, stride, pad, dilation, groups, operation) is None):
+        return "winograd"
+    return "im2col"
+
+
+_PROCESS_DEFAULT = [AUTO]  # set_default_algorithm's choice, for every thread
+_CHOSEN = contextvars.ContextVar("volnet_conv_algorithm", default=None)  # use_algorithm's, in this context
+
+
+def _known(name: str) -> str:
+    if name != AUTO and name not in ALGORITHMS:
+        raise ValueError(f"unknown conv algorithm {name!r}; known: {', '.join([AUTO, *ALGORITHMS])}")
+    return name
+
+
+def set_default_algorithm(name: str) -> None:
+    """The algorithm that algorithm="auto" means from now on, in every thread ("auto": the policy)."""
+    _PROCESS_DEFAULT[0] = _known(name)
+
+
+def default_algorithm() -> str:
+    """What algorithm="auto" means here and now: use_algorithm's choice, else set_default_algorithm's."""
+    chosen = _CHOSEN.get()
+    return _PROCESS_DEFAULT[0] if chosen is None else chosen
+
+
+@contextlib.contextmanager
+def use_algorithm(name: str):
+    """Inside the block, algorithm="auto" means `name` in this thread (and the code it calls)
+    wherever that algorithm can compute the convolution; the policy decides elsewhere.
+
+    Example:
+        >>> with use_algorithm("im2col"):
+        ...     out, cache = conv2d_forward(x, w)          # doctest: +SKIP
+    """
+    token = _CHOSEN.set(_known(name))
+    try:
+        yield
+    finally:
+        _CHOSEN.reset(token)
+
+
+def resolve_algorithm(algorithm, w_shape, dtypes, stride, pad, dilation, groups, operation="forward") -> str:
+    """The name of the algorithm that runs: an explicit name (after checking that it can
+    compute this convolution), or for "auto" the switch's choice where it can, else the policy.
+
+    Raises:
+        ValueError: an unknown name, or an explicit algorithm that cannot compute this convolution.
+    """
+    stride, pad, dilation = pair(stride, "stride"), pair(pad, "pad"), pair(dilation, "dilation")
+    if _known(algorithm) != AUTO:
+        reason = ALGORITHMS[algorithm].refusal(w_shape, dtypes, stride, pad, dilation, groups, operation)
+        if reason is not None:
+            raise ValueError(f"conv2d algorithm {algorithm!r} cannot compute this convolution: {reason}; "
+                             "use algorithm='im2col' (or 'auto')")
+        return algorithm
+    chosen = default_algorithm()
+    if chosen != AUTO and ALGORITHMS[chosen].refusal(w_shape, dtypes, stride, pad, dilation, groups, operation) is None:
+        return chosen
+    return choose_algorithm(w_shape, dtypes, stride, pad, dilation, groups, operation)
+
+
+class ConvCache(NamedTuple):
+    """What conv2d_forward returns beside out: the name of the algorithm that ran, and what its backward needs."""
+
+    algorithm: str
+    saved: tuple
+
+
+def conv2d_forward(x, w, b=None, stride=1, pad=0, dilation=1, groups=1, algorithm=AUTO):
+    """out (N, K, OH, OW) and the cache for conv2d_backward, by the algorithm named (module doc).
+
+    Args:
+        x: (N, D, H, W). w: (K, D/G, FH, FW). b: (K,) or None. stride, pad, dilation: an int
+            or a (height, width) pair. groups: G. algorithm: "auto" or a name in ALGORITHMS.
     Returns:
-        out: (N, OH, OW, K), K = G·Kg.
+        out (N, K, OH, OW) — with im2col and winograd a view of channel-last memory, which the
+        next layer reads in order; cache, a ConvCache whose .algorithm names what ran.
+    Raises:
+        ValueError: shapes that do not fit (the message has the formula with the numbers), an
+            unknown algorithm, or one that cannot compute this convolution.
     """
-    groups, _, per_group = matrices.shape
-    group_depth = x_pad.shape[3] // groups
-    out = np.empty((x_pad.shape[0], *out_hw, groups * per_group), dtype=np.result_type(x_pad, matrices))
-    fields = window_view(x_pad, window, out_hw, stride, dilation)
-
-    def correlate_chunk(chunk):
-        out_rows = out[chunk].reshape(-1, out.shape[3])
-        for g in range(groups):
-            np.matmul(_group_fields(fields[chunk], g, group_depth), matrices[g],
-                      out=out_rows[:, g * per_group:(g + 1) * per_group])
-        if bias is not None:
-            out_rows += bias  # while the chunk is in cache
-
-    map_chunks(correlate_chunk, _chunks(len(x_pad), max(fields[0].size, out[0].size)))
-    return out
+    conv_geometry(x.shape, w.shape, stride, pad, dilation, groups)  # shapes first, then the algorithm
+    name = resolve_algorithm(algorithm, w.shape, (x.dtype, w.dtype), stride, pad, dilation, groups)
+    out, saved = ALGORITHMS[name].forward(x, w, b, stride, pad, dilation, groups)
+    return out, ConvCache(name, saved)
 
 
-def conv2d_forward(x, w, b=None, stride=1, pad=0, dilation=1, groups=1):
-    """Convolution as im2col + matrix multiply, a chunk of the batch at a time.
+def conv2d_backward(dout, cache: ConvCache, input_gradient=True):
+    """dx (N, D, H, W), dw (K, D/G, FH, FW), db (K,) by the algorithm that ran the forward.
 
-    Filters are laid out as columns in (fh, fw, d) order, W_g (FH·FW·Dg, Kg) per group,
-    and each chunk's rows of im2col multiply them: out_chunk = cols_chunk @ W_g + b.
-    Layers that winograd.suits (3×3, stride 1, at least 16 deep, float32 or float64, numba
-    installed) are
-    computed with Winograd F(2×2, 3×3) instead, forward and backward (winograd.py).
-
-    Same arguments and result as conv2d_forward_reference. The output is returned as a
-    (N, K, OH, OW) view of channel-last memory, which the next layer reads in order.
+    With input_gradient=False dx is None (a net's first layer: nothing uses the gradient of
+    the images); db is None when the forward had no bias.
     """
-    out_hw, stride, pad, dilation = _geometry(x, w, stride, pad, dilation, groups)
-    use_winograd = winograd.suits(x, w, stride, dilation, groups)
-    if use_winograd:
-        out, x_pad = winograd.winograd_forward(x, w, b, pad, out_hw)
-    else:
-        x_pad = pad_channel_last(x, pad)
-        out = _correlate(x_pad, _filter_matrices(w, groups), w.shape[2:], out_hw, stride, dilation, b)
-        out = out.transpose(0, 3, 1, 2)
-    return out, (x.shape, x_pad, w, b is not None, stride, pad, dilation, groups, use_winograd)
+    return ALGORITHMS[cache.algorithm].backward(dout, cache.saved, input_gradient)
 
 
-def _transposed_filters(w, groups):
-    """The filters of the backward convolution: (K, Dg, FH, FW) -> (D, Kg, FH, FW), each
-    rotated by 180°, so that dx = dout correlated with them (at stride 1)."""
-    filters, group_depth, fh, fw = w.shape
-    per_group = filters // groups
-    flipped = w.reshape(groups, per_group, group_depth, fh, fw)[:, :, :, ::-1, ::-1]
-    return flipped.transpose(0, 2, 1, 3, 4).reshape(groups * group_depth, per_group, fh, fw)
+def _check_depths(operation, depth, filters, w_shape, groups):
+    if groups < 1 or depth % groups or filters % groups or (w_shape is not None and
+                                                             (w_shape[0] != filters or w_shape[1] * groups != depth)):
+        raise ValueError(f"{operation}: input depth {depth}, {filters} filters and groups={groups} do not fit"
+                         + ("" if w_shape is None else f" filters (K, D/G, FH, FW) = {tuple(w_shape)}")
+                         + ": K and D must be divisible by G")
 
 
-def conv2d_backward(dout, cache, input_gradient=True):
-    """Backward of conv2d_forward, a chunk of the batch at a time.
+def conv2d_input_gradient(dout, w, input_hw, stride=1, pad=0, dilation=1, groups=1, algorithm=AUTO):
+    """dx (N, D, H, W): the gradient of a convolution's input from dout (N, K, OH, OW) and its
+    filters w (K, D/G, FH, FW) alone — also the forward pass of a transposed convolution.
 
-    With input_gradient=False only dw and db are computed and dx is None (a net's first
-    layer: nothing uses the gradient of the images).
+    input_hw (H, W) may exceed the smallest input that gives OH×OW by up to S − 1 rows and
+    columns (a transposed convolution's output padding): dx is then the gradient of the
+    convolution of an H×W input with its output size rounded down, as PyTorch's; rows and
+    columns that no window reads get 0.
 
-    With a chunk of dout laid out as a matrix (n·OH·OW, K) and the chunk's im2col rows
-    recomputed from the cached padded input:
-        dw_matrix += colsᵀ @ dout                          (FH·FW·D, K)
-    dx is the "full" convolution of dout with the rotated filters (module doc). At stride 1
-    it is computed as one: dout padded by F_eff − 1 − P, correlated with _transposed_filters,
-    the same im2col + matrix multiply as the forward pass. At larger strides each filter
-    offset's (n·OH·OW, D) block of dout @ w[:, :, a, b] is added back where it was read.
+    Raises:
+        ValueError: sizes or depths that do not fit, an unknown algorithm or one that cannot.
     """
-    input_shape, x_pad, w, has_bias, stride, pad, dilation, groups, use_winograd = cache
-    if use_winograd:
-        dx, dw, db = winograd.winograd_backward(dout, x_pad, w, pad, input_shape[2:], input_gradient)
-        return dx, dw, db if has_bias else None
-    n_examples, filters, oh, ow = dout.shape
-    _, group_depth, fh, fw = w.shape
-    per_group = filters // groups
-    spans = [d * (f - 1) + 1 for d, f in zip(dilation, (fh, fw))]
-    full_pad = tuple(span - 1 - p for span, p in zip(spans, pad))
-    transposed = input_gradient and stride == (1, 1) and min(full_pad) >= 0 and group_depth >= TRANSPOSED_MIN_DEPTH
-    # one channel-last copy of dout serves dw, db and dx; padded when dx is a convolution of it
-    border = full_pad if transposed else (0, 0)
-    dout_pad = pad_channel_last(dout, border)
-    dout_nhwc = dout_pad[:, border[0]:border[0] + oh, border[1]:border[1] + ow]
-    fields = window_view(x_pad, (fh, fw), (oh, ow), stride, dilation)
-    chunks = _chunks(n_examples, fields[0].size)
+    input_hw = pair(input_hw, "input_hw")
+    _check_depths("conv2d_input_gradient", w.shape[1] * groups, dout.shape[1], w.shape, groups)
+    name = resolve_algorithm(algorithm, w.shape, (dout.dtype, w.dtype), stride, pad, dilation, groups,
+                             "input_gradient")
+    return ALGORITHMS[name].input_gradient(dout, w, input_hw, stride, pad, dilation, groups)
 
-    def dw_db_chunk(chunk):
-        rows = dout_nhwc[chunk].reshape(-1, filters)
-        dw_part = np.stack([_group_fields(fields[chunk], g, group_depth).T @ rows[:, g * per_group:(g + 1) * per_group]
-                            for g in range(groups)])
-        return dw_part, rows.sum(axis=0)
 
-    parts = map_chunks(dw_db_chunk, chunks)
-    dw_matrices = sum(dw_part for dw_part, _ in parts)
-    dw = dw_matrices.reshape(groups, fh, fw, group_depth, per_group).transpose(0, 4, 3, 1, 2).reshape(w.shape)
-    db = sum(db_part for _, db_part in parts) if has_bias else None
-    if not input_gradient:
-        return None, dw, db
-    if transposed:
-        dx = _correlate(dout_pad, _filter_matrices(_transposed_filters(w, groups), groups),
-                        (fh, fw), input_shape[2:], stride, dilation)
-        return dx.transpose(0, 3, 1, 2), dw, db
-    # (G, FH·FW, Kg, Dg): the filters' taps, one (Kg, Dg) matrix per offset (a, b)
-    taps_weights = w.reshape(groups, per_group, group_depth, fh * fw).transpose(0, 3, 1, 2)
-    dx_pad = np.zeros_like(x_pad)
+def conv2d_filter_gradient(x, dout, filter_hw, stride=1, pad=0, dilation=1, groups=1, algorithm=AUTO):
+    """dw (K, D/G, FH, FW): the gradient of a convolution's filters from its input x (N, D, H, W)
+    and dout (N, K, OH, OW). x may have up to S − 1 more rows and columns than the smallest
+    input that gives OH×OW (see conv2d_input_gradient).
 
-    def dx_chunk(chunk):
-        rows = dout_nhwc[chunk].reshape(-1, filters)
-        count = chunk.stop - chunk.start
-        for g in range(groups):
-            taps = np.matmul(rows[:, g * per_group:(g + 1) * per_group], taps_weights[g])
-            add_window_taps(dx_pad[chunk, :, :, g * group_depth:(g + 1) * group_depth],
-                            taps.reshape(fh, fw, count, oh, ow, group_depth).transpose(2, 3, 4, 0, 1, 5),
-                            stride, dilation)
-
-    map_chunks(dx_chunk, chunks)
-    return unpad_channel_last(dx_pad, pad, input_shape[2:]), dw, db
+    Raises:
+        ValueError: sizes or depths that do not fit, an unknown algorithm or one that cannot.
+    """
+    filter_hw = pair(filter_hw, "filter_hw")
+    _check_depths("conv2d_filter_gradient", x.shape[1], dout.shape[1], None, groups)
+    w_shape = (dout.shape[1], x.shape[1] // groups, *filter_hw)
+    name = resolve_algorithm(algorithm, w_shape, (x.dtype, dout.dtype), stride, pad, dilation, groups,
+                             "filter_gradient")
+    return ALGORITHMS[name].filter_gradient(x, dout, filter_hw, stride, pad, dilation, groups)

@@ -43,6 +43,75 @@ def effective_size(filter_size: int, dilation: int = 1) -> int:
     return dilation * (filter_size - 1) + 1
 
 
+def tap_slice(start: int, step: int, count: int) -> slice:
+    """Every step-th index from start, count of them: slice(start, start + step·(count − 1) + 1, step).
+
+    Along one axis this is both halves of a sliding window: the receptive field of output i
+    is tap_slice(i·S, d, F) (its F taps, d apart), and the inputs that tap a reads for all
+    OW outputs are tap_slice(a·d, S, OW) (one per output, S apart).
+    """
+    return slice(start, start + step * (count - 1) + 1, step)
+
+
+def window_offsets(window, out_hw, stride, dilation=(1, 1)):
+    """For each tap (a, b) of a window, in row-major order: (a, b, rows, columns), the slices
+    of a padded (…, Hp, Wp, …) axis pair that hold, for every output (i, j), the input
+    at (i·S_h + a·d_h, j·S_w + b·d_w). One strided view per tap: how pooling and col2im
+    visit all windows at once."""
+    (fh, fw), (oh, ow), (sh, sw), (dh, dw) = window, out_hw, stride, dilation
+    return [(a, b, tap_slice(a * dh, sh, oh), tap_slice(b * dw, sw, ow)) for a in range(fh) for b in range(fw)]
+
+
+def conv_geometry(x_shape, w_shape, stride, pad, dilation, groups):
+    """Check the shapes of a convolution; return (OH, OW) and stride, pad, dilation as pairs.
+
+    Args:
+        x_shape: (N, D, H, W). w_shape: (K, D/G, FH, FW). stride, pad, dilation: ints or pairs.
+
+    Raises:
+        ValueError: not 4-D, a depth that the groups do not divide, or a window that does
+            not fit (output_size's message).
+    """
+    if len(x_shape) != 4 or len(w_shape) != 4:
+        raise ValueError(f"conv2d wants x (N, D, H, W) and w (K, D, F, F), got x {tuple(x_shape)} and w {tuple(w_shape)}")
+    stride, pad, dilation = pair(stride, "stride"), pair(pad, "pad"), pair(dilation, "dilation")
+    _check_groups(x_shape[1], w_shape, groups)
+    out_hw = tuple(output_size(x_shape[2 + a], w_shape[2 + a], stride[a], pad[a], dilation[a]) for a in (0, 1))
+    return out_hw, stride, pad, dilation
+
+
+def _check_groups(depth, w_shape, groups):
+    filters = w_shape[0]
+    if depth % groups or filters % groups or w_shape[1] * groups != depth:
+        raise ValueError(
+            f"conv2d: input depth {depth} with groups={groups} needs filters of depth {depth}/{groups}; "
+            f"got filters (K, D, F, F) = {tuple(w_shape)}"
+        )
+
+
+def conv_gradient_geometry(operation, input_hw, filter_hw, out_hw, stride, pad, dilation):
+    """Check that a convolution of an input_hw input with filter_hw filters has an out_hw output
+    when its output size is rounded down: (OH − 1)·S + F_eff − 2P ≤ H ≤ that + S − 1. The up
+    to S − 1 rows (columns) more than the smallest such input are where a transposed
+    convolution's output padding goes; windows reach them only through the bottom (right)
+    padding, and rows that no window reads get gradient 0. Returns stride, pad, dilation as pairs.
+
+    Raises:
+        ValueError: naming the operation, the sizes and the rule.
+    """
+    stride, pad, dilation = pair(stride, "stride"), pair(pad, "pad"), pair(dilation, "dilation")
+    for a in (0, 1):
+        span = effective_size(filter_hw[a], dilation[a])
+        least = (out_hw[a] - 1) * stride[a] + span - 2 * pad[a]
+        if not (out_hw[a] >= 1 and max(least, 1) <= input_hw[a] <= least + stride[a] - 1):
+            raise ValueError(
+                f"{operation}: an output {axis_name(a)} of {out_hw[a]} comes from an input {axis_name(a)} "
+                f"(OH − 1)·S + F − 2P = ({out_hw[a]} − 1)·{stride[a]} + {span} − {2 * pad[a]} = {least} "
+                f"to {least + stride[a] - 1} (at most S − 1 more), got {input_hw[a]}"
+            )
+    return stride, pad, dilation
+
+
 def same_padding(filter_size: int, dilation: int = 1) -> int:
     """The padding that keeps W unchanged at stride 1: P = (F_eff − 1)/2 for odd F_eff.
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from volnet.ops.parallel import even_slices, map_chunks, worker_count
+from volnet.ops.parallel import map_split, one_blas_thread
 
 
 SPLIT_MIN_WEIGHTS = 1 << 16
@@ -27,11 +27,12 @@ def _matmul_by_columns(a, b, weights):
     """a @ b, the columns of b (and of the product) shared out over the cores unless the
     layer has fewer than SPLIT_MIN_WEIGHTS weights."""
     out = np.empty((a.shape[0], b.shape[1]), np.result_type(a, b))
-    parts = worker_count() if weights >= SPLIT_MIN_WEIGHTS else 1
-    map_chunks(lambda columns: np.matmul(a, b[:, columns], out=out[:, columns]), even_slices(b.shape[1], parts))
+    map_split(lambda columns: np.matmul(a, b[:, columns], out=out[:, columns]), b.shape[1],
+              None if weights >= SPLIT_MIN_WEIGHTS else 1)
     return out
 
 
+@one_blas_thread
 def linear_forward(x, w, b=None):
     """Returns out (N, D_out) and the cache for linear_backward."""
     x_flat = x.reshape(len(x), -1)
@@ -43,6 +44,7 @@ def linear_forward(x, w, b=None):
     return out, (x_flat, x.shape, w, b is not None)
 
 
+@one_blas_thread
 def linear_backward(dout, cache):
     """Returns dx (shaped like x), dw (D_out, D_in), db (D_out,) or None."""
     x_flat, input_shape, w, has_bias = cache

@@ -19,14 +19,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from volnet.ops.geometry import output_size, pair
-from volnet.ops.im2col import zero_pad
-from volnet.ops.parallel import batch_slices, map_chunks
+from volnet.ops.geometry import output_size, pair, tap_slice, window_offsets
+from volnet.ops.layout import empty_nhwc, is_channel_last, zero_pad
+from volnet.ops.parallel import map_batch, one_blas_thread
 
 MODES = ("max", "avg")
-# The fast version works on slices of the batch of about this many input numbers, on all
-# cores (volnet.ops.parallel): each slice's passes then run while it is in cache.
-CHUNK_NUMBERS = 1 << 18
 
 
 def _check(x, window, stride, pad, mode):
@@ -70,7 +67,7 @@ def pool2d_forward_reference(x, window=2, stride=None, pad=0, mode="max"):
         for d in range(depth):
             for i in range(oh):
                 for j in range(ow):
-                    field = x_pad[n, d, i * stride[0]:i * stride[0] + window[0], j * stride[1]:j * stride[1] + window[1]]
+                    field = x_pad[n, d, tap_slice(i * stride[0], 1, window[0]), tap_slice(j * stride[1], 1, window[1])]
                     out[n, d, i, j] = field.max() if mode == "max" else field.mean()
     return out, (x, window, stride, pad, mode)
 
@@ -85,8 +82,7 @@ def pool2d_backward_reference(dout, cache):
         for d in range(depth):
             for i in range(oh):
                 for j in range(ow):
-                    rows = slice(i * stride[0], i * stride[0] + window[0])
-                    columns = slice(j * stride[1], j * stride[1] + window[1])
+                    rows, columns = tap_slice(i * stride[0], 1, window[0]), tap_slice(j * stride[1], 1, window[1])
                     if mode == "max":
                         a, c = np.unravel_index(np.argmax(x_pad[n, d, rows, columns]), window)
                         dx_pad[n, d, rows.start + a, columns.start + c] += dout[n, d, i, j]
@@ -95,22 +91,13 @@ def pool2d_backward_reference(dout, cache):
     return _unpad(dx_pad, pad, *x.shape[2:])
 
 
-def _empty(shape_nhwc, dtype, channel_last):
-    """An uninitialised (N, H, W, D) array, or an (N, H, W, D) view of (N, D, H, W) memory."""
-    if channel_last:
-        return np.empty(shape_nhwc, dtype)
-    n, height, width, depth = shape_nhwc
-    return np.empty((n, depth, height, width), dtype).transpose(0, 2, 3, 1)
-
-
 def _window_slices(window, out_hw, stride):
     """For each offset (a, b) of the window, in row-major order: the strided slices of an
     (N, Hp, Wp, D) array that pick, for every output (i, j), the input at (i·S_h + a, j·S_w + b)."""
-    (fh, fw), (oh, ow), (sh, sw) = window, out_hw, stride
-    return [(slice(None), slice(a, a + sh * (oh - 1) + 1, sh), slice(b, b + sw * (ow - 1) + 1, sw))
-            for a in range(fh) for b in range(fw)]
+    return [(slice(None), rows, columns) for _, _, rows, columns in window_offsets(window, out_hw, stride)]
 
 
+@one_blas_thread
 def pool2d_forward(x, window=2, stride=None, pad=0, mode="max"):
     """Pooling as FH·FW elementwise passes over strided views of the input: no copy of the fields.
 
@@ -123,15 +110,15 @@ def pool2d_forward(x, window=2, stride=None, pad=0, mode="max"):
     """
     out_hw, window, stride, pad = _check(x, window, stride, pad, mode)
     n_examples, depth, height, width = x.shape
-    channel_last = x.transpose(0, 2, 3, 1).flags.c_contiguous
+    channel_last = is_channel_last(x)
     x_view = x.transpose(0, 2, 3, 1)
     if pad != (0, 0):
-        x_view = _empty((n_examples, height + 2 * pad[0], width + 2 * pad[1], depth), x.dtype, channel_last)
+        x_view = empty_nhwc((n_examples, height + 2 * pad[0], width + 2 * pad[1], depth), x.dtype, channel_last)
         x_view.fill(-np.inf if mode == "max" else 0)
         x_view[:, pad[0]:pad[0] + height, pad[1]:pad[1] + width] = x.transpose(0, 2, 3, 1)
-    out = _empty((n_examples, *out_hw, depth), x.dtype, channel_last)
+    out = empty_nhwc((n_examples, *out_hw, depth), x.dtype, channel_last)
     switch_type = np.uint8 if window[0] * window[1] <= 256 else np.int32
-    switches = _empty(out.shape, switch_type, channel_last) if mode == "max" else None
+    switches = empty_nhwc(out.shape, switch_type, channel_last) if mode == "max" else None
     slices = _window_slices(window, out_hw, stride)
 
     def pool_chunk(part):
@@ -143,17 +130,18 @@ def pool2d_forward(x, window=2, stride=None, pad=0, mode="max"):
         if mode == "avg":
             chunk_out *= x.dtype.type(1 / len(fields))
             return
-        chunk_switches, missed = switches[part], _empty(chunk_out.shape, bool, channel_last)
+        chunk_switches, missed = switches[part], empty_nhwc(chunk_out.shape, bool, channel_last)
         chunk_switches.fill(0)
         for field in reversed(fields[:-1]):
             chunk_switches += 1
             np.not_equal(field, chunk_out, out=missed)
             np.multiply(chunk_switches, missed, out=chunk_switches)
 
-    map_chunks(pool_chunk, batch_slices(n_examples, x[0].size, CHUNK_NUMBERS))
+    map_batch(pool_chunk, n_examples, x[0].size)
     return out.transpose(0, 3, 1, 2), (x.shape, switches, window, stride, pad, mode, channel_last)
 
 
+@one_blas_thread
 def pool2d_backward(dout, cache):
     """Backward of pool2d_forward: one elementwise pass per window offset.
 
@@ -167,7 +155,7 @@ def pool2d_backward(dout, cache):
     out_hw = dout.shape[2:]
     dout_view = dout.transpose(0, 2, 3, 1)
     padded_hw = (height + 2 * pad[0], width + 2 * pad[1])
-    dx_view = _empty((n_examples, *padded_hw, depth), dout.dtype, channel_last)
+    dx_view = empty_nhwc((n_examples, *padded_hw, depth), dout.dtype, channel_last)
     tiled = stride == window and all(o * f == p for o, f, p in zip(out_hw, window, padded_hw))
     slices = _window_slices(window, out_hw, stride)
     share = dout.dtype.type(1 / (window[0] * window[1]))
@@ -175,14 +163,14 @@ def pool2d_backward(dout, cache):
     def unpool_chunk(part):
         gradient = dout_view[part]
         if gradient.flags.c_contiguous != channel_last:  # match the switches' layout: one pass in order
-            gradient = _empty(gradient.shape, dout.dtype, channel_last)
+            gradient = empty_nhwc(gradient.shape, dout.dtype, channel_last)
             gradient[...] = dout_view[part]
         chunk_dx = dx_view[part]
         if not tiled:
             chunk_dx.fill(0)
         if mode == "avg":
             gradient = gradient * share
-        chosen = _empty(gradient.shape, bool, channel_last)
+        chosen = empty_nhwc(gradient.shape, bool, channel_last)
         for index, where in enumerate(slices):
             if mode == "max":
                 np.equal(switches[part], index, out=chosen)
@@ -195,7 +183,7 @@ def pool2d_backward(dout, cache):
             else:
                 chunk_dx[where] += gradient
 
-    map_chunks(unpool_chunk, batch_slices(n_examples, depth * padded_hw[0] * padded_hw[1], CHUNK_NUMBERS))
+    map_batch(unpool_chunk, n_examples, depth * padded_hw[0] * padded_hw[1])
     dx = dx_view[:, pad[0]:pad[0] + height, pad[1]:pad[1] + width]
     return dx.transpose(0, 3, 1, 2)
 

@@ -1,4 +1,4 @@
-"""The four tile transforms of Winograd F(2×2, 3×3), compiled by numba (see winograd.py).
+"""The four tile transforms of Winograd F(2×2, 3×3), compiled by numba (see conv_winograd.py).
 
 Each is a loop over the tiles of a chunk of the batch and, innermost, over the depth axis
 (channel-last memory, so the inner loop walks memory in order and vectorises). They

@@ -32,7 +32,7 @@ from matplotlib.patches import FancyArrowPatch, Rectangle
 from volnet.layers.base import format_shape
 from volnet.ops.conv import conv2d_forward
 from volnet.ops.geometry import output_size
-from volnet.ops.im2col import im2col
+from volnet.ops.conv_im2col import im2col
 from volnet.viz import style
 from volnet.viz.convolution import random_demo_volume
 
