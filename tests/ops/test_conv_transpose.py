@@ -1,20 +1,29 @@
+import functools
 import math
 
 import numpy as np
 import pytest
 import torch
 
-from volnet.ops.conv import conv2d_backward, conv2d_backward_reference, conv2d_forward, conv2d_forward_reference
+from tests.ops.conv_cases import CASES as CONV_CASES
+from tests.ops.conv_cases import case_id
+from volnet.ops.conv import conv2d_backward, conv2d_forward, conv2d_input_gradient
 from volnet.ops.conv_transpose import (
+    conv_transpose2d_backward,
     conv_transpose2d_backward_reference,
+    conv_transpose2d_forward,
     conv_transpose2d_forward_reference,
     transposed_output_size,
 )
+from volnet.ops.geometry import pair
 from volnet.testing import numerical_gradient, rel_error
 
-# every implementation of the transposed convolution: (forward, backward), checked alike
+# every implementation of the transposed convolution: (forward, backward), checked alike: the
+# scatter loops, and the fast version on each convolution algorithm that computes any case
 IMPLEMENTATIONS = {
     "reference": (conv_transpose2d_forward_reference, conv_transpose2d_backward_reference),
+    **{f"fast-{algorithm}": (functools.partial(conv_transpose2d_forward, algorithm=algorithm),
+                             conv_transpose2d_backward) for algorithm in ("auto", "reference", "im2col")},
 }
 
 # (N, D, H, W, K, FH, FW, stride, pad, output_pad, dilation, groups), chosen by hand: the
@@ -34,6 +43,7 @@ CASES = [
     (2, 4, 3, 3, 4, 3, 3, 2, 0, 0, 1, 4),            # depthwise
     (1, 3, 4, 4, 2, 1, 1, 2, 0, 1, 1, 1),            # 1×1 filters spread out by the stride
     (3, 1, 1, 1, 1, 3, 3, 3, 1, 2, 1, 1),            # a single input number: op reaches beyond its copy
+    (2, 16, 4, 5, 8, 3, 3, 1, 1, 0, 1, 1),           # 3×3, stride 1, deep: what "auto" gives Winograd
 ]
 
 
@@ -137,7 +147,7 @@ def test_matches_torch_forward_and_backward(case, dtype, name):
 
 
 @pytest.mark.parametrize("name", IMPLEMENTATIONS)
-@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("case", [case for case in CASES if case[1] < 16])  # the deep case would only add minutes
 def test_gradients_match_centred_differences(case, name):
     forward, backward = IMPLEMENTATIONS[name]
     x, w, b, params = random_case(case, seed=5)
@@ -149,32 +159,61 @@ def test_gradients_match_centred_differences(case, name):
         return math.fsum((forward(x, w, b, **params)[0] * dout).ravel())
 
     for analytic, value in ((dx, x), (dw, w), (db, b)):
-        assert rel_error(analytic, numerical_gradient(loss, value)) < 1e-8
+        # volnet.testing's float64 bound for smooth functions
+        assert rel_error(analytic, numerical_gradient(loss, value)) < 1e-7
 
 
 @pytest.mark.parametrize("name", IMPLEMENTATIONS)
-@pytest.mark.parametrize("case", [case for case in CASES if case[9] == 0] + random_cases(10, 7, output_padding=False))
-def test_forward_is_the_input_gradient_of_conv2d_and_dx_is_conv2d(case, name):
-    # the transposed convolution undoes the shapes of a conv2d with the same filters, stride,
-    # pad and dilation: its forward is that conv's backward to the input, and its dx is that
-    # conv's forward. volnet's conv2d asks (OH + 2P − F)/S to be whole, so output padding,
-    # which fills the remainder, is left out here.
-    forward, backward = IMPLEMENTATIONS[name]
-    x, w, _, params = random_case(case, seed=9)
-    out, cache = forward(x, w, **params)
-    dout = np.random.default_rng(4).standard_normal(out.shape)
-    dx, dw, _ = backward(dout, cache)
-    conv = dict(params)
-    del conv["output_pad"]
-    for conv_forward, conv_backward in ((conv2d_forward_reference, conv2d_backward_reference),
-                                        (conv2d_forward, conv2d_backward)):
-        # a conv2d from the transposed output's shape down to x's, with w as its filters
-        _, conv_cache = conv_forward(dout, w, **conv)
-        conv_dx, conv_dw, _ = conv_backward(x, conv_cache)
-        np.testing.assert_allclose(out, conv_dx, rtol=1e-10, atol=1e-12)
-        np.testing.assert_allclose(dx, conv_forward(dout, w, **conv)[0], rtol=1e-10, atol=1e-12)
-        # and dw is that conv's filter gradient, with x in the place of its dout
-        np.testing.assert_allclose(dw, conv_dw, rtol=1e-10, atol=1e-12)
+@pytest.mark.parametrize("case", CONV_CASES, ids=case_id)
+def test_undoes_the_shapes_of_every_conv_case(case, name):
+    # the transposed convolution with a conv's filters, stride, pad and dilation maps the conv's
+    # output shape back to its input shape: its forward is that conv's input gradient, its dx
+    # that conv's forward and its dw that conv's filter gradient with x in the place of dout.
+    # Output padding gives back the rows the conv's output size rounds away (op < S).
+    n, d, h, w_, k, fh, fw, stride, pad, dilation, groups = case
+    rng = np.random.default_rng(9)
+    filters = rng.standard_normal((k, d // groups, fh, fw))
+    conv_out, _ = conv2d_forward(np.zeros((n, d, h, w_)), filters, None, stride, pad, dilation, groups)
+    x = rng.standard_normal(conv_out.shape)  # the transposed convolution's input: K deep
+    for extra in ((0, 0), tuple(s - 1 for s in pair(stride))):
+        hw = (h + extra[0], w_ + extra[1])
+        forward, backward = IMPLEMENTATIONS[name]
+        out, cache = forward(x, filters, stride=stride, pad=pad, output_pad=extra, dilation=dilation, groups=groups)
+        assert out.shape == (n, d, *hw)
+        np.testing.assert_allclose(out, conv2d_input_gradient(x, filters, hw, stride, pad, dilation, groups),
+                                   rtol=1e-10, atol=1e-12)
+        if extra == (0, 0):
+            dout = rng.standard_normal(out.shape)
+            dx, dw, _ = backward(dout, cache)
+            same_conv_out, conv_cache = conv2d_forward(dout, filters, None, stride, pad, dilation, groups)
+            np.testing.assert_allclose(dx, same_conv_out, rtol=1e-10, atol=1e-12)
+            np.testing.assert_allclose(dw, conv2d_backward(x, conv_cache)[1], rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("case", [case for case in CASES if case[7] == 1 and case[10] == 1 and case[11] == 1
+                                  and case[5] == case[6] == 3])
+def test_fast_version_on_winograd(case):
+    # 3×3, stride 1, undilated, ungrouped: the convolution's Winograd algorithm computes it too
+    pytest.importorskip("numba")
+    forward, backward = IMPLEMENTATIONS["reference"]
+    x, w, b, params = random_case(case, seed=3)
+    out, cache = forward(x, w, b, **params)
+    fast_out, fast_cache = conv_transpose2d_forward(x, w, b, **params, algorithm="winograd")
+    np.testing.assert_allclose(fast_out, out, rtol=1e-10, atol=1e-12)
+    dout = np.random.default_rng(6).standard_normal(out.shape)
+    for fast, reference in zip(conv_transpose2d_backward(dout, fast_cache), backward(dout, cache)):
+        np.testing.assert_allclose(fast, reference, rtol=1e-10, atol=1e-12)
+
+
+def test_fast_backward_without_the_input_gradient():
+    x, w, b, params = random_case(CASES[3], seed=1)
+    out, cache = conv_transpose2d_forward(x, w, b, **params)
+    dout = np.ones_like(out)
+    dx, dw, db = conv_transpose2d_backward(dout, cache, input_gradient=False)
+    assert dx is None
+    reference = conv_transpose2d_backward_reference(dout, cache)
+    np.testing.assert_allclose(dw, reference[1], rtol=1e-10)
+    np.testing.assert_allclose(db, reference[2], rtol=1e-10)
 
 
 def test_output_size_formula():

@@ -1,4 +1,5 @@
-"""Transposed convolution ("deconvolution"), forward and backward: the reference loops.
+"""Transposed convolution ("deconvolution"), forward and backward: the reference loops and the
+fast version built on the convolution's own gradients, side by side.
 
 A convolution gathers: each output number is a filter-weighted sum of one receptive field.
 A transposed convolution scatters: each input number x[n, d, i, j] adds a copy of its
@@ -31,13 +32,22 @@ Backward, given dout (N, K, OH, OW), with dout_full its uncut version (zeros whe
 dx is a plain convolution of dout with the same filters (conv2d_forward with stride S, pad P),
 and dw is that convolution's filter gradient with the roles of input and dout swapped.
 
+The reference (conv_transpose2d_*_reference) runs the scatter loops above. The fast version
+(conv_transpose2d_forward/backward) says the same with the convolution's ops, whichever
+algorithm they run: forward = conv2d_input_gradient of x, dx = conv2d_forward of dout,
+dw = conv2d_filter_gradient with x in the place of the convolution's dout. Both work on the
+uncut output (a convolution with no padding, exact sizes) and `cut`/`uncut` do the P and op.
+
 Forward returns (out, cache); backward returns (dx, dw, db).
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
+from volnet.ops.conv import AUTO, conv2d_filter_gradient, conv2d_forward, conv2d_input_gradient
 from volnet.ops.geometry import effective_size, pair
 
 
@@ -122,6 +132,19 @@ def _reached_size(in_hw, w_shape, stride, dilation):
     return tuple((in_hw[a] - 1) * stride[a] + effective_size(w_shape[2 + a], dilation[a]) for a in (0, 1))
 
 
+class TransposedConvCache(NamedTuple):
+    """What a transposed convolution's forward keeps for its backward (either version's)."""
+
+    x: np.ndarray
+    w: np.ndarray
+    has_bias: bool
+    stride: tuple
+    pad: tuple
+    dilation: tuple
+    groups: int
+    algorithm: str = AUTO  # the convolution algorithm the fast version asks for
+
+
 def _scatter_targets(x_shape, w_shape, groups, stride, dilation):
     """Every input number and where its filters land: yields (n, d, i, j, target), where
     full[target] = full[n, filters of d's group, rows, columns] is the block that
@@ -162,7 +185,7 @@ def conv_transpose2d_forward_reference(x, w, b=None, stride=1, pad=0, output_pad
     out = cut(full, pad, out_hw)
     if b is not None:
         out += b[:, None, None]
-    return out, (x, w, b is not None, stride, pad, dilation, groups)
+    return out, TransposedConvCache(x, w, b is not None, stride, pad, dilation, groups)
 
 
 def conv_transpose2d_backward_reference(dout, cache):
@@ -173,11 +196,56 @@ def conv_transpose2d_backward_reference(dout, cache):
     Returns:
         dx (N, D, H, W), dw (D, K/G, FH, FW), db (K,) or None when there is no bias.
     """
-    x, w, has_bias, stride, pad, dilation, groups = cache
+    x, w, has_bias, stride, pad, dilation, groups, _ = cache
     dout_full = uncut(dout, pad, _reached_size(x.shape[2:], w.shape, stride, dilation))
     dx, dw = np.zeros_like(x, dtype=np.result_type(x, dout)), np.zeros_like(w, dtype=np.result_type(w, dout))
     for n, d, i, j, target in _scatter_targets(x.shape, w.shape, groups, stride, dilation):
         dx[n, d, i, j] = np.sum(dout_full[target] * w[d])
         dw[d] += x[n, d, i, j] * dout_full[target]
+    db = dout.sum(axis=(0, 2, 3)) if has_bias else None
+    return dx, dw, db
+
+
+def conv_transpose2d_forward(x, w, b=None, stride=1, pad=0, output_pad=0, dilation=1, groups=1, algorithm=AUTO):
+    """Transposed convolution as the input gradient of a convolution with the same filters.
+
+    The uncut output is conv2d_input_gradient of x (playing dout) through filters w (playing a
+    convolution's (K, D/G, FH, FW), with K = D) at stride S, dilation dil and no padding; then
+    P rows and columns are cut off each side and op added at the bottom and right (`cut`).
+
+    Args:
+        as conv_transpose2d_forward_reference, and algorithm: the convolution algorithm the
+        convolution's ops run ("auto", "reference", "im2col", "winograd": volnet.ops.conv).
+
+    Returns:
+        out (N, K, OH, OW), OH = (H − 1)·S − 2P + dil·(FH − 1) + op + 1; cache for
+        conv_transpose2d_backward.
+    """
+    out_hw, stride, pad, output_pad, dilation = transposed_geometry(x.shape, w.shape, stride, pad, output_pad,
+                                                                    dilation, groups)
+    full = conv2d_input_gradient(x, w, _reached_size(x.shape[2:], w.shape, stride, dilation), stride, 0, dilation,
+                                 groups, algorithm=algorithm)
+    out = cut(full, pad, out_hw)
+    if b is not None:
+        out += b[:, None, None]
+    return out, TransposedConvCache(x, w, b is not None, stride, pad, dilation, groups, algorithm)
+
+
+def conv_transpose2d_backward(dout, cache: TransposedConvCache, input_gradient=True):
+    """Backward of conv_transpose2d_forward, by the convolution's ops on the uncut dout:
+    dx = conv2d_forward(dout, w) (a plain convolution: each x[n, d, i, j] reads back the block
+    it was scattered onto), dw = conv2d_filter_gradient(dout, x), db = Σ dout.
+
+    With input_gradient=False dx is None (a net's first layer).
+
+    Returns:
+        dx (N, D, H, W) or None, dw (D, K/G, FH, FW), db (K,) or None when there is no bias.
+    """
+    x, w, has_bias, stride, pad, dilation, groups, algorithm = cache
+    dout_full = uncut(dout, pad, _reached_size(x.shape[2:], w.shape, stride, dilation))
+    dx = None
+    if input_gradient:
+        dx, _ = conv2d_forward(dout_full, w, None, stride, 0, dilation, groups, algorithm=algorithm)
+    dw = conv2d_filter_gradient(dout_full, x, w.shape[2:], stride, 0, dilation, groups, algorithm=algorithm)
     db = dout.sum(axis=(0, 2, 3)) if has_bias else None
     return dx, dw, db
