@@ -1,6 +1,6 @@
 """The report behind `volnet gradcheck` (each case itself is tested in tests/layers/test_gradients.py)."""
 
-from volnet.gradcheck import GradientResult, format_results, gradient_name
+from volnet.gradients.every_layer import GradientResult, format_results, gradient_name
 
 
 def test_gradient_names_follow_the_notes():

@@ -2,7 +2,7 @@
 
 A ConvNet is a sequence of layers; each transforms an input volume (N, D, H, W) into an
 output volume through a differentiable function. Every layer has a readable reference op
-and a fast matrix op (volnet.ops), and every backward pass is checked (volnet.testing).
+and a fast matrix op (volnet.ops), and every backward pass is checked (volnet.gradients.numerical).
 """
 
 from volnet.layers import (AvgPool2D, BatchNorm, Conv2D, Dropout, Flatten, GlobalAvgPool2D, Layer, LeakyReLU, Linear,

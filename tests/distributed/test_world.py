@@ -12,7 +12,7 @@ from volnet.data import Augmentation, iterate_batches, load_dataset
 from volnet.distributed import World, connect
 from volnet.distributed.world import LAUNCHER_SIZE_VARIABLES
 from volnet.layers import BatchNorm, Dropout
-from volnet.testing import rel_error
+from volnet.gradients.numerical import rel_error
 
 
 class Rank(World):

@@ -17,7 +17,7 @@ from volnet.data import Dataset
 from volnet.models import build_model, load_model, save_model
 from volnet.ops.conv import conv2d_forward, conv2d_forward_reference
 from volnet.optim import make_optimizer, make_schedule
-from volnet.testing import check_layer_gradients
+from volnet.gradients.numerical import check_layer_gradients
 from volnet.training import Trainer
 from volnet.training.checkpoint import model_generators
 

@@ -44,7 +44,7 @@ def test_counts_agree_with_the_built_parameters():
         model = build_model(name)
         expected = sum(p.data.size for p in model.parameters().values())
         assert summary_totals(model)["parameters"] == expected
-        statistics = sum(p.data.size for name, p in model._walk() if not p.trainable)
+        statistics = sum(buffer.data.size for buffer in model.buffers().values())
         assert summary_totals(model)["running_statistics"] == statistics
 
 

@@ -41,8 +41,3 @@ def random_case(case, seed=0, dtype=np.float64):
     w = rng.standard_normal((k, d // groups, fh, fw)).astype(dtype)
     b = rng.standard_normal(k).astype(dtype)
     return x, w, b, dict(stride=stride, pad=pad, dilation=dilation, groups=groups)
-
-
-def channel_last(array):
-    # the same numbers, laid out (N, H, W, D) in memory, seen as (N, D, H, W): what a net passes between layers
-    return np.ascontiguousarray(array.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)

@@ -10,14 +10,15 @@ import sys
 import numpy as np
 import pytest
 
-from tests.ops.conv_cases import CASES, case_id, channel_last, random_case
+from tests.ops.conv_cases import CASES, case_id, random_case
+from tests.ops.layouts import channel_last
 from volnet.layers import Conv2D
 from volnet.ops import conv
 from volnet.ops.conv import (ALGORITHMS, ConvAlgorithm, choose_algorithm, conv2d_backward, conv2d_backward_reference,
                              conv2d_filter_gradient, conv2d_forward, conv2d_forward_reference, conv2d_input_gradient,
                              register_algorithm, set_default_algorithm, use_algorithm)
 from volnet.ops.geometry import pair
-from volnet.testing import numerical_gradient, rel_error
+from volnet.gradients.numerical import numerical_gradient, rel_error
 
 FAST = [name for name in ALGORITHMS if name != "reference"]
 
@@ -82,32 +83,26 @@ def test_every_algorithm_matches_the_reference_in_any_layout_and_chunking(case, 
         assert_close(fast, ref, name=label)
 
 
+def halves():
+    # (case, algorithm, which half) for every algorithm that can compute that half of the case
+    return [pytest.param(*param.values, half, id=f"{half}-{param.id}")
+            for half in ("input_gradient", "filter_gradient") for param in runs(ALGORITHMS, half)]
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("case, name", runs(ALGORITHMS, "input_gradient"))
-def test_input_gradient_alone_equals_the_backwards_dx(case, name, dtype):
-    if refuses(name, case, dtype, "input_gradient"):
-        pytest.skip(refuses(name, case, dtype, "input_gradient"))
+@pytest.mark.parametrize("case, name, half", halves())
+def test_each_half_of_the_backward_alone_equals_the_backwards(case, name, half, dtype):
+    # conv2d_input_gradient is the backward's dx, conv2d_filter_gradient its dw, from dout alone
     x, w, b, hyper = random_case(case, seed=4, dtype=np.float64)
     out, cache = conv2d_forward_reference(x, w, b, **hyper)
     dout = np.random.default_rng(5).standard_normal(out.shape)
-    dx_ref = conv2d_backward_reference(dout, cache)[0]
-    dx = conv2d_input_gradient(dout.astype(dtype), w.astype(dtype), x.shape[2:], **hyper, algorithm=name)
-    assert dx.dtype == dtype and dx.shape == x.shape
-    assert_close(dx, dx_ref, 1e-10 if dtype == np.float64 else 1e-5)
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("case, name", runs(ALGORITHMS, "filter_gradient"))
-def test_filter_gradient_alone_equals_the_backwards_dw(case, name, dtype):
-    if refuses(name, case, dtype, "filter_gradient"):
-        pytest.skip(refuses(name, case, dtype, "filter_gradient"))
-    x, w, b, hyper = random_case(case, seed=6, dtype=np.float64)
-    out, cache = conv2d_forward_reference(x, w, b, **hyper)
-    dout = np.random.default_rng(7).standard_normal(out.shape)
-    dw_ref = conv2d_backward_reference(dout, cache)[1]
-    dw = conv2d_filter_gradient(x.astype(dtype), dout.astype(dtype), w.shape[2:], **hyper, algorithm=name)
-    assert dw.dtype == dtype and dw.shape == w.shape
-    assert_close(dw, dw_ref, 1e-10 if dtype == np.float64 else 1e-5)
+    dx_ref, dw_ref, _ = conv2d_backward_reference(dout, cache)
+    if half == "input_gradient":
+        got, want = conv2d_input_gradient(dout.astype(dtype), w.astype(dtype), x.shape[2:], **hyper, algorithm=name), dx_ref
+    else:
+        got, want = conv2d_filter_gradient(x.astype(dtype), dout.astype(dtype), w.shape[2:], **hyper, algorithm=name), dw_ref
+    assert got.dtype == dtype and got.shape == want.shape
+    assert_close(got, want, 1e-10 if dtype == np.float64 else 1e-5)
 
 
 def _grown(case, rng):

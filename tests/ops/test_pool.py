@@ -1,6 +1,10 @@
+# Pooling (volnet/ops/pool.py): hand-computed answers, the strided version against the
+# reference loops over sweeps, in both memory layouts and with tiny chunks, and PyTorch.
 import numpy as np
 import pytest
 
+from tests.ops.layouts import LAYOUTS, channel_last
+from volnet.ops.layout import is_channel_last
 from volnet.ops.pool import (global_avgpool_backward, global_avgpool_forward, pool2d_backward,
                              pool2d_backward_reference, pool2d_forward, pool2d_forward_reference)
 
@@ -13,6 +17,7 @@ CASES = [
     (1, 2, 5, 5, 3, 1, 0),       # overlapping windows
     (2, 1, 6, 6, 6, 6, 0),       # one window covers everything
     (3, 2, 6, 8, 2, (2, 3), (1, 0)),
+    (2, 3, 8, 8, 2, 3, 0),       # stride 3: rows 2 and 5 are in no window
 ]
 
 
@@ -58,15 +63,40 @@ def test_ties_go_to_the_first_maximum_in_both_versions():
 
 @pytest.mark.parametrize("mode", ["max", "avg"])
 @pytest.mark.parametrize("case", CASES)
-def test_strided_version_matches_reference(case, mode):
+@pytest.mark.parametrize("x_layout", LAYOUTS, ids=["nchw", "nhwc"])
+@pytest.mark.parametrize("dout_layout", LAYOUTS, ids=["nchw", "nhwc"])
+@pytest.mark.parametrize("chunks", ["measured", "one example"])
+def test_strided_version_matches_reference_in_any_layout_and_chunking(case, mode, x_layout, dout_layout, chunks,
+                                                                      request):
+    if chunks == "one example":
+        request.getfixturevalue("tiny_chunks")
     n, d, h, w, window, stride, pad = case
     x = distinct_values((n, d, h, w))
-    out_fast, cache_fast = pool2d_forward(x, window, stride, pad, mode)
+    x[0, 0, :2, :2] = 1.0  # a tie: the first maximum must get the gradient
+    out_fast, cache_fast = pool2d_forward(x_layout(x), window, stride, pad, mode)
     out_ref, cache_ref = pool2d_forward_reference(x, window, stride, pad, mode)
     np.testing.assert_allclose(out_fast, out_ref, rtol=1e-12)
+    assert is_channel_last(out_fast) == (x_layout is channel_last or d == 1)  # the output keeps x's layout
     dout = np.random.default_rng(1).standard_normal(out_ref.shape)
-    np.testing.assert_allclose(pool2d_backward(dout, cache_fast), pool2d_backward_reference(dout, cache_ref),
+    np.testing.assert_allclose(pool2d_backward(dout_layout(dout), cache_fast), pool2d_backward_reference(dout, cache_ref),
                                rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("mode", ["max", "avg"])
+@pytest.mark.parametrize("case", CASES)
+def test_parity_with_torch(case, mode):
+    # max_pool2d pads with −∞ as volnet does; avg_pool2d counts the zero padding (count_include_pad)
+    torch = pytest.importorskip("torch")
+    n, d, h, w, window, stride, pad = case
+    x = distinct_values((n, d, h, w), seed=2)
+    out, cache = pool2d_forward(x, window, stride, pad, mode)
+    x_torch = torch.from_numpy(x).requires_grad_()
+    pool = torch.nn.functional.max_pool2d if mode == "max" else torch.nn.functional.avg_pool2d
+    theirs = pool(x_torch, window, stride, pad)
+    np.testing.assert_allclose(out, theirs.detach().numpy(), rtol=1e-12)
+    dout = np.random.default_rng(3).standard_normal(out.shape)
+    theirs.backward(torch.from_numpy(dout))
+    np.testing.assert_allclose(pool2d_backward(dout, cache), x_torch.grad.numpy(), rtol=1e-12, atol=1e-14)
 
 
 def test_global_average_pool():
@@ -82,3 +112,4 @@ def test_bad_mode_and_padding_are_clear_errors():
         pool2d_forward(np.zeros((1, 1, 4, 4)), mode="min")
     with pytest.raises(ValueError, match="at most half the window"):
         pool2d_forward(np.zeros((1, 1, 4, 4)), 2, 2, pad=2)
+

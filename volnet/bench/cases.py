@@ -2,17 +2,16 @@
 
 Each case builds a volnet computation and, where PyTorch is available, the same computation
 in torch on the same float32 numbers, and states its floating-point work so that times turn
-into GFLOP/s:
+into GFLOP/s: 2 × the layer's multiply-adds (Layer.cost) per example,
     Conv2D forward   2·N·OH·OW·K·(D/G)·FH·FW     (one multiply and one add per filter tap)
     Linear forward   2·N·D_in·D_out
     forward+backward three times the forward (dx and dw are one matrix multiply each)
-Pooling and batch norm do a few operations per number and are limited by memory, not
-arithmetic, so they get no GFLOP/s.
+for the layers whose work is arithmetic (Layer.compute_bound). Pooling and batch norm do a few
+operations per number and are limited by memory, not arithmetic, so they get no GFLOP/s.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -20,6 +19,7 @@ import numpy as np
 
 from volnet import layers
 from volnet.bench.mirror import to_torch
+from volnet.models.summary import summary_rows
 
 BATCH = 128
 
@@ -97,37 +97,31 @@ def layer_cases(with_torch: bool) -> list[Case]:
     for name, depth, filters, size, stride, pad, hw in CONV_SHAPES:
         layer = layers.Conv2D(filters, size, stride=stride, pad=pad)
         x = rng.standard_normal((BATCH, depth, hw, hw), dtype=np.float32)
-        _, oh, ow = layer.build(x.shape[1:], rng=rng)
-        flops = 2 * BATCH * oh * ow * filters * depth * size * size
-        cases += _layer_cases(f"Conv2D {name}", layer, x, flops, to_torch(layer) if with_torch else None)
+        cases += _layer_cases(f"Conv2D {name}", layer, x, _batch_flops(layer, x.shape[1:], rng),
+                              to_torch(layer) if with_torch else None)
+        for case in cases[-2:]:
+            case.extra["algorithm"] = layer.last_algorithm  # the conv algorithm that ran (volnet.ops.conv)
     others = [
-        ("MaxPool 2×2 S2 32×28×28", layers.MaxPool2D(2), (32, 28, 28), None),
-        ("Linear 3136→128", layers.Linear(128), (3136,), lambda: 2 * BATCH * 3136 * 128),
-        ("BatchNorm 64×16×16", layers.BatchNorm(), (64, 16, 16), None),
+        ("MaxPool 2×2 S2 32×28×28", layers.MaxPool2D(2), (32, 28, 28)),
+        ("Linear 3136→128", layers.Linear(128), (3136,)),
+        ("BatchNorm 64×16×16", layers.BatchNorm(), (64, 16, 16)),
     ]
-    for name, layer, shape, flops in others:
-        layer.build(shape, rng=rng)
+    for name, layer, shape in others:
+        flops = _batch_flops(layer, shape, rng)
         x = rng.standard_normal((BATCH, *shape), dtype=np.float32)
-        cases += _layer_cases(name, layer, x, flops() if flops else None, to_torch(layer) if with_torch else None,
-                              forward_only=False)
+        cases += _layer_cases(name, layer, x, flops, to_torch(layer) if with_torch else None, forward_only=False)
     return cases
 
 
+def _batch_flops(layer, input_shape, rng) -> float | None:
+    """Build the layer for one example of input_shape; the forward work of a batch, or None for a
+    layer whose work is not arithmetic."""
+    output_shape = layer.build(input_shape, rng=rng)
+    return 2.0 * BATCH * layer.cost(input_shape, output_shape).multiply_adds if layer.compute_bound else None
+
+
 def forward_flops(layer, input_shape) -> float:
-    """The forward work for one example of every Conv2D and Linear inside `layer`."""
-    shape = tuple(input_shape)
-    if isinstance(layer, layers.Sequential):
-        total = 0.0
-        for inner in layer.layers:
-            total += forward_flops(inner, shape)
-            shape = inner.output_shape(shape)
-        return total
-    if isinstance(layer, layers.Residual):
-        shortcut = forward_flops(layer.projection, shape) if layer.projection is not None else 0.0
-        return forward_flops(layer.body, shape) + shortcut
-    if isinstance(layer, layers.Conv2D):
-        depth, oh, ow = layer.output_shape(shape)
-        return 2.0 * depth * oh * ow * (shape[0] // layer.groups) * layer.window[0] * layer.window[1]
-    if isinstance(layer, layers.Linear):
-        return 2.0 * math.prod(shape) * layer.units
-    return 0.0
+    """The forward work for one example, 2 × the multiply-adds of every compute-bound layer
+    (Layer.compute_bound: Conv2D, Linear) inside `layer`, as the summary counts them."""
+    rows = summary_rows(layer, input_shape)[1:]
+    return 2.0 * sum(row.multiply_adds for row in rows if row.layer_object.compute_bound)

@@ -1,12 +1,12 @@
 """The same network in PyTorch: a torch.nn copy of a volnet model, weights included.
 
-Each volnet layer maps to the torch.nn modules that compute the same function, laid out as a
-PyTorch user writes them: inside a Sequential the modules stand flat, one after another, and
-the volnet layers that do two things become two modules — Linear flattens a volume itself, so
-a Linear on a volume is nn.Flatten() then nn.Linear (both flatten in (D, H, W) order);
-GlobalAvgPool2D is nn.AdaptiveAvgPool2d(1) then nn.Flatten(). A Residual becomes a
-`ResidualBlock` with the same `body` and `projection`. BatchNorm's gamma and beta are
-PyTorch's weight and bias.
+Each volnet layer says which torch.nn modules compute the same function (Layer.torch_modules,
+a list of volnet.layers.twin.Module), laid out as a PyTorch user writes them: inside a
+Sequential the modules stand flat, one after another, and the volnet layers that do two things
+become two modules — Linear flattens a volume itself, so a Linear on a volume is nn.Flatten()
+then nn.Linear (both flatten in (D, H, W) order); GlobalAvgPool2D is nn.AdaptiveAvgPool2d(1)
+then nn.Flatten(). A Residual becomes a `ResidualBlock` with the same `body` and `projection`.
+BatchNorm's gamma and beta are PyTorch's weight and bias.
 
 `torch_layout` says which modules, as names and arguments, without importing torch, so
 that `torch_state_dict` gives a model's arrays under the names the twin's state_dict uses
@@ -18,70 +18,12 @@ against volnet; the interop tests check that the two compute the same scores.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from volnet import layers
-
-# volnet parameter name -> torch.nn parameter or buffer name
-_WEIGHT_AND_BIAS = {"weight": "weight", "bias": "bias"}
-_BATCHNORM = {"gamma": "weight", "beta": "bias", "running_mean": "running_mean", "running_var": "running_var"}
-BATCHES_TRACKED = "num_batches_tracked"  # a buffer of PyTorch's batch norm that volnet does not keep
-
-
-@dataclass(frozen=True)
-class Module:
-    """One torch.nn module of the twin: its class in torch.nn, its constructor arguments, and
-    for the module that holds a volnet layer's arrays, which volnet name is which torch name."""
-
-    kind: str
-    arguments: dict = field(default_factory=dict)
-    names: dict = field(default_factory=dict)
-
-
-def _has_bias(layer) -> bool:
-    return layer.parameter_data("bias") is not None
-
-
-def _conv(layer):
-    return [Module("Conv2d", dict(in_channels=layer.in_depth, out_channels=layer.filters, kernel_size=layer.window,
-                                  stride=layer.strides, padding=layer.pads, dilation=layer.dilations,
-                                  groups=layer.groups, bias=_has_bias(layer)), _WEIGHT_AND_BIAS)]
-
-
-def _linear(layer):
-    linear = Module("Linear", dict(in_features=layer.in_features, out_features=layer.units, bias=_has_bias(layer)),
-                    _WEIGHT_AND_BIAS)
-    return [Module("Flatten"), linear] if len(layer.input_shape) > 1 else [linear]
-
-
-def _batchnorm(layer):
-    kind = "BatchNorm2d" if len(layer.input_shape) == 3 else "BatchNorm1d"
-    names = {**_BATCHNORM, BATCHES_TRACKED: BATCHES_TRACKED}
-    return [Module(kind, dict(num_features=len(layer.gamma.data), eps=layer.eps, momentum=layer.momentum), names)]
-
-
-def _pool(kind, **extra):
-    return lambda layer: [Module(kind, dict(kernel_size=layer.window, stride=layer.strides, padding=layer.pads,
-                                            **extra))]
-
-
-# each volnet layer type -> the modules of its twin (Sequential and Residual are composite)
-_MODULES = {
-    layers.Conv2D: _conv,
-    layers.Linear: _linear,
-    layers.BatchNorm: _batchnorm,
-    layers.ReLU: lambda layer: [Module("ReLU")],
-    layers.LeakyReLU: lambda layer: [Module("LeakyReLU", {"negative_slope": layer.slope})],
-    layers.Sigmoid: lambda layer: [Module("Sigmoid")],
-    layers.Tanh: lambda layer: [Module("Tanh")],
-    layers.MaxPool2D: _pool("MaxPool2d"),
-    layers.AvgPool2D: _pool("AvgPool2d", count_include_pad=True),  # volnet counts the padding as zeros
-    layers.GlobalAvgPool2D: lambda layer: [Module("AdaptiveAvgPool2d", {"output_size": 1}), Module("Flatten")],
-    layers.Dropout: lambda layer: [Module("Dropout", {"p": layer.rate})],
-    layers.Flatten: lambda layer: [Module("Flatten")],
-}
+from volnet.layers.registry import layer_types
+from volnet.layers.twin import BATCHES_TRACKED, Module
 
 
 def torch_layout(layer):
@@ -102,13 +44,13 @@ def torch_layout(layer):
     if isinstance(layer, layers.Residual):
         projection = None if layer.projection is None else torch_layout(layer.projection)
         return ("Residual", torch_layout(layer.body), projection)
-    maker = next((make for kind, make in _MODULES.items() if type(layer) is kind), None)
-    if maker is None:
+    if layer.torch_modules is None:
+        twins = sorted(name for name, kind in layer_types().items() if kind.torch_modules is not None)
         raise TypeError(f"{layer.label()} has no PyTorch counterpart in volnet (layers with one: "
-                        f"{', '.join(sorted(kind.__name__ for kind in _MODULES))}, Sequential, Residual)")
+                        f"{', '.join(twins)}, Sequential, Residual)")
     if not layer.built:
         raise ValueError(f"{layer.label()} is not built; build the model (model.build(input_shape)) first")
-    modules = maker(layer)
+    modules = layer.torch_modules()
     return modules[0] if len(modules) == 1 else modules
 
 

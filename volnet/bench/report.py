@@ -24,7 +24,8 @@ def table(results: dict) -> str:
             f"Winograd F(2×2, 3×3), numba {results['machine']['numba']}. GFLOP/s count direct convolution's "
             "2·N·OH·OW·K·D·F² operations; Winograd does 2.25× fewer multiplies, so its rate can pass the peak."
             if results["winograd"]
-            else "im2col (Winograd needs numba: pip install numba; or VOLNET_WINOGRAD=0 was set)"),
+            else "im2col (Winograd needs numba: pip install numba; or VOLNET_WINOGRAD=0 was set)")
+        + " Each Conv2D row names the algorithm that ran (volnet.ops.conv).",
         "",
         "| case | volnet ms | PyTorch ms | volnet/PyTorch | volnet GFLOP/s (% peak) | PyTorch GFLOP/s (% peak) | agree |",
         "|---|---:|---:|---:|---:|---:|---:|",
@@ -35,7 +36,8 @@ def table(results: dict) -> str:
             value = row[key]
             speeds.append("—" if value is None else f"{value:.0f} ({100 * value / peak:.0f}%)")
         agree = "—" if row["agreement"] is None else f"{row['agreement']:.0e}"
-        lines.append(f"| {row['name']} | {_number(row['volnet_ms'])} | {_number(row['torch_ms'])} | "
+        name = row["name"] if row.get("algorithm") is None else f"{row['name']} ({row['algorithm']})"
+        lines.append(f"| {name} | {_number(row['volnet_ms'])} | {_number(row['torch_ms'])} | "
                      f"{_number(row['ratio'], 2)} | {speeds[0]} | {speeds[1]} | {agree} |")
     if results.get("memory"):
         lines += ["", "| training step, peak memory | volnet MiB | PyTorch MiB | volnet/PyTorch |", "|---|---:|---:|---:|"]

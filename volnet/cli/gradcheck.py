@@ -18,7 +18,7 @@ def register(subparsers):
 
 
 def run(args) -> int:
-    from volnet.gradcheck import check_all_gradients, format_results
+    from volnet.gradients.every_layer import check_all_gradients, format_results
 
     check_flags(args, seed=AT_LEAST_0)
     results = check_all_gradients(seed=args.seed)

@@ -9,7 +9,7 @@ The exported graph (opset OPSET, built with the `onnx` package: pip install "vol
 
 N is a dynamic dimension ("N"); D, H, W are fixed. The metadata holds the class names
 ("class_names", JSON) and the normalisation ("normalization", JSON). Nodes and weights are
-named after the volnet layers ("3.body.0" ...).
+named after the volnet layers ("3.body.0" ...). Each layer adds its own nodes (Layer.to_onnx):
 
     volnet            ONNX
     Conv2D            Conv (pads [P_h, P_w, P_h, P_w], strides, dilations, group)
@@ -41,8 +41,9 @@ import json
 import numpy as np
 
 from volnet.files import write_atomically
-from volnet.layers import (AvgPool2D, BatchNorm, Conv2D, Dropout, Flatten, GlobalAvgPool2D, LeakyReLU, Linear,
-                           MaxPool2D, ReLU, Residual, Sequential, Sigmoid, Tanh)
+from volnet.layers import (AvgPool2D, BatchNorm, Conv2D, Flatten, GlobalAvgPool2D, LeakyReLU, Linear, MaxPool2D,
+                           ReLU, Residual, Sequential, Sigmoid, Tanh)
+from volnet.layers.registry import layer_types
 from volnet.limits import load_json
 
 OPSET = 17
@@ -62,92 +63,34 @@ def _onnx():
 # -- export -------------------------------------------------------------------------------------
 
 class _Graph:
-    """The nodes and weights of a graph under construction."""
+    """The nodes and weights of a graph under construction: what a layer's to_onnx(graph, name, x)
+    is given, to add its weights and nodes (and, for a layer made of layers, theirs)."""
 
     def __init__(self, onnx):
         self.onnx, self.nodes, self.weights = onnx, [], []
 
     def weight(self, name: str, array) -> str:
+        """Add a float32 initializer; returns its name."""
         self.weights.append(self.onnx.numpy_helper.from_array(np.asarray(array, dtype=np.float32), name))
         return name
 
     def node(self, op: str, inputs: list[str], name: str, output: str | None = None, **attributes) -> str:
+        """Add a node of the default domain; returns the name of its output value."""
         output = output or name
         self.nodes.append(self.onnx.helper.make_node(op, inputs, [output], name=name, **attributes))
         return output
 
+    def layer(self, layer, name: str, x: str) -> str:
+        """Add the nodes of a layer (Layer.to_onnx) fed the value x; returns its output value.
 
-def _conv(graph, layer, name, x):
-    inputs = [x, graph.weight(f"{name}.weight", layer.weight.data)]
-    if layer.parameter_data("bias") is not None:
-        inputs.append(graph.weight(f"{name}.bias", layer.bias.data))
-    return graph.node("Conv", inputs, name, kernel_shape=list(layer.window), strides=list(layer.strides),
-                      pads=[*layer.pads, *layer.pads], dilations=list(layer.dilations), group=layer.groups)
-
-
-def _pool(op, **extra):
-    def export(graph, layer, name, x):
-        return graph.node(op, [x], name, kernel_shape=list(layer.window), strides=list(layer.strides),
-                          pads=[*layer.pads, *layer.pads], **extra)
-    return export
-
-
-def _global_avgpool(graph, layer, name, x):
-    return graph.node("Flatten", [graph.node("GlobalAveragePool", [x], f"{name}.pool")], name, axis=1)
-
-
-def _linear(graph, layer, name, x):
-    if len(layer.input_shape) > 1:
-        x = graph.node("Flatten", [x], f"{name}.flatten", axis=1)
-    inputs = [x, graph.weight(f"{name}.weight", layer.weight.data)]
-    if layer.parameter_data("bias") is not None:
-        inputs.append(graph.weight(f"{name}.bias", layer.bias.data))
-    return graph.node("Gemm", inputs, name, transB=1)
-
-
-def _batchnorm(graph, layer, name, x):
-    inputs = [x] + [graph.weight(f"{name}.{part}", getattr(layer, part).data)
-                    for part in ("gamma", "beta", "running_mean", "running_var")]
-    return graph.node("BatchNormalization", inputs, name, epsilon=float(layer.eps), momentum=1 - float(layer.momentum))
-
-
-def _residual(graph, layer, name, x):
-    body = _export(graph, layer.body, f"{name}.body", x)
-    shortcut = x if layer.projection is None else _export(graph, layer.projection, f"{name}.projection", x)
-    return graph.node("Add", [body, shortcut], name)
-
-
-def _sequential(graph, layer, name, x):
-    for index, child in enumerate(layer.layers):
-        x = _export(graph, child, f"{name}.{index}" if name else str(index), x)
-    return x
-
-
-# each volnet layer type -> (graph, layer, node name, input value) -> output value
-_EXPORTS = {
-    Sequential: _sequential,
-    Residual: _residual,
-    Conv2D: _conv,
-    MaxPool2D: _pool("MaxPool"),
-    AvgPool2D: _pool("AveragePool", count_include_pad=1),
-    GlobalAvgPool2D: _global_avgpool,
-    Linear: _linear,
-    Flatten: lambda graph, layer, name, x: graph.node("Flatten", [x], name, axis=1),
-    BatchNorm: _batchnorm,
-    ReLU: lambda graph, layer, name, x: graph.node("Relu", [x], name),
-    LeakyReLU: lambda graph, layer, name, x: graph.node("LeakyRelu", [x], name, alpha=float(layer.slope)),
-    Sigmoid: lambda graph, layer, name, x: graph.node("Sigmoid", [x], name),
-    Tanh: lambda graph, layer, name, x: graph.node("Tanh", [x], name),
-    Dropout: lambda graph, layer, name, x: x,
-}
-
-
-def _export(graph, layer, name, x) -> str:
-    export = _EXPORTS.get(type(layer))
-    if export is None:
-        raise TypeError(f"{layer.label()} cannot be expressed in ONNX by volnet; the layers that can are "
-                        f"{', '.join(sorted(kind.__name__ for kind in _EXPORTS))}")
-    return export(graph, layer, name, x)
+        Raises:
+            TypeError: a layer with no ONNX form (named, with the layer types that have one).
+        """
+        if layer.to_onnx is None:
+            exportable = sorted(name for name, kind in layer_types().items() if kind.to_onnx is not None)
+            raise TypeError(f"{layer.label()} cannot be expressed in ONNX by volnet; the layers that can are "
+                            f"{', '.join(exportable)}")
+        return layer.to_onnx(self, name, x)
 
 
 def onnx_model(model, normalization=None, class_names=None):
@@ -179,7 +122,7 @@ def onnx_model(model, normalization=None, class_names=None):
                    "normalization.sub")
     x = graph.node("Div", [x, graph.weight("normalization.std", 255 * std.reshape(1, depth, 1, 1))],
                    "normalization.div")
-    scores = _export(graph, model, "", x)
+    scores = graph.layer(model, "", x)
     graph.node("Identity", [scores], "scores", output=SCORES)
     graph.node("Softmax", [SCORES], "softmax", output=PROBABILITIES, axis=1)
     float32 = onnx.TensorProto.FLOAT

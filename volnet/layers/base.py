@@ -1,23 +1,30 @@
-"""What every layer shares: parameters with gradients, shape checks, mode, naming.
+"""What every layer shares: parameters with gradients, shape checks, mode, naming, and the
+protocol through which a layer says what it is.
 
 A layer transforms a batch of volumes (N, D, H, W) — or of vectors (N, D) — into another
 through a differentiable function. It holds:
 - its hyperparameters, as attributes named like its constructor arguments;
 - its learnable arrays as `Parameter`s (`.data` and `.grad`), found by walking attributes,
   so optimizers, savers and the summary see every layer the same way; running statistics
-  are Parameters with trainable=False: saved with the model, never trained;
+  are `Buffer`s: saved with the model, never trained, no gradient;
 - `input_shape`, the shape of one example, once built. Layers build themselves from the
   first input they see, or from `build(input_shape)` when a model infers shapes.
+
+What a layer *is* — its architecture word, its saved configuration, its cost, its description
+in the summary and the diagram, its PyTorch twin, its gradient-check cases and its ONNX form —
+it answers itself (the "what the layer is" methods of `Layer`), so that the modules which need
+it (volnet.models, volnet.viz.diagram, volnet.bench, volnet.gradients, volnet.interop) ask
+the layer instead of testing its type. docs/contributing.md ("Add a layer") lists them.
 """
 
 from __future__ import annotations
 
-import functools
 import inspect
+import math
 
 import numpy as np
 
-from volnet.ops.parallel import one_blas_thread
+from volnet.layers.cost import Cost
 
 DEFAULT_DTYPE = np.dtype(np.float32)
 
@@ -25,13 +32,23 @@ DEFAULT_DTYPE = np.dtype(np.float32)
 class Parameter:
     """A learnable array (`data`) and the gradient of the loss with respect to it (`grad`)."""
 
-    def __init__(self, data: np.ndarray, trainable: bool = True):
+    def __init__(self, data: np.ndarray):
         self.data = data
-        self.trainable = trainable
-        self.grad = np.zeros_like(data) if trainable else None
+        self.grad = np.zeros_like(data)
 
     def __repr__(self):
-        return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype}{'' if self.trainable else ', trainable=False'})"
+        return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype})"
+
+
+class Buffer:
+    """An array saved with the model that is never trained and has no gradient (`data`):
+    batch norm's running statistics, as PyTorch's register_buffer."""
+
+    def __init__(self, data: np.ndarray):
+        self.data = data
+
+    def __repr__(self):
+        return f"Buffer(shape={self.data.shape}, dtype={self.data.dtype})"
 
 
 def format_shape(shape) -> str:
@@ -43,54 +60,42 @@ def format_shape(shape) -> str:
     return "×".join(str(s) for s in shape)
 
 
-def _recording_output_shape(forward):
-    """Wrap a layer's forward so that it remembers the shape of the batch it returns."""
-
-    @functools.wraps(forward)
-    def recorded(self, x, *args, **kwargs):
-        with one_blas_thread:
-            out = forward(self, x, *args, **kwargs)
-        self.last_output_shape = out.shape
-        if getattr(self, "recording", False):
-            self.recorded_output = out
-        return out
-
-    return recorded
-
-
-def _checking_dout(backward):
-    """Wrap a layer's backward so that dout must have the shape of the last forward's output."""
-
-    @functools.wraps(backward)
-    def checked(self, dout, *args, **kwargs):
-        if getattr(dout, "shape", None) != self.last_output_shape:
-            self._reject_dout(dout)
-        if getattr(self, "recording", False):
-            self.recorded_gradient = dout
-        with one_blas_thread:
-            return backward(self, dout, *args, **kwargs)
-
-    return checked
-
-
 class Layer:
-    """Base class: subclasses define output_shape, forward and backward, and may define
-    _create_parameters (called once by build).
+    """Base class of every layer.
 
-    Every subclass's forward and backward are wrapped once, when the class is defined:
-    forward records the shape of the batch it returns (`last_output_shape`), and backward
-    first checks that dout has exactly that shape — one tuple comparison per call — so a
-    wrong dout gives an error naming the layer rather than a broadcasting traceback or, worse,
-    a silently wrong gradient. Both run with NumPy's OpenBLAS held at one thread
-    (volnet.ops.parallel.one_blas_thread): the ops spread their work over the cores themselves.
+    The computation. A subclass defines `output_shape` (unless it keeps the shape), `_forward(x)`
+    and `_backward(dout)`, and may define `_create_parameters` (called once by build) and
+    `_backward_parameters(dout)` (the parameters' gradients without dx). The public `forward(x)`
+    checks x once (`check_input`: type, dtype, shape; builds on first use), calls `_forward`
+    and records the shape of the batch it returns (`last_output_shape`); `backward(dout)` first
+    checks that dout has exactly that shape — one tuple comparison per call — so a wrong dout
+    gives an error naming the layer rather than a broadcasting traceback or, worse, a silently
+    wrong gradient; then it calls `_backward`.
+
+    What the layer is (each has a default that suits a layer without parameters that keeps
+    its input's shape; see docs/contributing.md):
+        word, from_word       its architecture-string word (volnet.layers.words.Word) and
+                              how a parsed word makes the layer
+        config, input_arguments, spec, from_spec
+                              what a saved model stores of it and how it is rebuilt
+        cost, sharing         parameters, multiply-adds, activation memory, statistics;
+                              a conv layer's parameter sharing
+        summary_name, summary_parts, describe, elementwise, diagram_shortcut
+                              its row in the summary (and the rows nested under it), its
+                              words in the model diagram, whether it draws a box there
+        compute_bound         whether the benchmark turns its multiply-adds into GFLOP/s
+        gradient_cases        its cases for the numerical gradient check
+        torch_modules         its PyTorch twin (None: it has none)
+        to_onnx               its ONNX nodes (None: ONNX export refuses it)
+    A class joins with @volnet.layers.registry.register.
     """
 
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        if "forward" in vars(cls):
-            cls.forward = _recording_output_shape(cls.forward)
-        if "backward" in vars(cls):
-            cls.backward = _checking_dout(cls.backward)
+    word = None  # a volnet.layers.words.Word, for a layer an architecture string can name
+    input_arguments: tuple[str, ...] = ()  # constructor arguments that fix the input shape (in_depth)
+    elementwise = False  # keeps the volume it is given: the diagram writes it on an arrow, not as a box
+    compute_bound = False  # its work is arithmetic, not memory traffic (conv, fully connected)
+    torch_modules = None  # def torch_modules(self) -> list[volnet.layers.twin.Module], for a built layer
+    to_onnx = None  # def to_onnx(self, graph, name: str, x: str) -> str, the name of its output value
 
     def __init__(self):
         self.training = True
@@ -118,7 +123,7 @@ class Layer:
     def _changed_config(self) -> dict:
         defaults = {n: p.default for n, p in inspect.signature(type(self).__init__).parameters.items()}
         return {k: v for k, v in self.config().items()
-                if k not in ("in_depth", "in_features") and defaults.get(k, inspect.Parameter.empty) != v}
+                if k not in self.input_arguments and defaults.get(k, inspect.Parameter.empty) != v}
 
     def label(self) -> str:
         """How messages name the layer: e.g. "Conv2D #2 (filters=64, size=5, stride=2)"."""
@@ -196,21 +201,54 @@ class Layer:
 
     # -- computation ------------------------------------------------------------------------
     def forward(self, x: np.ndarray) -> np.ndarray:
-        """The output batch (N, ...) for an input batch x (N, ...); keeps what backward needs."""
-        raise NotImplementedError
+        """The output batch (N, ...) for an input batch x (N, ...); keeps what backward needs.
+
+        Raises:
+            TypeError, ValueError: x is not a floating-point array of a shape the layer takes
+                (check_input; the message names the layer).
+        """
+        out = self._forward(self.check_input(x))
+        self.last_output_shape = out.shape
+        if self.recording:
+            self.recorded_output = out
+        return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         """dx (the input's shape) for dout, the gradient of the loss with respect to the last
-        forward's output (its shape); adds the parameters' gradients onto their .grad."""
-        raise NotImplementedError
+        forward's output (its shape); adds the parameters' gradients onto their .grad.
+
+        Raises:
+            RuntimeError, TypeError, ValueError: see _reject_dout.
+        """
+        self._check_dout(dout)
+        return self._backward(dout)
 
     def backward_parameters(self, dout: np.ndarray):
         """Only the parameters' gradients for dout, no dx: for a net's first layer, whose dx
-        (the gradient of the images) nobody uses. Layers that can skip computing dx override it."""
-        self.backward(dout)
+        (the gradient of the images) nobody uses. Checks dout as backward does."""
+        self._check_dout(dout)
+        self._backward_parameters(dout)
+
+    def _forward(self, x: np.ndarray) -> np.ndarray:
+        """The computation of forward, for a checked x of the layer's dtype."""
+        raise NotImplementedError(f"{type(self).__name__} defines no _forward")
+
+    def _backward(self, dout: np.ndarray) -> np.ndarray:
+        """The computation of backward, for a dout of the last output's shape."""
+        raise NotImplementedError(f"{type(self).__name__} defines no _backward")
+
+    def _backward_parameters(self, dout: np.ndarray):
+        """Layers that can skip computing dx override this."""
+        self._backward(dout)
+
+    def _check_dout(self, dout):
+        if getattr(dout, "shape", None) != self.last_output_shape:
+            self._reject_dout(dout)
+        if self.recording:
+            self.recorded_gradient = dout
 
     def _reject_dout(self, dout):
-        """Raise the error for a dout that backward cannot take (see the class docstring).
+        """Raise the error for a dout that backward cannot take.
 
         Raises:
             RuntimeError: forward has not run yet, so there is no output to differentiate.
@@ -267,16 +305,24 @@ class Layer:
                 layer.recorded_output = layer.recorded_gradient = None
         return self
 
-    def _walk(self, prefix=""):
-        for name, value in vars(self).items():
-            if isinstance(value, Parameter):
-                yield prefix + name, value
-        for name, child in self.children():
-            yield from child._walk(prefix + name + ".")
+    def generators(self) -> dict[str, np.random.Generator]:
+        """Every random generator held by this layer or the layers inside it (dropout's), by
+        dotted name, e.g. {"7.rng": ...} for a Dropout at position 7 of a Sequential."""
+        return {f"{prefix}.{name}" if prefix else name: value for prefix, layer in self.named_layers()
+                for name, value in vars(layer).items() if isinstance(value, np.random.Generator)}
+
+    def _arrays(self) -> dict[str, Parameter | Buffer]:
+        """Every Parameter and Buffer of this layer and the layers inside it, by dotted name."""
+        return {f"{prefix}.{name}" if prefix else name: value for prefix, layer in self.named_layers()
+                for name, value in vars(layer).items() if isinstance(value, (Parameter, Buffer))}
 
     def parameters(self) -> dict[str, Parameter]:
-        """The trainable Parameters of this layer and the layers inside it, by dotted name."""
-        return {name: p for name, p in self._walk() if p.trainable}
+        """The Parameters (trained) of this layer and the layers inside it, by dotted name."""
+        return {name: p for name, p in self._arrays().items() if isinstance(p, Parameter)}
+
+    def buffers(self) -> dict[str, Buffer]:
+        """The Buffers (saved, not trained: running statistics) of this layer and those inside it."""
+        return {name: b for name, b in self._arrays().items() if isinstance(b, Buffer)}
 
     @property
     def params(self) -> dict[str, np.ndarray]:
@@ -287,12 +333,12 @@ class Layer:
         return {name: p.grad for name, p in self.parameters().items()}
 
     def state(self) -> dict[str, np.ndarray]:
-        """Every array that defines the layer: parameters and running statistics."""
-        return {name: p.data for name, p in self._walk()}
+        """Every array that defines the layer: parameters and buffers (running statistics)."""
+        return {name: p.data for name, p in self._arrays().items()}
 
     def load_state(self, state: dict[str, np.ndarray]):
         """Copy arrays in by name; names and shapes must match exactly."""
-        own = dict(self._walk())
+        own = self._arrays()
         missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
         if missing or unexpected:
             raise ValueError(f"state does not match {self.label()}: missing {missing}, unexpected {unexpected}")
@@ -307,35 +353,98 @@ class Layer:
             p.grad[...] = 0
 
     def to(self, dtype) -> "Layer":
-        """Cast every parameter and running statistic (and later inputs) to dtype."""
-        self.dtype = np.dtype(dtype)
-        for _, child in self.children():
-            child.to(dtype)
-        for p in vars(self).values():
-            if not isinstance(p, Parameter):
-                continue
+        """Cast every parameter (and its gradient) and buffer, here and inside, and later inputs, to dtype."""
+        for _, layer in self.named_layers():
+            layer.dtype = np.dtype(dtype)
+        for p in self._arrays().values():
             p.data = p.data.astype(dtype)
-            if p.trainable:
+            if isinstance(p, Parameter):
                 p.grad = p.grad.astype(dtype)
         return self
 
     def train(self, mode: bool = True) -> "Layer":
         """Switch training (True) or inference (False) mode, here and in the layers inside."""
-        self.training = mode
-        for _, child in self.children():
-            child.train(mode)
+        for _, layer in self.named_layers():
+            layer.training = mode
         return self
 
     def eval(self) -> "Layer":
         return self.train(False)
 
     def parameter_data(self, name):
-        """The array of an optional Parameter (e.g. a bias), or None when it is switched off."""
+        """The array of a Parameter or Buffer by name, or None when it is switched off (bias=False)."""
         value = getattr(self, name)
-        return value.data if isinstance(value, Parameter) else None
+        return value.data if isinstance(value, (Parameter, Buffer)) else None
 
     def _accumulate(self, **grads):
         """Add freshly computed gradients onto the Parameters' .grad."""
         for name, value in grads.items():
             if value is not None:
                 getattr(self, name).grad += value
+
+    # -- what the layer is: the protocol the summary, saving, diagram, bench, gradient check and
+    #    exporters ask (docs/contributing.md, "Add a layer") ---------------------------------------
+    @classmethod
+    def from_word(cls, numbers: tuple, options: dict, rng: np.random.Generator | None) -> "Layer":
+        """The layer an architecture-string word stands for.
+
+        Args:
+            numbers: the groups of `word.pattern` matched in the head, as strings (None when absent).
+            options: the parsed suffixes (volnet.layers.words.parse_suffixes), e.g. {"s": 2, "nobias": True}.
+            rng: seeds layers that draw random numbers (None: unseeded).
+
+        By default the layer with its default settings, for a word of neither numbers nor suffixes.
+        """
+        return cls()
+
+    def spec(self, spec_of) -> dict:
+        """What a saved model stores of this layer besides its type (volnet.models.serialize):
+        {"config": self.config()}; a layer made of layers gives theirs through spec_of(layer)."""
+        return {"config": self.config()}
+
+    @classmethod
+    def from_spec(cls, spec: dict, layer_of) -> "Layer":
+        """The unbuilt layer that spec (from `spec`) describes; layer_of(spec) rebuilds a layer inside.
+        The input_arguments are left out: they would create the weights at once, before the
+        memory budget is checked; building fixes them from the input shape.
+
+        Raises:
+            KeyError, TypeError: a malformed spec (the caller names it).
+        """
+        config = spec["config"]
+        if not isinstance(config, dict):
+            raise TypeError("'config' must be a dict")
+        return cls(**{key: value for key, value in config.items() if key not in cls.input_arguments})
+
+    def cost(self, input_shape, output_shape) -> Cost:
+        """What one example costs this layer (volnet.layers.cost.Cost; conventions in
+        volnet.models.summary). By default: its built parameters, unknown multiply-adds, its output."""
+        own = [value for value in vars(self).values() if isinstance(value, Parameter)]
+        return Cost(sum(p.data.size for p in own), None, math.prod(output_shape))
+
+    def sharing(self, input_shape, output_shape):
+        """A conv layer's volnet.layers.cost.ParameterSharing for one input volume; None for other layers."""
+        return None
+
+    def summary_name(self) -> str:
+        """The layer column of its summary row: repr(self)."""
+        return repr(self)
+
+    def summary_parts(self) -> list[tuple[str, "Layer"]]:
+        """Layers whose rows the summary nests under this one's, each fed this layer's input,
+        with what their number adds to this one's (a residual block: its body "" and its shortcut
+        ".shortcut"); [] for a layer of no parts."""
+        return []
+
+    def describe(self) -> str:
+        """A short name in the notes' words, for the model diagram: "conv 3×3, 32 filters"."""
+        return type(self).__name__.lower()
+
+    def diagram_shortcut(self) -> str | None:
+        """What the skip connection over its box does ("identity", a projection's words), or None."""
+        return None
+
+    @classmethod
+    def gradient_cases(cls) -> tuple:
+        """The volnet.gradients.numerical.LayerCase(s) that check this layer type's gradients."""
+        return ()

@@ -3,13 +3,21 @@ the input zero-padded by P. Output volume: OW = (W − F + 2P)/S + 1 (same for O
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from volnet.gradients.numerical import VOLUME, LayerCase, away_from_zero
 from volnet.layers.base import Layer, Parameter
+from volnet.layers.cost import Cost, ParameterSharing
+from volnet.layers.registry import register
+from volnet.layers.twin import WEIGHT_AND_BIAS, Module
+from volnet.layers.words import COUNT, NO_BIAS, Word
 from volnet.ops.conv import conv2d_backward, conv2d_forward
 from volnet.ops.geometry import pair, same_padding, window_output_shape
 
 
+@register
 class Conv2D(Layer):
     """A convolutional layer.
 
@@ -31,6 +39,12 @@ class Conv2D(Layer):
         >>> conv.forward(np.zeros((2, 3, 32, 32), np.float32)).shape
         (2, 8, 32, 32)
     """
+
+    word = Word("conv", f"conv{COUNT}-{COUNT}", "conv<F>-<K>, e.g. conv3-64", "conv3-32",
+                counts=("filter size F", "number of filters K"),
+                suffixes={"s": "stride", "p": "pad", "d": "dilation", "g": "groups", **NO_BIAS})
+    input_arguments = ("in_depth",)
+    compute_bound = True
 
     def __init__(self, filters: int, size=3, stride=1, pad=0, bias: bool = True, dilation=1, groups: int = 1,
                  in_depth: int | None = None):
@@ -80,17 +94,70 @@ class Conv2D(Layer):
             self.bias = Parameter(np.zeros(self.filters, dtype=self.dtype))
         self.in_depth = depth
 
-    def forward(self, x):
-        x = self.check_input(x)
+    def _forward(self, x):
         out, self.cache = conv2d_forward(x, self.weight.data, self.parameter_data("bias"),
                                          self.strides, self.pads, self.dilations, self.groups, self.algorithm)
         self.last_algorithm = self.cache.algorithm
         return out
 
-    def backward(self, dout, input_gradient=True):
+    def _backward(self, dout, input_gradient=True):
         dx, dw, db = conv2d_backward(dout, self.cache, input_gradient)
         self._accumulate(weight=dw, bias=db)
         return dx
 
-    def backward_parameters(self, dout):
-        self.backward(dout, input_gradient=False)
+    def _backward_parameters(self, dout):
+        self._backward(dout, input_gradient=False)
+
+    # -- what the layer is ---------------------------------------------------------------------
+    @classmethod
+    def from_word(cls, numbers, options, rng):
+        """conv<F>-<K>: K filters of F×F, stride 1, pad "same"; /s /p /d /g /nobias."""
+        size, filters = int(numbers[0]), int(numbers[1])
+        return cls(filters, size, stride=options.get("s", 1), pad=options.get("p", "same"),
+                   bias=not options.get("nobias", False), dilation=options.get("d", 1), groups=options.get("g", 1))
+
+    def cost(self, input_shape, output_shape):
+        """K·(D/G)·FH·FW weights (+ K biases); each output number is one filter's dot product,
+        FH·FW·D/G multiply-adds."""
+        (fh, fw), depth = self.window, input_shape[0]
+        weights = self.filters * depth // self.groups * fh * fw
+        outputs = math.prod(output_shape)
+        return Cost(weights + (self.filters if self.bias else 0), outputs * fh * fw * depth // self.groups, outputs)
+
+    def sharing(self, input_shape, output_shape):
+        return ParameterSharing(tuple(self.window), input_shape[0] // self.groups, self.filters, bool(self.bias),
+                                math.prod(output_shape[1:]), math.prod(input_shape), math.prod(output_shape))
+
+    def describe(self):
+        (fh, fw), (sh, sw), (ph, pw) = self.window, self.strides, self.pads
+        text = f"conv {fh}×{fw}, {self.filters} filters"
+        if (sh, sw) != (1, 1):
+            text += f", stride {sh if sh == sw else (sh, sw)}"
+        if (ph, pw) != (0, 0):
+            text += f", pad {ph if ph == pw else (ph, pw)}"
+        return text
+
+    def torch_modules(self):
+        return [Module("Conv2d", dict(in_channels=self.in_depth, out_channels=self.filters, kernel_size=self.window,
+                                      stride=self.strides, padding=self.pads, dilation=self.dilations,
+                                      groups=self.groups, bias=self.parameter_data("bias") is not None),
+                       WEIGHT_AND_BIAS)]
+
+    def to_onnx(self, graph, name, x):
+        """Conv with pads [P_h, P_w, P_h, P_w], strides, dilations, group."""
+        inputs = [x, graph.weight(f"{name}.weight", self.weight.data)]
+        if self.parameter_data("bias") is not None:
+            inputs.append(graph.weight(f"{name}.bias", self.bias.data))
+        return graph.node("Conv", inputs, name, kernel_shape=list(self.window), strides=list(self.strides),
+                          pads=[*self.pads, *self.pads], dilations=list(self.dilations), group=self.groups)
+
+    @classmethod
+    def gradient_cases(cls):
+        return (
+            LayerCase("conv 3×3 pad 1", lambda: cls(4, 3, pad=1), away_from_zero(VOLUME)),
+            LayerCase("conv 3×2 stride (2,1) pad (1,0)", lambda: cls(2, (3, 2), stride=(2, 1), pad=(1, 0)),
+                      away_from_zero((2, 3, 7, 6))),
+            LayerCase("conv stride 2 pad 2", lambda: cls(3, 5, stride=2, pad=2), away_from_zero((2, 2, 7, 7))),
+            LayerCase("conv dilated", lambda: cls(2, 3, pad="same", dilation=2), away_from_zero(VOLUME)),
+            LayerCase("conv depthwise", lambda: cls(3, 3, pad=1, groups=3, bias=False), away_from_zero(VOLUME)),
+        )

@@ -6,9 +6,16 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from volnet.gradients.numerical import VOLUME, LayerCase, away_from_zero
+from volnet.layers.activation import Tanh
 from volnet.layers.base import Layer, format_shape
+from volnet.layers.conv import Conv2D
+from volnet.layers.linear import Linear
+from volnet.layers.pool import AvgPool2D
+from volnet.layers.registry import register
 
 
+@register
 class Sequential(Layer):
     """Layers applied in order; backward runs them in reverse.
 
@@ -87,8 +94,7 @@ class Sequential(Layer):
             shape = layer.build(shape, dtype=self.dtype, rng=rng)
         return shape
 
-    def forward(self, x):
-        x = self.check_input(x)
+    def _forward(self, x):
         for layer in self.layers:
             x = layer.forward(x)
         return x
@@ -97,14 +103,43 @@ class Sequential(Layer):
         """dx for dout, through every layer in reverse; with input_gradient=False the first
         layer computes only its parameters' gradients and None is returned (training does
         this: nobody uses the gradient of the images)."""
+        if input_gradient:
+            return super().backward(dout)
+        self.backward_parameters(dout)
+        return None
+
+    def _backward(self, dout):
+        for layer in reversed(self.layers):
+            dout = layer.backward(dout)
+        return dout
+
+    def _backward_parameters(self, dout):
         if not self.layers:
-            return dout
+            return
         for layer in reversed(self.layers[1:]):
             dout = layer.backward(dout)
-        if input_gradient:
-            return self.layers[0].backward(dout)
         self.layers[0].backward_parameters(dout)
-        return None
+
+    # -- what the layer is ---------------------------------------------------------------------
+    def spec(self, spec_of):
+        return {"layers": [spec_of(layer) for layer in self.layers]}
+
+    @classmethod
+    def from_spec(cls, spec, layer_of):
+        if not isinstance(spec["layers"], list):
+            raise TypeError("'layers' must be a list")
+        return cls([layer_of(layer) for layer in spec["layers"]])
+
+    def to_onnx(self, graph, name, x):
+        """Each layer's nodes in turn, named "0", "1", ... (inside a block "3.body.0", ...)."""
+        for index, layer in enumerate(self.layers):
+            x = graph.layer(layer, f"{name}.{index}" if name else str(index), x)
+        return x
+
+    @classmethod
+    def gradient_cases(cls):
+        return (LayerCase("sequential", lambda: cls([Conv2D(2, 3, pad=1), Tanh(), AvgPool2D(), Linear(3)]),
+                          away_from_zero(VOLUME)),)
 
     def __len__(self):
         return len(self.layers)

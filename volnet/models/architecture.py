@@ -30,6 +30,8 @@ Words (F, K, N, S, P, d, G are whole numbers; p and slope are decimals):
                      activations; lrelu's slope defaults to 0.01 (lrelu0.1).
     bn               BatchNorm (of vectors or, per depth slice, of volumes).
     dropout<p>       Dropout with rate p, e.g. dropout0.5; plain "dropout" means 0.5.
+    ...              the word of any other registered layer type (its Layer.word, a
+                     volnet.layers.words.Word; its from_word makes the layer).
     [ ... ]*N        the items inside, N times over, with fresh layers each time; nests.
     res[ ... ]       Residual: out = body(x) + shortcut(x), the body being the items inside.
                      The shortcut is the identity when the body keeps the volume's shape;
@@ -62,17 +64,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from volnet.layers import (AvgPool2D, BatchNorm, Conv2D, Dropout, Flatten, GlobalAvgPool2D, Layer, LeakyReLU, Linear,
-                           MaxPool2D, ReLU, Residual, Sequential, Sigmoid, Tanh, format_shape)
+from volnet.layers import BatchNorm, Conv2D, Layer, Linear, Residual, Sequential, format_shape
+from volnet.layers.registry import word_types
 from volnet.limits import MAX_LAYERS, MAX_NESTING, MAX_NUMBER_DIGITS, MAX_REPETITIONS
 from volnet.models.budget import check_model_memory
 from volnet.models.presets import PRESETS, get_preset
 from volnet.ops.geometry import output_size
 
 _TOKEN = re.compile(r"res\[|\[|\]|\*(?:\s*\d+)?|[^\s\[\]*]+", re.IGNORECASE)
-_SUFFIX = re.compile(r"([a-z]+)(\d*)")
-_COUNT = r"(\d+)"  # a whole number, ≥ 1 (checked by _word, to say so)
-_NUMBER = r"(\d+(?:\.\d*)?|\.\d+)"
 _SHOWN = 40  # characters shown on each side of the word an error points at, in a long string
 
 
@@ -110,70 +109,8 @@ def _pointed(text: str, start: int, length: int, message: str, hint: str = "") -
 
 
 # -- words ------------------------------------------------------------------------------------
-
-def _suffixes(word: str, allowed: dict[str, str]) -> dict[str, int | bool]:
-    """Parse "/s2/p0/nobias" into {"s": 2, "p": 0, "nobias": True}; `allowed` maps each
-    suffix to its meaning, for the error message."""
-    found = {}
-    for part in word.split("/")[1:]:
-        match = _SUFFIX.fullmatch(part)
-        key = match.group(1) if match else part
-        if key not in allowed or (key == "nobias") != (match.group(2) == ""):
-            choices = ", ".join(f"/{k}{'' if k == 'nobias' else '<n>'} ({meaning})" for k, meaning in allowed.items())
-            raise ValueError(f"'/{part}' is not a suffix of '{word.split('/')[0]}'; it takes {choices or 'none'}")
-        if key in found:
-            raise ValueError(f"suffix '/{key}' is given twice")
-        found[key] = True if key == "nobias" else int(match.group(2))
-        if found[key] == 0 and key != "p":
-            raise ValueError(f"the {allowed[key]} in '/{part}' must be at least 1")
-    return found
-
-
-_CONV_SUFFIXES = {"s": "stride", "p": "pad", "d": "dilation", "g": "groups", "nobias": "no bias"}
-_POOL_SUFFIXES = {"s": "stride", "p": "pad"}
-
-
-def _conv(head, options, rng):
-    size, filters = int(head.group(1)), int(head.group(2))
-    return Conv2D(filters, size, stride=options.get("s", 1), pad=options.get("p", "same"),
-                  bias=not options.get("nobias", False), dilation=options.get("d", 1), groups=options.get("g", 1))
-
-
-def _pool(kind):
-    def make(head, options, rng):
-        size = int(head.group(1) or 2)
-        return kind(size, stride=options.get("s"), pad=options.get("p", 0))
-    return make
-
-
-def _dropout(head, options, rng):
-    seed = None if rng is None else int(rng.integers(2**31))
-    return Dropout(float(head.group(1) or 0.5), seed=seed)
-
-
-# name -> (pattern of the part before any "/", suffixes it takes, the form for messages, maker)
-_WORDS = {
-    "conv": (f"conv{_COUNT}-{_COUNT}", _CONV_SUFFIXES, "conv<F>-<K>, e.g. conv3-64", _conv),
-    "pool": (f"pool{_COUNT}?", _POOL_SUFFIXES, "pool, pool<F> or pool<F>/s<S>", _pool(MaxPool2D)),
-    "avgpool": (f"avgpool{_COUNT}?", _POOL_SUFFIXES, "avgpool, avgpool<F> or avgpool<F>/s<S>", _pool(AvgPool2D)),
-    "gap": ("gap", {}, "gap", lambda head, options, rng: GlobalAvgPool2D()),
-    "fc": (f"fc{_COUNT}", {"nobias": "no bias"}, "fc<N>, e.g. fc10",
-           lambda head, options, rng: Linear(int(head.group(1)), bias=not options.get("nobias", False))),
-    "flatten": ("flatten", {}, "flatten", lambda head, options, rng: Flatten()),
-    "relu": ("relu", {}, "relu", lambda head, options, rng: ReLU()),
-    "lrelu": (f"lrelu{_NUMBER}?", {}, "lrelu or lrelu<slope>, e.g. lrelu0.1",
-              lambda head, options, rng: LeakyReLU(float(head.group(1) or 0.01))),
-    "sigmoid": ("sigmoid", {}, "sigmoid", lambda head, options, rng: Sigmoid()),
-    "tanh": ("tanh", {}, "tanh", lambda head, options, rng: Tanh()),
-    "bn": ("bn", {}, "bn", lambda head, options, rng: BatchNorm()),
-    "dropout": (f"dropout{_NUMBER}?", {}, "dropout<p>, e.g. dropout0.5", _dropout),
-}
-# what the whole numbers of a word's head mean, for the message when one is 0
-_COUNTS = {"conv": ("filter size F", "number of filters K"), "pool": ("window size F",),
-           "avgpool": ("window size F",), "fc": ("number of outputs N",)}
-_EXAMPLES = ["conv3-32", "pool", "avgpool", "gap", "fc10", "flatten", "relu", "lrelu", "sigmoid", "tanh", "bn",
-             "dropout0.5", "res["]
-
+# Each layer type declares its word (volnet.layers.words.Word) and makes itself from one
+# (Layer.from_word); the registry (volnet.layers.registry) says which types there are.
 
 def _word(text: str, token: str, start: int) -> _Word:
     """Recognise one word; raise a pointed error for unknown or malformed words."""
@@ -185,25 +122,28 @@ def _word(text: str, token: str, start: int) -> _Word:
         raise _pointed(text, start, len(token), f"'{token[:24]}…' at position {start + 1} has a number of {digits} "
                                                 f"digits; numbers in a word have at most {MAX_NUMBER_DIGITS} "
                                                 f"(MAX_NUMBER_DIGITS in volnet.limits)")
-    if name in _WORDS:
-        pattern, allowed, form, make = _WORDS[name]
-        match = re.fullmatch(pattern, head)
+    kinds = word_types()
+    if name in kinds:
+        kind = kinds[name]
+        form = kind.word.form
+        match = re.fullmatch(kind.word.pattern, head)
         if match is None:
             raise _pointed(text, start, len(token),
                            f"'{token}' at position {start + 1} is not a well-formed {name} word; write {form}")
-        for meaning, number in zip(_COUNTS.get(name, ()), match.groups()):
+        for meaning, number in zip(kind.word.counts, match.groups()):
             if number is not None and int(number) < 1:
                 raise _pointed(text, start, len(token), f"'{token}' at position {start + 1}: the {meaning} must be "
                                                         f"at least 1, got {number}; write {form}")
         try:
-            options = _suffixes(word, allowed)
+            options = kind.word.options(word)
         except ValueError as error:
             raise _pointed(text, start, len(token), f"'{token}' at position {start + 1}: {error}") from None
-        return _Word(token, start, lambda rng: make(match, options, rng))
-    guess = difflib.get_close_matches(name, _WORDS, n=1, cutoff=0.5) if name else []
+        return _Word(token, start, lambda rng: kind.from_word(match.groups(), options, rng))
+    guess = difflib.get_close_matches(name, kinds, n=1, cutoff=0.5) if name else []
     hint = f"; did you mean '{guess[0]}{word[len(name):]}'?" if guess else ""
+    examples = [kind.word.example for kind in kinds.values()] + ["res["]
     raise _pointed(text, start, len(token), f"unknown word '{token}' at position {start + 1}{hint}",
-                   f"Words are {', '.join(_EXAMPLES)}; the grammar is in volnet.models.architecture.")
+                   f"Words are {', '.join(examples)}; the grammar is in volnet.models.architecture.")
 
 
 # -- the grammar ----------------------------------------------------------------------------
@@ -305,7 +245,7 @@ def _projection(text, group: _Group, body: list[Layer], shape, body_shape, where
         window, stride = fits[0]
         windows.append(window or stride)
         strides.append(stride)
-    with_bn = any(isinstance(layer, BatchNorm) for layer in _all_layers(body))
+    with_bn = any(isinstance(inner, BatchNorm) for layer in body for _, inner in layer.named_layers())
     size, stride = (windows[0] if windows[0] == windows[1] else tuple(windows),
                     strides[0] if strides[0] == strides[1] else tuple(strides))
     conv = Conv2D(body_shape[0], size, stride=stride, bias=not with_bn)
@@ -317,12 +257,6 @@ def _fits(size, window, stride, out):
         return output_size(size, window, stride) == out
     except ValueError:
         return False
-
-
-def _all_layers(layers):
-    for layer in layers:
-        yield layer
-        yield from _all_layers(child for _, child in layer.children())
 
 
 def _instantiate(text, items, shape, rng, where=""):
@@ -401,7 +335,7 @@ def build_model(spec: str, input_shape=None, seed: int = 0, dtype=np.float32) ->
     if name in PRESETS:
         preset = get_preset(name)
         spec, input_shape = preset.architecture, input_shape or preset.input_shape
-    elif name and name not in _WORDS and difflib.get_close_matches(name, PRESETS, n=1, cutoff=0.6):
+    elif name and name not in word_types() and difflib.get_close_matches(name, PRESETS, n=1, cutoff=0.6):
         get_preset(name)  # a lone name close to a preset's: say which one was probably meant
     if input_shape is None:
         raise ValueError(f"build_model needs input_shape, the (D, H, W) of one example, to build {spec!r}; "

@@ -45,13 +45,11 @@ import numpy as np
 from volnet.files import write_atomically
 from volnet.limits import MAX_LAYERS, BudgetError, check_declared, load_json
 from volnet.models.budget import check_model_memory
-from volnet.layers import (AvgPool2D, BatchNorm, Conv2D, Dropout, Flatten, GlobalAvgPool2D, Layer, LeakyReLU, Linear,
-                           MaxPool2D, ReLU, Residual, Sequential, Sigmoid, Tanh)
+from volnet.layers import Layer
+from volnet.layers.registry import layer_types
 
 FORMAT_VERSION = 1
 META_ENTRY = "__volnet__.json"
-_LAYER_TYPES = {cls.__name__: cls for cls in (AvgPool2D, BatchNorm, Conv2D, Dropout, Flatten, GlobalAvgPool2D,
-                                              LeakyReLU, Linear, MaxPool2D, ReLU, Residual, Sequential, Sigmoid, Tanh)}
 
 
 # -- named arrays + JSON, atomically ----------------------------------------------------------
@@ -219,27 +217,26 @@ def read_npz_checked(path, kind: str | None = None) -> tuple[dict[str, np.ndarra
 def model_to_spec(layer: Layer) -> dict:
     """The layers of a model as JSON-friendly data, without any arrays.
 
-    A layer is {"type": class name, "config": its constructor arguments (Layer.config)};
-    a Sequential is {"type": "Sequential", "layers": [...]}; a Residual is
-    {"type": "Residual", "body": <Sequential spec>, "projection": <spec> or null}.
+    A layer is {"type": class name, **layer.spec(...)}: {"type": ..., "config": its constructor
+    arguments (Layer.config)} for most; a Sequential is {"type": "Sequential", "layers": [...]};
+    a Residual is {"type": "Residual", "body": <Sequential spec>, "projection": <spec> or null}.
 
     Raises:
-        TypeError: a layer type volnet cannot rebuild (not one of volnet.layers).
+        TypeError: a layer type volnet cannot rebuild (not registered in volnet.layers.registry).
     """
-    name = type(layer).__name__
-    if _LAYER_TYPES.get(name) is not type(layer):
+    return json.loads(json.dumps(_spec(layer), default=_to_json))
+
+
+def _spec(layer: Layer) -> dict:
+    name, known = type(layer).__name__, layer_types()
+    if known.get(name) is not type(layer):
         raise TypeError(f"{layer.label()} cannot be saved: only volnet's own layer types can be rebuilt from a "
-                        f"file ({', '.join(sorted(_LAYER_TYPES))})")
-    if isinstance(layer, Sequential):
-        return {"type": name, "layers": [model_to_spec(child) for child in layer.layers]}
-    if isinstance(layer, Residual):
-        return {"type": name, "body": model_to_spec(layer.body),
-                "projection": None if layer.projection is None else model_to_spec(layer.projection)}
-    return {"type": name, "config": json.loads(json.dumps(layer.config(), default=_to_json))}
+                        f"file ({', '.join(sorted(known))})")
+    return {"type": name, **layer.spec(_spec)}
 
 
 def model_from_spec(spec: dict) -> Layer:
-    """Rebuild the (unbuilt) layers described by model_to_spec.
+    """Rebuild the (unbuilt) layers described by model_to_spec (each type's Layer.from_spec).
 
     Raises:
         ValueError: an unknown layer type or a malformed spec.
@@ -251,28 +248,15 @@ def model_from_spec(spec: dict) -> Layer:
 def _layer_from_spec(spec, count: list[int]) -> Layer:
     if not isinstance(spec, dict) or "type" not in spec:
         raise ValueError(f"a layer spec is a dict with a 'type', got {str(spec)[:80]}")
-    name = spec["type"]
-    if not isinstance(name, str) or name not in _LAYER_TYPES:
-        raise ValueError(f"unknown layer type {str(name)[:40]!r}; volnet knows {', '.join(sorted(_LAYER_TYPES))}")
+    name, known = spec["type"], layer_types()
+    if not isinstance(name, str) or name not in known:
+        raise ValueError(f"unknown layer type {str(name)[:40]!r}; volnet knows {', '.join(sorted(known))}")
     count[0] += 1
     if count[0] > MAX_LAYERS:
         raise ValueError(f"the architecture has more than {MAX_LAYERS:,} layers, beyond volnet's limit "
                          f"(MAX_LAYERS in volnet.limits)")
     try:
-        if name == "Sequential":
-            if not isinstance(spec["layers"], list):
-                raise TypeError("'layers' must be a list")
-            return Sequential([_layer_from_spec(child, count) for child in spec["layers"]])
-        if name == "Residual":
-            projection = spec["projection"]
-            return Residual(_layer_from_spec(spec["body"], count),
-                            None if projection is None else _layer_from_spec(projection, count))
-        if not isinstance(spec["config"], dict):
-            raise TypeError("'config' must be a dict")
-        # in_depth / in_features would create the weights at once, before the memory budget is
-        # checked (rebuild): the layers are made unbuilt, and building fixes them from the input shape
-        config = {key: value for key, value in spec["config"].items() if key not in ("in_depth", "in_features")}
-        return _LAYER_TYPES[name](**config)
+        return known[name].from_spec(spec, lambda inner: _layer_from_spec(inner, count))
     except (KeyError, TypeError) as error:
         raise ValueError(f"malformed {name} spec {str(spec)[:200]}: {error}") from None
 

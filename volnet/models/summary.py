@@ -21,8 +21,9 @@ Conventions (one example, inference):
   of its input) excepted; the input counts too. Bytes are at the model's dtype. Training
   stores a gradient of the same size for each activation, so forward + backward takes
   ≈ 2 × the forward activation memory (the notes' "~×2 for the backward pass").
-- layers unknown to this module show their built parameters and "?" multiply-adds, and are
-  left out of the multiply-add total.
+- a layer says its own cost (Layer.cost, a volnet.layers.cost.Cost) by these conventions;
+  one that does not shows its built parameters and "?" multiply-adds, and is left out of the
+  multiply-add total.
 - receptive field: how much of the input one neuron of the layer sees (r×r) and how far
   apart in the input two neighbouring neurons look (the jump j), r ← r + (F_eff − 1)·j,
   j ← j·S through every conv and pooling layer, the union of both paths through a residual
@@ -43,12 +44,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from volnet.layers import (AvgPool2D, BatchNorm, Conv2D, Dropout, Flatten, GlobalAvgPool2D, Layer, LeakyReLU, Linear,
-                           MaxPool2D, Parameter, ReLU, Residual, Sequential, Sigmoid, Tanh, format_shape)
+from volnet.layers import Layer, Sequential, format_shape
+from volnet.layers.cost import ParameterSharing
 from volnet.models.numbering import layer_number
 from volnet.ops.geometry import ReceptiveField2D
-
-_ONE_PER_NUMBER = (ReLU, LeakyReLU, Sigmoid, Tanh, BatchNorm, Residual)
 
 
 @dataclass
@@ -63,11 +62,12 @@ class LayerRow:
         layer: what the layer is, e.g. "Conv2D(filters=64, pad='same')".
         output_shape: the shape of one output example, (D, H, W) or (D,).
         parameters: learnable numbers.
-        multiply_adds: per example (module doc); None for layer types this module does not know.
+        multiply_adds: per example (module doc); None for a layer that does not say.
         activations: numbers of the output kept in memory per example.
         statistics: running statistics (batch norm's mean and variance), saved but not trained.
         field: the receptive field of one of its neurons, (along the height, along the width).
-        sharing: for a conv layer, its parameter count with and without parameter sharing.
+        sharing: for a conv layer, its parameter count with and without parameter sharing
+            (volnet.layers.cost.ParameterSharing).
         window: for a sliding-window layer, (F, S, P) as (height, width) pairs.
         input_shape: the shape of one input example of the layer.
         layer_object: the Layer itself (None for the input row).
@@ -94,82 +94,6 @@ class LayerRow:
         return layer_number(self.index)
 
 
-@dataclass(frozen=True)
-class ParameterSharing:
-    """A conv layer's parameters, and what they would be without parameter sharing.
-
-    Attributes:
-        filter_size: (FH, FW). depth: D seen by one filter (D/G with groups). filters: K.
-        bias: whether each filter has a bias. positions: OH·OW, the neurons of one depth slice.
-        inputs: W·H·D, all the numbers of the input volume. outputs: OW·OH·K.
-    """
-
-    filter_size: tuple[int, int]
-    depth: int
-    filters: int
-    bias: bool
-    positions: int
-    inputs: int
-    outputs: int
-
-    @property
-    def per_filter(self) -> int:
-        """F·F·D weights (+ 1 bias): one neuron's parameters, shared by its whole depth slice."""
-        return math.prod(self.filter_size) * self.depth + self.bias
-
-    @property
-    def shared(self) -> int:
-        return self.per_filter * self.filters
-
-    @property
-    def unshared(self) -> int:
-        return self.shared * self.positions
-
-    @property
-    def fully_connected(self) -> int:
-        return (self.inputs + self.bias) * self.outputs
-
-    def formulas(self) -> tuple[str, str, str]:
-        """The three counts written out: shared, without sharing, fully connected."""
-        (fh, fw), plus = self.filter_size, " + 1" if self.bias else ""
-        shared = f"({fh}·{fw}·{self.depth}{plus})·{self.filters} = {self.shared:,}"
-        unshared = f"{self.shared:,}·{self.positions:,} = {self.unshared:,}"
-        connected = f"({self.inputs:,}{plus})·{self.outputs:,} = {self.fully_connected:,}"
-        return shared, unshared, connected
-
-
-def parameter_sharing(layer: Layer, input_shape, output_shape) -> ParameterSharing | None:
-    """The parameter-sharing counts of a conv layer for one input volume; None for other layers."""
-    if not isinstance(layer, Conv2D):
-        return None
-    return ParameterSharing(tuple(layer.window), input_shape[0] // layer.groups, layer.filters, bool(layer.bias),
-                            math.prod(output_shape[1:]), math.prod(input_shape), math.prod(output_shape))
-
-
-def _cost(layer: Layer, input_shape, output_shape) -> tuple[int, int | None]:
-    """(parameters, multiply-adds) of one layer for one example, from shapes alone."""
-    outputs = math.prod(output_shape)
-    if isinstance(layer, Conv2D):
-        (fh, fw), depth = layer.window, input_shape[0]
-        weights = layer.filters * depth // layer.groups * fh * fw
-        return weights + (layer.filters if layer.bias else 0), outputs * fh * fw * depth // layer.groups
-    if isinstance(layer, Linear):
-        inputs = math.prod(input_shape)
-        return layer.units * inputs + (layer.units if layer.bias else 0), inputs * layer.units
-    if isinstance(layer, BatchNorm):
-        return 2 * input_shape[0], outputs
-    if isinstance(layer, (MaxPool2D, AvgPool2D)):
-        return 0, outputs * math.prod(layer.window)
-    if isinstance(layer, GlobalAvgPool2D):
-        return 0, math.prod(input_shape)
-    if isinstance(layer, _ONE_PER_NUMBER):
-        return 0, outputs
-    if isinstance(layer, (Flatten, Dropout)):
-        return 0, 0
-    own = [value for value in vars(layer).values() if isinstance(value, Parameter) and value.trainable]
-    return sum(p.data.size for p in own), None
-
-
 def _walk(layer: Layer, shape, field, index: str, level: int, rows: list[LayerRow]):
     """Append the rows of `layer` (and of the layers inside it); return its output shape and the
     receptive field of one of its neurons."""
@@ -178,25 +102,15 @@ def _walk(layer: Layer, shape, field, index: str, level: int, rows: list[LayerRo
             shape, field = _walk(child, shape, field, f"{index}.{position}" if index else str(position), level, rows)
         return shape, field
     output_shape = layer.output_shape(shape)
-    parameters, multiply_adds = _cost(layer, shape, output_shape)
-    if isinstance(layer, Residual):
-        name = f"Residual (body + {'projection' if layer.projection else 'identity'})"
-    elif isinstance(layer, Dropout):
-        name = f"Dropout(rate={layer.rate:g})"  # its seed says how it draws, not what it computes
-    else:
-        name = repr(layer)
-    activations = 0 if isinstance(layer, Flatten) else math.prod(output_shape)
-    statistics = 2 * shape[0] if isinstance(layer, BatchNorm) else 0
+    cost = layer.cost(shape, output_shape)
     window = ((tuple(layer.window), tuple(layer.strides), tuple(layer.pads))
               if getattr(layer, "window", None) is not None else None)
-    row = LayerRow(index, level, name, tuple(output_shape), parameters, multiply_adds, activations, statistics,
-                   sharing=parameter_sharing(layer, shape, output_shape), window=window, input_shape=tuple(shape),
-                   layer_object=layer)
+    row = LayerRow(index, level, layer.summary_name(), tuple(output_shape), cost.parameters, cost.multiply_adds,
+                   cost.activations, cost.statistics, sharing=layer.sharing(shape, output_shape), window=window,
+                   input_shape=tuple(shape), layer_object=layer)
     rows.append(row)
-    if isinstance(layer, Residual):
-        _walk(layer.body, shape, field, index, level + 1, rows)
-        if layer.projection is not None:
-            _walk(layer.projection, shape, field, f"{index}.shortcut", level + 1, rows)
+    for suffix, part in layer.summary_parts():
+        _walk(part, shape, field, index + suffix, level + 1, rows)
     row.field = layer.field_through(field)
     return output_shape, row.field
 
@@ -254,7 +168,7 @@ def summary_totals(model: Layer, input_shape=None) -> dict:
         parameters, parameter_bytes; running_statistics (batch norm's, not trained);
         activations (numbers), activation_bytes (forward), training_activation_bytes
         (forward + backward, 2×); multiply_adds and flops (2 × multiply-adds), which leave out
-        layers this module does not know; dtype.
+        layers that do not say theirs; dtype.
     """
     return _totals(summary_rows(model, input_shape), np.dtype(model.dtype))
 

@@ -5,7 +5,9 @@
     sigmoid(x)    = 1 / (1 + e^−x)            d/dx = σ(x)·(1 − σ(x))
     tanh(x)                                   d/dx = 1 − tanh²(x)
 The derivative at the kink x = 0 of relu and leaky_relu is taken as the left one (0 or α),
-as PyTorch does.
+as PyTorch does. relu_forward and relu_backward work a chunk of the batch at a time on all
+cores (volnet.ops.parallel); relu_forward_reference and relu_backward_reference are the
+formulas on whole arrays.
 """
 
 from __future__ import annotations
@@ -18,6 +20,16 @@ from volnet.ops.parallel import map_batch, one_blas_thread
 def _map_rows(body, x):
     """body(rows) for each chunk of the batch x (volnet.ops.parallel), on all cores."""
     return map_batch(body, len(x), x[0].size) if x.ndim > 1 else [body(slice(None))]
+
+
+def relu_forward_reference(x):
+    """out = max(0, x) and the mask x > 0, whole arrays; same result as relu_forward."""
+    return np.maximum(x, 0), x > 0
+
+
+def relu_backward_reference(dout, positive):
+    """dx = dout where x > 0, else 0."""
+    return np.where(positive, dout, 0).astype(dout.dtype, copy=False)
 
 
 @one_blas_thread

@@ -47,6 +47,7 @@ from typing import NamedTuple
 from volnet.ops import conv_im2col, conv_reference, conv_winograd
 from volnet.ops.conv_reference import conv2d_backward_reference, conv2d_forward_reference
 from volnet.ops.geometry import conv_geometry, pair
+from volnet.ops.parallel import one_blas_thread
 
 AUTO = "auto"
 # From this input depth on, both Winograd's forward pass and its forward + backward beat
@@ -195,6 +196,7 @@ class ConvCache(NamedTuple):
     saved: tuple
 
 
+@one_blas_thread
 def conv2d_forward(x, w, b=None, stride=1, pad=0, dilation=1, groups=1, algorithm=AUTO):
     """out (N, K, OH, OW) and the cache for conv2d_backward, by the algorithm named (module doc).
 
@@ -214,6 +216,7 @@ def conv2d_forward(x, w, b=None, stride=1, pad=0, dilation=1, groups=1, algorith
     return out, ConvCache(name, saved)
 
 
+@one_blas_thread
 def conv2d_backward(dout, cache: ConvCache, input_gradient=True):
     """dx (N, D, H, W), dw (K, D/G, FH, FW), db (K,) by the algorithm that ran the forward.
 
@@ -231,6 +234,7 @@ def _check_depths(operation, depth, filters, w_shape, groups):
                          + ": K and D must be divisible by G")
 
 
+@one_blas_thread
 def conv2d_input_gradient(dout, w, input_hw, stride=1, pad=0, dilation=1, groups=1, algorithm=AUTO):
     """dx (N, D, H, W): the gradient of a convolution's input from dout (N, K, OH, OW) and its
     filters w (K, D/G, FH, FW) alone — also the forward pass of a transposed convolution.
@@ -250,6 +254,7 @@ def conv2d_input_gradient(dout, w, input_hw, stride=1, pad=0, dilation=1, groups
     return ALGORITHMS[name].input_gradient(dout, w, input_hw, stride, pad, dilation, groups)
 
 
+@one_blas_thread
 def conv2d_filter_gradient(x, dout, filter_hw, stride=1, pad=0, dilation=1, groups=1, algorithm=AUTO):
     """dw (K, D/G, FH, FW): the gradient of a convolution's filters from its input x (N, D, H, W)
     and dout (N, K, OH, OW). x may have up to S − 1 more rows and columns than the smallest

@@ -76,11 +76,16 @@ def refusal(w_shape, dtypes, stride, pad, dilation, groups, operation="forward")
         return f"its operands are {first} and {second}, not both float32 or both float64"
     if operation == "input_gradient" and max(pad) > 2:
         return f"its pad {tuple(pad)} is over 2 (the input gradient pads dout by 2 − P)"
-    if importlib.util.find_spec("numba") is None:
+    if not _numba_installed():
         return "numba is not installed (pip install numba)"
     if _kernels() is None:
         return "numba is installed but cannot load"
     return None
+
+
+@functools.cache
+def _numba_installed() -> bool:
+    return importlib.util.find_spec("numba") is not None
 
 
 @functools.cache

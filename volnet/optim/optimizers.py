@@ -63,7 +63,7 @@ class Optimizer:
             raise TypeError(f"{type(self).__name__} takes the model's parameters, not the model: "
                             f"{type(self).__name__}(model.parameters(), ...)")
         self.parameters = dict(parameters)
-        wrong = [name for name, p in self.parameters.items() if not isinstance(p, Parameter) or not p.trainable]
+        wrong = [name for name, p in self.parameters.items() if not isinstance(p, Parameter)]
         if wrong:
             raise TypeError(f"{type(self).__name__} takes name -> trainable Parameter (model.parameters()); "
                             f"{wrong[:3]} are not")

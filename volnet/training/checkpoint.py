@@ -46,13 +46,10 @@ class Checkpoint:
     first_loss: float | None = None
 
 
-def model_generators(layer, prefix: str = "") -> dict[str, np.random.Generator]:
+def model_generators(layer) -> dict[str, np.random.Generator]:
     """Every np.random.Generator held by a layer or the layers inside it, by dotted name
-    (e.g. {"7.rng": ...} for a Dropout at position 7 of a Sequential)."""
-    found = {prefix + name: value for name, value in vars(layer).items() if isinstance(value, np.random.Generator)}
-    for name, child in layer.children():
-        found.update(model_generators(child, f"{prefix}{name}."))
-    return found
+    (e.g. {"7.rng": ...} for a Dropout at position 7 of a Sequential): Layer.generators."""
+    return layer.generators()
 
 
 def save_checkpoint(path, checkpoint: Checkpoint) -> None:

@@ -1,12 +1,12 @@
 """A model drawn as the notes draw it: the volume after each layer, as a box labelled W×H×D.
 
 Every layer that makes a new volume (a conv, a pool, a fully-connected layer, a residual
-block, flatten) gets a box, labelled with its number (as `volnet summary` numbers it) and,
+block, flatten: each layer whose `elementwise` is False) gets a box, labelled with its number (as `volnet summary` numbers it) and,
 for a conv layer, its parameter count as (F·F·D + 1)·K and what it would be without
-parameter sharing; the elementwise layers after it (ReLU, batch norm, dropout, ...)
-keep its shape and are written on the arrow that leads to it; a residual block's shortcut is
-an arrow over the top, from the block's input to its output, labelled "identity" or with the
-projection it applies. A volume D×H×W is a cuboid:
+parameter sharing (Layer.sharing); the elementwise layers after it (ReLU, batch norm,
+dropout, ...) keep its shape and are written on the arrow that leads to it; a residual block's
+shortcut is an arrow over the top, from the block's input to its output, labelled "identity" or
+with the projection it applies (Layer.diagram_shortcut). Each layer is named by Layer.describe. A volume D×H×W is a cuboid:
 its front face is H high and D wide, and it recedes W into the page; a vector of D numbers
 is a thin bar D long. Sizes grow with the square root of the dimension, so that a
 224×224×3 input and a 7×7×512 volume fit in one picture and still look bigger or smaller
@@ -21,13 +21,10 @@ from pathlib import Path
 import numpy as np
 from matplotlib.patches import FancyArrowPatch, Polygon
 
-from volnet.layers import (AvgPool2D, BatchNorm, Conv2D, Dropout, Flatten, GlobalAvgPool2D, Layer, LeakyReLU, Linear,
-                           MaxPool2D, ReLU, Residual, Sequential, Sigmoid, Tanh, format_shape)
+from volnet.layers import Layer, Sequential, format_shape
 from volnet.models.numbering import layer_number
-from volnet.models.summary import parameter_sharing
 from volnet.viz import style
 
-ELEMENTWISE = (ReLU, LeakyReLU, Sigmoid, Tanh, BatchNorm, Dropout)
 PER_ROW = 7
 SHORTCUT_SPACE = 0.45  # inches above a row of boxes for the shortcut arrows of its residual blocks
 
@@ -43,35 +40,8 @@ class Volume:
 
 
 def describe(layer: Layer) -> str:
-    """A short name for a layer, in the notes' words: "conv 3×3, 32 filters", "max pool 2×2"."""
-    if isinstance(layer, Conv2D):
-        (fh, fw), (sh, sw), (ph, pw) = layer.window, layer.strides, layer.pads
-        text = f"conv {fh}×{fw}, {layer.filters} filters"
-        if (sh, sw) != (1, 1):
-            text += f", stride {sh if sh == sw else (sh, sw)}"
-        if (ph, pw) != (0, 0):
-            text += f", pad {ph if ph == pw else (ph, pw)}"
-        return text
-    if isinstance(layer, (MaxPool2D, AvgPool2D)):
-        (fh, fw), (sh, sw) = layer.window, layer.strides
-        name = "max" if isinstance(layer, MaxPool2D) else "avg"
-        return f"{name} pool {fh}×{fw}" + ("" if (sh, sw) == (fh, fw) else f", stride {sh}")
-    if isinstance(layer, GlobalAvgPool2D):
-        return "global avg pool"
-    if isinstance(layer, Linear):
-        return f"fc {layer.units}"
-    if isinstance(layer, Residual):
-        inner = ", ".join(describe(child) for child in layer.body.layers if not isinstance(child, ELEMENTWISE))
-        return f"residual block [{inner}]"
-    if isinstance(layer, BatchNorm):
-        return "batch norm"
-    if isinstance(layer, Dropout):
-        return f"dropout {layer.rate:g}"
-    if isinstance(layer, LeakyReLU):
-        return f"leaky relu {layer.slope:g}"
-    if isinstance(layer, Flatten):
-        return "flatten"
-    return type(layer).__name__.lower()
+    """A short name for a layer, in the notes' words: "conv 3×3, 32 filters", "max pool 2×2" (Layer.describe)."""
+    return layer.describe()
 
 
 def model_volumes(model: Sequential, input_shape=None) -> list[Volume]:
@@ -91,25 +61,15 @@ def model_volumes(model: Sequential, input_shape=None) -> list[Volume]:
         shape_in, shape = shape, layer.output_shape(shape)
         # numbered as `volnet summary` and `volnet show ... --layer` number it
         name = f"{layer_number(layer.index)}: {describe(layer)}" if layer.index else describe(layer)
-        if isinstance(layer, ELEMENTWISE):
+        if layer.elementwise:
             volumes[-1].layers.append(name)
             continue
-        volumes.append(Volume(tuple(shape), [name], _shortcut(layer)))
-        sharing = parameter_sharing(layer, shape_in, shape)
+        volumes.append(Volume(tuple(shape), [name], layer.diagram_shortcut()))
+        sharing = layer.sharing(shape_in, shape)
         if sharing is not None:
             shared, _, _ = sharing.formulas()
             volumes[-1].layers += [f"params {shared}", f"(unshared: {sharing.unshared:,})"]
     return volumes
-
-
-def _shortcut(layer: Layer) -> str | None:
-    """"identity", the projection's layers ("conv 1×1, 32 filters, stride 2, batch norm"), or None if not residual."""
-    if not isinstance(layer, Residual):
-        return None
-    if layer.projection is None:
-        return "identity"
-    projection = layer.projection.layers if isinstance(layer.projection, Sequential) else [layer.projection]
-    return ", ".join(describe(part) for part in projection)
 
 
 def _box_size(volume: Volume, largest_side: int, largest_depth: int):

@@ -23,7 +23,7 @@ from volnet.models.receptive_field import field_along
 from volnet.models.summary import find_row, summary_rows
 from volnet.ops.geometry import ReceptiveField2D
 from volnet.viz import style
-from volnet.viz.diagram import ELEMENTWISE, describe
+from volnet.viz.diagram import describe
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ def receptive_field_regions(model: Sequential, layer: str | None = None, at=None
                          f"0…{out_height - 1}, columns 0…{out_width - 1}")
     path = top_level[:top_level.index(target) + 1]
     volumes = [(rows[0], "input")] + [(row, describe(row.layer_object)) for row in path
-                                      if not isinstance(row.layer_object, ELEMENTWISE)]
+                                      if not row.layer_object.elementwise]
     regions = []
     for position, (row, description) in enumerate(volumes):
         # the neuron's field relative to this volume: through the layers after it, up to the target

@@ -19,8 +19,12 @@ the sample points (away from the kinks of ReLU and max pooling).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
+
+VOLUME = (3, 3, 6, 6)  # N, D, H, W: the batch most layer cases are checked at
 
 
 def rel_error(analytic, numeric) -> float:
@@ -46,12 +50,26 @@ def numerical_gradient(f, value: np.ndarray, h: float = 1e-3) -> np.ndarray:
     return grad
 
 
-def _generators(layer):
-    """Every random generator inside a layer (dropout), to replay the same masks."""
-    found = [value for value in vars(layer).values() if isinstance(value, np.random.Generator)]
-    for _, child in layer.children():
-        found.extend(_generators(child))
-    return found
+def away_from_zero(shape, seed: int = 0) -> np.ndarray:
+    """Random float64 numbers with 0.1 ≤ |x| ≤ 1: at least 0.1 from the kink of ReLU."""
+    rng = np.random.default_rng(seed)
+    return rng.choice([-1.0, 1.0], size=shape) * rng.uniform(0.1, 1.0, size=shape)
+
+
+def shuffled_ramp(shape, seed: int = 0) -> np.ndarray:
+    """0, 0.01, 0.02, ... in random order: distinct values, 0.01 apart, for max pooling."""
+    count = int(np.prod(shape))
+    return np.random.default_rng(seed).permutation(count).reshape(shape) * 0.01
+
+
+@dataclass(frozen=True)
+class LayerCase:
+    """A layer (made fresh by `make`) checked at input `x`, in training mode: a layer class
+    gives its own in `gradient_cases()` (see volnet.gradients.every_layer)."""
+
+    name: str
+    make: Callable[[], object]
+    x: np.ndarray
 
 
 def check_layer_gradients(layer, x: np.ndarray, seed: int = 0, h: float = 1e-3) -> dict[str, float]:
@@ -65,7 +83,7 @@ def check_layer_gradients(layer, x: np.ndarray, seed: int = 0, h: float = 1e-3) 
     Returns:
         {"x": error of dx, "<parameter name>": error of its gradient, ...}
     """
-    generators = _generators(layer)
+    generators = list(layer.generators().values())  # dropout's: replayed, so every forward draws the same masks
     states = [g.bit_generator.state for g in generators]
 
     def run_forward():

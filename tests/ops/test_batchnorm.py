@@ -1,0 +1,98 @@
+# Batch norm (volnet/ops/batchnorm.py): the chunked, layout-keeping version against the
+# whole-array reference beside it, for vectors and volumes, in training and inference, in any
+# memory layout and however many slices of rows its passes are cut into; the reference
+# against centred differences and PyTorch.
+import numpy as np
+import pytest
+
+from tests.ops.layouts import LAYOUTS, channel_last
+from volnet.ops.batchnorm import (batchnorm_backward, batchnorm_backward_reference, batchnorm_forward,
+                                  batchnorm_forward_reference)
+from volnet.ops.layout import is_channel_last
+from volnet.gradients.numerical import numerical_gradient, rel_error
+
+SHAPES = [(6, 5, 7, 4), (2, 3, 1, 1), (1, 4, 3, 5), (8, 6), (3, 1)]
+
+
+def statistics(rng, depth):
+    return rng.standard_normal(depth), rng.random(depth) + 0.5
+
+
+# (shape, x's layout, dout's layout): volumes in both layouts each, vectors in their one
+RUNS = [(shape, x_layout, dout_layout) for shape in SHAPES for x_layout in LAYOUTS for dout_layout in LAYOUTS
+        if len(shape) == 4 or x_layout is dout_layout is np.ascontiguousarray]
+
+
+@pytest.mark.parametrize("shape, x_layout, dout_layout", RUNS)
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("chunks", ["measured", "one row"])
+def test_fast_matches_the_reference_in_any_layout_and_slicing(shape, training, x_layout, dout_layout, chunks, request):
+    if chunks == "one row":
+        request.getfixturevalue("tiny_chunks")
+    rng = np.random.default_rng(3)
+    x = rng.normal(2.0, 3.0, shape)
+    dout = rng.standard_normal(shape)
+    gamma, beta = rng.standard_normal(shape[1]), rng.standard_normal(shape[1])
+    mean, var = statistics(rng, shape[1])
+    running = [mean.copy(), var.copy()]
+    expected_out, cache_ref = batchnorm_forward_reference(x, gamma, beta, *running, training=training)
+    fast_running = [mean.copy(), var.copy()]
+    out, cache = batchnorm_forward(x_layout(x), gamma, beta, *fast_running, training=training)
+    got = (out, *batchnorm_backward(dout_layout(dout), cache))
+    expected = (expected_out, *batchnorm_backward_reference(dout, cache_ref))
+    for name, g, e in zip(("out", "dx", "dgamma", "dbeta"), got, expected):
+        np.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-12, err_msg=name)
+    for g, e in zip(fast_running, running):
+        np.testing.assert_allclose(g, e, rtol=1e-12)
+    if len(shape) == 4 and x_layout is channel_last:
+        assert is_channel_last(out)
+
+
+def test_inference_uses_the_running_statistics_in_any_layout(tiny_chunks):
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((3, 4, 5, 6)).astype(np.float32)
+    mean, var = statistics(rng, 4)
+    gamma, beta = rng.standard_normal(4), rng.standard_normal(4)
+    shape = (1, -1, 1, 1)
+    expected = gamma.reshape(shape) * (x - mean.reshape(shape)) / np.sqrt(var.reshape(shape) + 1e-5) + beta.reshape(shape)
+    for layout in LAYOUTS:
+        out, _ = batchnorm_forward(layout(x), gamma, beta, mean.copy(), var.copy(), training=False)
+        assert out.dtype == np.float32
+        np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(4, 3, 2, 3), (5, 4)])
+def test_reference_backward_matches_numerical_gradient(shape):
+    rng = np.random.default_rng(5)
+    x, dout = rng.standard_normal(shape), rng.standard_normal(shape)
+    gamma, beta = rng.standard_normal(shape[1]), rng.standard_normal(shape[1])
+
+    def loss():
+        out, _ = batchnorm_forward_reference(x, gamma, beta, np.zeros(shape[1]), np.ones(shape[1]))
+        return float(np.sum(out * dout))
+
+    _, cache = batchnorm_forward_reference(x, gamma, beta, np.zeros(shape[1]), np.ones(shape[1]))
+    for analytic, value in zip(batchnorm_backward_reference(dout, cache), (x, gamma, beta)):
+        assert rel_error(analytic, numerical_gradient(loss, value)) < 1e-7
+
+
+@pytest.mark.parametrize("shape", SHAPES[:1] + SHAPES[3:4])
+@pytest.mark.parametrize("training", [True, False])
+def test_parity_with_torch(shape, training):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(6)
+    x, dout = rng.standard_normal(shape), rng.standard_normal(shape)
+    gamma, beta = rng.standard_normal(shape[1]), rng.standard_normal(shape[1])
+    mean, var = statistics(rng, shape[1])
+    ours_running = [mean.copy(), var.copy()]
+    out, cache = batchnorm_forward(x, gamma, beta, *ours_running, training=training)
+    tensors = [torch.from_numpy(a).requires_grad_() for a in (x, gamma, beta)]
+    theirs_running = [torch.from_numpy(mean.copy()), torch.from_numpy(var.copy())]
+    theirs = torch.nn.functional.batch_norm(tensors[0], *theirs_running, tensors[1], tensors[2], training=training,
+                                            momentum=0.1, eps=1e-5)
+    np.testing.assert_allclose(out, theirs.detach().numpy(), rtol=1e-10, atol=1e-12)
+    theirs.backward(torch.from_numpy(dout))
+    for ours, tensor in zip(batchnorm_backward(dout, cache), tensors):
+        np.testing.assert_allclose(ours, tensor.grad.numpy(), rtol=1e-10, atol=1e-12)
+    for ours, tensor in zip(ours_running, theirs_running):
+        np.testing.assert_allclose(ours, tensor.numpy(), rtol=1e-12)

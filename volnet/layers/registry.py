@@ -1,0 +1,46 @@
+"""The layer types volnet knows by name: what saved files, architecture strings, the summary,
+the gradient check and the exporters look layers up in.
+
+A layer class joins with the `register` decorator where it is defined:
+
+    @register
+    class Conv2D(Layer):
+        word = Word("conv", f"conv{COUNT}-{COUNT}", ...)
+
+and volnet/layers/__init__.py imports its module, so that `import volnet` registers it. The
+order of registration is the order of `volnet gradcheck`'s cases and of the words listed in
+architecture-string errors.
+"""
+
+from __future__ import annotations
+
+_LAYER_TYPES: dict[str, type] = {}
+
+
+def register(cls: type) -> type:
+    """Make a Layer subclass known by its class name (a class decorator); returns the class.
+
+    Raises:
+        ValueError: another class of that name, or another class with the same architecture word,
+            is registered already.
+    """
+    name = cls.__name__
+    if _LAYER_TYPES.get(name, cls) is not cls:
+        raise ValueError(f"a layer type named {name} is registered already ({_LAYER_TYPES[name].__module__})")
+    word = getattr(cls, "word", None)
+    if word is not None:
+        taken = word_types().get(word.name)
+        if taken is not None and taken is not cls:
+            raise ValueError(f"{name}'s architecture word {word.name!r} is {taken.__name__}'s already")
+    _LAYER_TYPES[name] = cls
+    return cls
+
+
+def layer_types() -> dict[str, type]:
+    """Every registered layer type by class name, in registration order."""
+    return dict(_LAYER_TYPES)
+
+
+def word_types() -> dict[str, type]:
+    """The registered layer types that have an architecture word, by the word's name ("conv", "fc")."""
+    return {cls.word.name: cls for cls in _LAYER_TYPES.values() if getattr(cls, "word", None) is not None}
