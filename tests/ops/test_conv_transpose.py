@@ -16,7 +16,7 @@ from volnet.ops.conv_transpose import (
     transposed_output_size,
 )
 from volnet.ops.geometry import pair
-from volnet.testing import numerical_gradient, rel_error
+from volnet.gradients.numerical import numerical_gradient, rel_error
 
 # every implementation of the transposed convolution: (forward, backward), checked alike: the
 # scatter loops, and the fast version on each convolution algorithm that computes any case
@@ -159,7 +159,7 @@ def test_gradients_match_centred_differences(case, name):
         return math.fsum((forward(x, w, b, **params)[0] * dout).ravel())
 
     for analytic, value in ((dx, x), (dw, w), (db, b)):
-        # volnet.testing's float64 bound for smooth functions
+        # volnet.gradients.numerical's float64 bound for smooth functions
         assert rel_error(analytic, numerical_gradient(loss, value)) < 1e-7
 
 
