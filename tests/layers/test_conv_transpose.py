@@ -102,6 +102,20 @@ def test_the_layer_runs_the_fast_op_equal_to_the_reference():
     np.testing.assert_allclose(out, reference, rtol=1e-12, atol=1e-12)
 
 
+def test_the_algorithm_is_chosen_by_name_and_shown_after_a_forward():
+    layer = ConvTranspose2D(4, 3, stride=2, pad=1)
+    x = volume((2, 3, 5, 5))
+    assert layer.last_algorithm is None
+    out = layer.forward(x)
+    assert layer.last_algorithm == "im2col"  # the policy's choice for a stride-2 layer
+    layer.algorithm = "reference"
+    np.testing.assert_allclose(layer.forward(x), out, **TOLERANCE)
+    assert layer.last_algorithm == "reference" and layer.cache.algorithm == "reference"
+    layer.algorithm = "winograd"
+    with pytest.raises(ValueError, match=r"conv2d algorithm 'winograd' cannot compute this convolution"):
+        layer.forward(x)
+
+
 @needs_torch
 @pytest.mark.parametrize("spec, shape", [
     ("deconv3-4/s2/p1/op1", (2, 3, 5, 5)),

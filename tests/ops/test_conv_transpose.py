@@ -199,6 +199,7 @@ def test_fast_version_on_winograd(case):
     x, w, b, params = random_case(case, seed=3)
     out, cache = forward(x, w, b, **params)
     fast_out, fast_cache = conv_transpose2d_forward(x, w, b, **params, algorithm="winograd")
+    assert fast_cache.forward_algorithm == "winograd"
     np.testing.assert_allclose(fast_out, out, rtol=1e-10, atol=1e-12)
     dout = np.random.default_rng(6).standard_normal(out.shape)
     for fast, reference in zip(conv_transpose2d_backward(dout, fast_cache), backward(dout, cache)):

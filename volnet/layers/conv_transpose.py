@@ -66,8 +66,9 @@ class ConvTranspose2D(Layer):
             if self.output_pads[axis] >= largest:
                 raise ValueError(f"{self.label()}: output_pad {self.output_pads[axis]} along the {name} must be "
                                  f"smaller than max(stride, dilation) = {largest}; use output_pad ≤ {largest - 1}")
-        # which conv algorithm the transposed convolution's ops run (volnet.ops.conv)
-        self.algorithm = "auto"
+        # which conv algorithm the transposed convolution's ops run (volnet.ops.conv), and the
+        # one the last forward ran
+        self.algorithm, self.last_algorithm = "auto", None
         if in_depth is not None:
             self._create_parameters((in_depth,), np.random.default_rng())
 
@@ -117,6 +118,7 @@ class ConvTranspose2D(Layer):
         out, self.cache = conv_transpose2d_forward(x, self.weight.data, self.parameter_data("bias"), self.strides,
                                                    self.pads, self.output_pads, self.dilations, self.groups,
                                                    self.algorithm)
+        self.last_algorithm = self.cache.forward_algorithm
         return out
 
     def _backward(self, dout, input_gradient=True):

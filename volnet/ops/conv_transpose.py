@@ -47,7 +47,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from volnet.ops.conv import AUTO, conv2d_filter_gradient, conv2d_forward, conv2d_input_gradient
+from volnet.ops.conv import AUTO, conv2d_filter_gradient, conv2d_forward, conv2d_input_gradient, resolve_algorithm
 from volnet.ops.geometry import effective_size, pair
 
 
@@ -142,7 +142,8 @@ class TransposedConvCache(NamedTuple):
     pad: tuple
     dilation: tuple
     groups: int
-    algorithm: str = AUTO  # the convolution algorithm the fast version asks for
+    algorithm: str = AUTO  # the convolution algorithm the fast version asks its backward for
+    forward_algorithm: str | None = None  # the one its forward ran (None: the scatter loops)
 
 
 def _scatter_targets(x_shape, w_shape, groups, stride, dilation):
@@ -196,7 +197,7 @@ def conv_transpose2d_backward_reference(dout, cache):
     Returns:
         dx (N, D, H, W), dw (D, K/G, FH, FW), db (K,) or None when there is no bias.
     """
-    x, w, has_bias, stride, pad, dilation, groups, _ = cache
+    x, w, has_bias, stride, pad, dilation, groups, _, _ = cache
     dout_full = uncut(dout, pad, _reached_size(x.shape[2:], w.shape, stride, dilation))
     dx, dw = np.zeros_like(x, dtype=np.result_type(x, dout)), np.zeros_like(w, dtype=np.result_type(w, dout))
     for n, d, i, j, target in _scatter_targets(x.shape, w.shape, groups, stride, dilation):
@@ -219,16 +220,17 @@ def conv_transpose2d_forward(x, w, b=None, stride=1, pad=0, output_pad=0, dilati
 
     Returns:
         out (N, K, OH, OW), OH = (H − 1)·S − 2P + dil·(FH − 1) + op + 1; cache for
-        conv_transpose2d_backward.
+        conv_transpose2d_backward, whose .forward_algorithm names the convolution algorithm that ran.
     """
     out_hw, stride, pad, output_pad, dilation = transposed_geometry(x.shape, w.shape, stride, pad, output_pad,
                                                                     dilation, groups)
+    ran = resolve_algorithm(algorithm, w.shape, (x.dtype, w.dtype), stride, 0, dilation, groups, "input_gradient")
     full = conv2d_input_gradient(x, w, _reached_size(x.shape[2:], w.shape, stride, dilation), stride, 0, dilation,
-                                 groups, algorithm=algorithm)
+                                 groups, algorithm=ran)
     out = cut(full, pad, out_hw)
     if b is not None:
         out += b[:, None, None]
-    return out, TransposedConvCache(x, w, b is not None, stride, pad, dilation, groups, algorithm)
+    return out, TransposedConvCache(x, w, b is not None, stride, pad, dilation, groups, algorithm, ran)
 
 
 def conv_transpose2d_backward(dout, cache: TransposedConvCache, input_gradient=True):
@@ -241,7 +243,7 @@ def conv_transpose2d_backward(dout, cache: TransposedConvCache, input_gradient=T
     Returns:
         dx (N, D, H, W) or None, dw (D, K/G, FH, FW), db (K,) or None when there is no bias.
     """
-    x, w, has_bias, stride, pad, dilation, groups, algorithm = cache
+    x, w, has_bias, stride, pad, dilation, groups, algorithm, _ = cache
     dout_full = uncut(dout, pad, _reached_size(x.shape[2:], w.shape, stride, dilation))
     dx = None
     if input_gradient:
