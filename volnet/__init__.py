@@ -9,6 +9,7 @@ from volnet.errors import SettingError
 from volnet.layers import (AvgPool2D, BatchNorm, Conv2D, Dropout, Flatten, GlobalAvgPool2D, Layer, LeakyReLU, Linear,
                            MaxPool2D, Parameter, ReLU, Residual, Sequential, Sigmoid, SoftmaxCrossEntropy, SVMLoss,
                            Tanh)
+from volnet.layers import ConvTranspose2D
 from volnet.models import build_model, load_model, save_model, summary
 from volnet.ops.geometry import output_size
 

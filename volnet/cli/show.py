@@ -1,6 +1,7 @@
 """`volnet show`: pictures and animations of ConvNets, written into --out (default ./volnet-show).
 
-    volnet show conv        a convolution step by step (GIF + HTML page with controls)
+    volnet show conv        a convolution step by step (GIF + HTML page with controls); --transposed:
+                            a transposed convolution on the input stretched with zeros
     volnet show pool        pooling forward and backward (PNG + GIF + HTML)
     volnet show backprop    dw, dx and db of a convolution drawn as convolutions (PNG)
     volnet show conv-backward  a conv layer's backward, one dout number at a time (GIF + HTML)
@@ -29,7 +30,7 @@ DEFAULT_OUT = "volnet-show"
 # the numeric flags of the pictures and what they must be; each picture takes some of them
 FLAG_RULES = {"width": AT_LEAST_1, "height": AT_LEAST_1, "depth": AT_LEAST_1, "filters": AT_LEAST_1,
               "size": AT_LEAST_1, "stride": AT_LEAST_1, "pad": AT_LEAST_0, "seed": AT_LEAST_0, "index": AT_LEAST_0,
-              "at": AT_LEAST_0, "filter": AT_LEAST_0}
+              "at": AT_LEAST_0, "filter": AT_LEAST_0, "output_pad": AT_LEAST_0}
 
 # volnet.viz (and so matplotlib) is imported inside each run_*, when a picture is asked for,
 # so that other commands and `volnet --help` do not wait for it
@@ -57,6 +58,11 @@ def register(subparsers):
     conv.add_argument("--pad", type=int, default=1, help="P, zeros on each side (default 1)")
     conv.add_argument("--seed", type=int, default=0, help="seeds the numbers (default 0)")
     conv.add_argument("--image", help="a picture to convolve instead of random numbers (grayscale, resized)")
+    conv.add_argument("--transposed", action="store_true",
+                      help="a transposed convolution instead, drawn as conv_arithmetic does: the input stretched "
+                           "with zeros, the filters sliding over it (default input 3×3×1: 3×3 → 5×5)")
+    conv.add_argument("--output-pad", type=int, help="with --transposed: op, extra rows and columns at the bottom "
+                                                     "and right, below the stride (default 0)")
 
     pool = command("pool", "pooling forward (the winners) and backward (where the gradient goes)", run_pool)
     pool.add_argument("--width", type=int, default=5, help="W of the depth slice (default 5)")
@@ -150,6 +156,9 @@ def _report(paths) -> int:
 def run_conv(args) -> int:
     from volnet.viz import convolution
 
+    if args.transposed:
+        return run_conv_transposed(args)
+    refuse_ignored(args, "without --transposed", "output_pad")
     if args.image and args.depth not in (None, 1):
         raise ValueError(f"a picture is one depth slice (grayscale); drop --depth {args.depth} or --image")
     side = 9 if args.image else 5
@@ -162,6 +171,20 @@ def run_conv(args) -> int:
         x, weights, bias = convolution.random_demo_volume(width, height, depth, args.filters, args.size, args.seed)
     demo = convolution.convolution_demo(x, weights, bias, args.stride, args.pad)
     return _report(convolution.save_convolution_animation(demo, args.out, shaded=bool(args.image)))
+
+
+def run_conv_transposed(args) -> int:
+    from volnet.viz import conv_transpose
+
+    refuse_ignored(args, "with --transposed: it draws random small numbers", "image")
+    width, height = (3 if given is None else given for given in (args.width, args.height))
+    depth, output_pad = 1 if args.depth is None else args.depth, args.output_pad or 0
+    conv_transpose.check_hyperparameters(width, height, depth, args.filters, args.size, args.stride, args.pad,
+                                         output_pad)
+    x, weights, bias = conv_transpose.random_transposed_volume(width, height, depth, args.filters, args.size,
+                                                               args.seed)
+    demo = conv_transpose.transposed_demo(x, weights, bias, args.stride, args.pad, output_pad)
+    return _report(conv_transpose.save_transposed_animation(demo, args.out))
 
 
 def run_pool(args) -> int:

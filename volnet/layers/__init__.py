@@ -7,6 +7,7 @@ order of `volnet gradcheck`'s cases and of the words in architecture-string erro
 
 from volnet.layers.conv import Conv2D
 from volnet.layers.pool import AvgPool2D, GlobalAvgPool2D, MaxPool2D
+from volnet.layers.conv_transpose import ConvTranspose2D
 from volnet.layers.linear import Flatten, Linear
 from volnet.layers.activation import LeakyReLU, ReLU, Sigmoid, Tanh
 from volnet.layers.normalization import BatchNorm
@@ -18,7 +19,7 @@ from volnet.layers.loss import SoftmaxCrossEntropy, SVMLoss
 from volnet.layers.registry import layer_types, register
 
 __all__ = [
-    "AvgPool2D", "BatchNorm", "Buffer", "Conv2D", "Dropout", "Flatten", "GlobalAvgPool2D", "Layer", "LeakyReLU",
+    "AvgPool2D", "BatchNorm", "Buffer", "Conv2D", "ConvTranspose2D", "Dropout", "Flatten", "GlobalAvgPool2D", "Layer", "LeakyReLU",
     "Linear", "MaxPool2D", "Parameter", "ReLU", "Residual", "SVMLoss", "Sequential", "Sigmoid",
     "SoftmaxCrossEntropy", "Tanh", "format_shape", "layer_types", "register",
 ]

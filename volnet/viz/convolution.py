@@ -123,6 +123,23 @@ class ConvolutionDemo:
                      f"pad {pad}  →  {format_shape(self.out.shape)} output")
         return "\n".join(lines)
 
+    # what a picture of this demo says it is; a demo of another convolution overrides these
+    TITLE = "Convolution in action"
+
+    def description(self) -> str:
+        """The animation page's text: the formula and what each frame computes."""
+        return (self.formula().replace("\n", ";  ") + ". Each frame computes one number of the output volume: "
+                "the receptive field (blue) times the filter, elementwise, summed, plus the bias.")
+
+    def input_title(self) -> str:
+        """The title over the input grids: what they hold and their shape."""
+        return f"Input volume, pad {self.pad}\n{format_shape(self.padded.shape)}"
+
+    def padding_cells(self):
+        """Which cells of `padded` are added zeros, drawn grey: the P outer rows and columns
+        (style.NumberGrid's `padding`)."""
+        return self.pad
+
 
 def check_hyperparameters(width: int, height: int, depth: int, filters: int, size: int, stride: int, pad: int):
     """Raise the library's own error if a Conv2D with these hyperparameters does not fit the
@@ -252,12 +269,13 @@ class ConvolutionPicture:
         self.figure.text(0.2 / figure_width, 1 - 0.1 / figure_height, demo.formula(), fontsize=10.5, va="top",
                          family=style.MONOSPACE)
         title = dict(fontsize=11, fontweight="bold", va="bottom", linespacing=1.3)
-        axes.text(0, top - 0.9, f"Input volume, pad {demo.pad}\n{format_shape(demo.padded.shape)}", **title)
+        axes.text(0, top - 0.9, demo.input_title(), **title)
         self.inputs = []
         for d in range(depth):
             y = top + d * slice_height
             axes.text(0, y - 0.15, f"x, depth slice {d}", **label)
-            self.inputs.append(style.NumberGrid(axes, demo.padded[d], 0, y, padding=demo.pad, shade_max=shade_max))
+            self.inputs.append(style.NumberGrid(axes, demo.padded[d], 0, y, padding=demo.padding_cells(),
+                                                shade_max=shade_max))
         self.filters, self.biases = [], []
         for k in range(filters):
             x0 = filter_left[k]
@@ -324,6 +342,4 @@ def save_convolution_animation(demo: ConvolutionDemo, folder, name: str = "conv"
     picture = ConvolutionPicture(demo, shaded=shaded)
     frames = picture.frames()
     captions = [step.expression() for step in demo.steps]
-    description = (demo.formula().replace("\n", ";  ") + ". Each frame computes one number of the output volume: "
-                   "the receptive field (blue) times the filter, elementwise, summed, plus the bias.")
-    return save_animation(frames, captions, folder, name, "Convolution in action", description, seconds_per_frame)
+    return save_animation(frames, captions, folder, name, demo.TITLE, demo.description(), seconds_per_frame)

@@ -87,7 +87,8 @@ class NumberGrid:
         axes: grid axes (see grid_axes).
         values: (rows, columns) array.
         x0, y0: the top-left corner in data coordinates.
-        padding: how many outer rows/columns are padding (drawn grey), or (rows, columns).
+        padding: how many outer rows/columns are padding (drawn grey), or (rows, columns), or
+            a (rows, columns) boolean array marking the padding cells anywhere.
         fontsize: of the numbers; None picks one that fits the cell.
         shade_max: fill each cell with its grey level, value/shade_max (0 black, 1 white),
             so a photograph stays visible under its numbers; None draws white cells.
@@ -97,10 +98,13 @@ class NumberGrid:
         self.values = np.asarray(values)
         self.x0, self.y0 = x0, y0
         rows, columns = self.values.shape
-        pad_rows, pad_columns = (padding, padding) if np.isscalar(padding) else padding
-        is_padding = np.zeros((rows, columns), dtype=bool)
-        is_padding[:pad_rows] = is_padding[rows - pad_rows:] = True
-        is_padding[:, :pad_columns] = is_padding[:, columns - pad_columns:] = True
+        if np.ndim(padding) == 2:
+            is_padding = np.asarray(padding, dtype=bool)
+        else:
+            pad_rows, pad_columns = (padding, padding) if np.isscalar(padding) else padding
+            is_padding = np.zeros((rows, columns), dtype=bool)
+            is_padding[:pad_rows] = is_padding[rows - pad_rows:] = True
+            is_padding[:, :pad_columns] = is_padding[:, columns - pad_columns:] = True
         self.is_padding = is_padding
         self.base_fill = np.where(is_padding, PADDING_FILL, CELL_FILL).astype(object)
         self.base_text = np.where(is_padding, PADDING_TEXT, TEXT).astype(object)
