@@ -188,3 +188,17 @@ def test_exported_to_onnx_runs_the_same():
     pixels = np.random.default_rng(0).uniform(0, 255, (2, 2, 5, 5)).astype(np.float32)
     scores = session.run(["scores"], {"pixels": pixels})[0]
     np.testing.assert_allclose(scores, model.forward(pixels / 255), rtol=1e-5, atol=1e-5)
+
+
+def test_onnx_export_imports_back_as_the_same_layers(tmp_path):
+    pytest.importorskip("onnx")
+    from volnet.interop import export_onnx, import_onnx
+
+    model = v.build_model("deconv3-4/s2/p1/op1 relu deconv2-3/d2/g1/nobias fc3", input_shape=(2, 5, 5), seed=2).eval()
+    path = tmp_path / "decoder.onnx"
+    export_onnx(model, path)
+    back, _ = import_onnx(path)
+    assert [repr(layer) for layer in back.layers] == [repr(layer) for layer in model.layers]
+    x = np.random.default_rng(1).standard_normal((2, 2, 5, 5)).astype(np.float32)
+    np.testing.assert_allclose(back.forward(x), model.forward(x), rtol=1e-6, atol=1e-6)
+

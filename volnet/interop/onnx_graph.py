@@ -205,6 +205,10 @@ class _Reader:
     def attributes(self, node) -> dict:
         return {a.name: self.onnx.helper.get_attribute_value(a) for a in node.attribute}
 
+    def window(self, node, attributes, window=None):
+        """(kernel_shape, strides, pads, dilations) of a windowed node, checked (for from_onnx)."""
+        return _window(self, node, attributes, window)
+
     def constant(self, node, position: int, what: str, required: bool = True):
         name = node.input[position] if position < len(node.input) else ""
         if not name:
@@ -219,10 +223,11 @@ class _Reader:
     def layer_of(self, node, shape):
         """The volnet layer that computes `node` (None for the identity), built for one example
         of `shape`, and its output shape."""
-        read = _IMPORTS.get(node.op_type) if node.domain in ("", "ai.onnx") else None
+        readers = _readers()
+        read = readers.get(node.op_type) if node.domain in ("", "ai.onnx") else None
         if read is None:
             raise self.refuse(node, f"no volnet layer computes it; volnet imports "
-                                    f"{', '.join(sorted(_IMPORTS))}, residual Adds, a leading Sub/Div "
+                                    f"{', '.join(sorted(readers))}, residual Adds, a leading Sub/Div "
                                     f"(the normalisation) and a final Softmax")
         if len(self.data_inputs(node)) != 1 or len([out for out in node.output if out]) != 1:
             raise self.refuse(node, "volnet imports nodes of one computed input and one output")
@@ -344,6 +349,15 @@ _IMPORTS = {
     "Dropout": lambda reader, node, attributes, shape: None,
     "Identity": lambda reader, node, attributes, shape: None,
 }
+
+
+def _readers() -> dict:
+    """_IMPORTS and the ops that registered layer types read themselves (Layer.onnx_ops, from_onnx)."""
+    readers = dict(_IMPORTS)
+    for kind in layer_types().values():
+        for op in kind.onnx_ops:
+            readers.setdefault(op, kind.from_onnx)
+    return readers
 
 
 def _is_join(reader, node) -> bool:

@@ -87,6 +87,7 @@ class Layer:
         gradient_cases        its cases for the numerical gradient check
         torch_modules         its PyTorch twin (None: it has none)
         to_onnx               its ONNX nodes (None: ONNX export refuses it)
+        onnx_ops, from_onnx   the ONNX ops it imports from, and how a node makes the layer
         to_convnetjs          its ConvNetJS form (None: ConvNetJS export refuses it)
     A class joins with @volnet.layers.registry.register.
     """
@@ -97,6 +98,8 @@ class Layer:
     compute_bound = False  # its work is arithmetic, not memory traffic (conv, fully connected)
     torch_modules = None  # def torch_modules(self) -> list[volnet.layers.twin.Module], for a built layer
     to_onnx = None  # def to_onnx(self, graph, name: str, x: str) -> str, the name of its output value
+    onnx_ops: tuple[str, ...] = ()  # ONNX op types ONNX import reads as this layer, through from_onnx
+    from_onnx = None  # @classmethod from_onnx(cls, reader, node, attributes, shape) -> (layer, {part: array})
     to_convnetjs = None  # def to_convnetjs(self, net): calls the one method of net that writes its ConvNetJS form
 
     def __init__(self):

@@ -170,6 +170,26 @@ class ConvTranspose2D(Layer):
                           pads=[*self.pads, *self.pads], output_padding=list(self.output_pads),
                           dilations=list(self.dilations), group=self.groups)
 
+    onnx_ops = ("ConvTranspose",)
+
+    @classmethod
+    def from_onnx(cls, reader, node, attributes, shape):
+        """A ConvTranspose node (weight (D, K/G, FH, FW), pads alike at both ends, no output_shape)."""
+        weight = reader.constant(node, 1, "weight")
+        if weight.ndim != 4:
+            raise reader.refuse(node, f"its weight has shape {weight.shape}; volnet's ConvTranspose2D takes "
+                                      f"(D, K/G, FH, FW)")
+        if "output_shape" in attributes:
+            raise reader.refuse(node, "it gives output_shape; volnet imports explicit pads and output_padding")
+        window, strides, pads, dilations = reader.window(node, attributes, weight.shape[2:])
+        groups = int(attributes.get("group", 1))
+        bias = reader.constant(node, 2, "bias", required=False)
+        output_pads = tuple(attributes.get("output_padding", (0, 0)))
+        layer = cls(weight.shape[1] * groups, _square(window), stride=_square(strides), pad=_square(pads),
+                    output_pad=_square(output_pads), dilation=_square(dilations), groups=groups,
+                    bias=bias is not None)
+        return layer, {"weight": weight, "bias": bias}
+
     @classmethod
     def gradient_cases(cls):
         return (
@@ -179,3 +199,9 @@ class ConvTranspose2D(Layer):
                       lambda: cls(2, (2, 3), stride=(2, 1), dilation=(1, 2), groups=2, bias=False),
                       away_from_zero((2, 4, 3, 4))),
         )
+
+
+def _square(pair):
+    """(3, 3) -> 3, as configs and architecture words write square windows."""
+    pair = tuple(int(value) for value in pair)
+    return pair[0] if pair[0] == pair[1] else pair
