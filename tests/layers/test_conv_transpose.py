@@ -202,3 +202,28 @@ def test_onnx_export_imports_back_as_the_same_layers(tmp_path):
     x = np.random.default_rng(1).standard_normal((2, 2, 5, 5)).astype(np.float32)
     np.testing.assert_allclose(back.forward(x), model.forward(x), rtol=1e-6, atol=1e-6)
 
+
+@pytest.mark.parametrize("arch", ["deconv3-2/s2", "deconv4-2/s2/p1", "deconv3-2/s3/p1/op1 conv3-2/p0 deconv2-2/s2",
+                                  "conv4-2/s2/p1 deconv4-2/s2/p1", "deconv3-2/s2 relu conv3-2", "deconv2-2/s2/d2"])
+def test_the_receptive_field_holds_every_input_that_reaches_a_neuron(arch):
+    # with positive weights nothing cancels: the inputs with a nonzero gradient of output (o, o)
+    # are exactly those it sees. The field's span must hold them all, and for one transposed
+    # convolution on the input it is exactly them.
+    from volnet.viz.receptive_field import receptive_field_regions
+
+    model = v.build_model(arch, input_shape=(1, 8, 8), seed=0)
+    for parameter in model.parameters().values():
+        parameter.data[...] = np.abs(parameter.data) + 0.1
+    out = model.forward(np.ones((1, 1, 8, 8)))
+    for o in range(out.shape[2]):
+        dout = np.zeros_like(out)
+        dout[0, 0, o, o] = 1
+        model.zero_grad()
+        rows = np.nonzero(np.abs(model.backward(dout)[0, 0]).sum(axis=1))[0]
+        if not len(rows):  # dilated taps skip some outputs: no input reaches them
+            continue
+        first, last = receptive_field_regions(model, None, (o, o))[0].rows
+        assert first <= rows.min() and rows.max() <= last, (o, rows, first, last)
+        if len(model.layers) == 1:
+            assert (first, last) == (rows.min(), rows.max())
+

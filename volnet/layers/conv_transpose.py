@@ -15,7 +15,7 @@ from volnet.layers.registry import register
 from volnet.layers.twin import WEIGHT_AND_BIAS, Module
 from volnet.layers.words import COUNT, NO_BIAS, Word
 from volnet.ops.conv_transpose import conv_transpose2d_backward, conv_transpose2d_forward, transposed_geometry
-from volnet.ops.geometry import ReceptiveField, ReceptiveField2D, effective_size, pair
+from volnet.ops.geometry import pair
 
 
 @register
@@ -89,19 +89,9 @@ class ConvTranspose2D(Layer):
         return (self.filters, *out_hw)
 
     def field_through(self, field):
-        """An output neuron is reached by at most ⌈F_eff/S⌉ neighbouring input neurons, so its
-        field is at most (⌈F_eff/S⌉ − 1)·jump + size wide; neighbouring output neurons' fields
-        start jump/S apart on average (rounded up to a whole position), from the first input
-        that reaches output 0, ⌈(P − F_eff + 1)/S⌉."""
-        if field.whole:
-            return field
-        axes = []
-        for axis, along in enumerate(field):
-            span, stride = effective_size(self.window[axis], self.dilations[axis]), self.strides[axis]
-            first = -((span - 1 - self.pads[axis]) // stride)
-            axes.append(ReceptiveField(along.size + (-(-span // stride) - 1) * along.jump,
-                                       max(1, -(-along.jump // stride)), along.start + first * along.jump))
-        return ReceptiveField2D(*axes)
+        """Output neurons stand 1/S of an input position apart: the field's jump becomes a
+        fraction (volnet.ops.geometry.ReceptiveField.through_transposed)."""
+        return field.through_transposed(self.window, self.strides, self.pads, self.dilations)
 
     def _create_parameters(self, input_shape, rng):
         depth = input_shape[0]

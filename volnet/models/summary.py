@@ -213,7 +213,7 @@ def _field_text(field) -> tuple[str, str]:
     height, width = field
     if height.whole:
         return "all", "—"
-    return f"{width.size}×{height.size}", _pair_text((height.jump, width.jump))
+    return field.size_text(), _pair_text((height.jump, width.jump))
 
 
 def _aligned(table, left_columns: int) -> list[str]:

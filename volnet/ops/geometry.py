@@ -12,8 +12,10 @@ resolved here to a whole number per side.
 
 from __future__ import annotations
 
+import math
 import operator
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Iterable, NamedTuple
 
 
@@ -319,31 +321,71 @@ class ReceptiveField:
     starting from the input itself (size 1, jump 1, start 0). A layer that looks at everything
     (a fully-connected layer, global pooling) makes the field the whole input: `whole` is True.
 
+    A transposed convolution (through_transposed) moves its output neurons 1/S of an input
+    position apart, so after one with S > 1 neighbouring neurons see different counts of input
+    positions (`varies`), jump and start may be fractions (fractions.Fraction), and the neuron
+    at i sees the whole positions between start + i·jump and start + i·jump + reach − 1 (a
+    bound that contains every position it sees); `size` is then the most any neuron sees.
+
     Attributes:
-        size: r, how many input positions the field spans. jump: j, how far apart in the
-            input two neighbouring neurons' fields start. start: where neuron 0's field starts.
-        whole: every neuron sees the whole input.
+        size: r, how many input positions the field spans (the widest, where they vary). jump:
+            j, how far apart in the input two neighbouring neurons' fields start. start: where
+            neuron 0's field starts. whole: every neuron sees the whole input. reach: the
+            span's length where it differs from size (after a transposed convolution). varies:
+            neurons see different counts of positions.
     """
 
     size: int = 1
-    jump: int = 1
-    start: int = 0
+    jump: int | Fraction = 1
+    start: int | Fraction = 0
     whole: bool = False
+    reach: int | Fraction | None = None
+    varies: bool = False
+
+    @property
+    def extent(self) -> int | Fraction:
+        """The length of the stretch start + i·jump … that span() reads (reach, else size)."""
+        return self.size if self.reach is None else self.reach
 
     def through(self, filter_size: int, stride: int = 1, pad: int = 0, dilation: int = 1) -> "ReceptiveField":
         """The field one sliding-window layer further on."""
         if self.whole:
             return self
-        return ReceptiveField(self.size + (effective_size(filter_size, dilation) - 1) * self.jump,
-                              self.jump * stride, self.start - pad * self.jump)
+        grow = (effective_size(filter_size, dilation) - 1) * self.jump
+        if self.reach is None:
+            return ReceptiveField(self.size + grow, self.jump * stride, self.start - pad * self.jump)
+        return ReceptiveField(min(self.size + math.ceil(grow), math.floor(self.reach + grow)), _plain(self.jump * stride),
+                              _plain(self.start - pad * self.jump), reach=_plain(self.reach + grow),
+                              varies=self.varies)
+
+    def through_transposed(self, filter_size: int, stride: int = 1, pad: int = 0,
+                           dilation: int = 1) -> "ReceptiveField":
+        """The field one transposed-convolution layer further on. Its output q is reached by the
+        inputs i with i·S − P + a·dil = q for a filter tap a: the whole i between
+        (q + P − F_eff + 1)/S and (q + P)/S, at most ⌈F_eff/S⌉ of them. So
+
+            jump ← jump/S    start ← start + (P − F_eff + 1)·jump/S    reach ← reach + (F_eff − 1)·jump/S
+            size ← size + (⌈F_eff/S⌉ − 1)·jump   (the widest, exact when the field before is)
+        """
+        if self.whole:
+            return self
+        step = Fraction(self.jump) / stride
+        span = effective_size(filter_size, dilation)
+        reach = self.extent + (span - 1) * step
+        size = min(self.size + (-(-span // stride) - 1) * math.ceil(self.jump), math.floor(reach))
+        return ReceptiveField(size, _plain(step), _plain(self.start + (pad - span + 1) * step), reach=_plain(reach),
+                              varies=self.varies or stride > 1)
 
     def union(self, other: "ReceptiveField") -> "ReceptiveField":
         """The field of a neuron that adds two paths (a residual block's body and shortcut)."""
         if self.whole or other.whole:
             return ReceptiveField(max(self.size, other.size), 1, 0, whole=True)
         start = min(self.start, other.start)
-        end = max(self.start + self.size, other.start + other.size)
-        return ReceptiveField(end - start, self.jump, start)
+        end = max(self.start + self.extent, other.start + other.extent)
+        if self.reach is None and other.reach is None:
+            return ReceptiveField(end - start, self.jump, start)
+        return ReceptiveField(math.floor(end - start), self.jump, _plain(start), reach=_plain(end - start),
+                              varies=self.varies or other.varies)
 
     def span(self, position: int, extent: int) -> tuple[int, int]:
         """The input positions (first, last) that neuron `position` sees, clipped to an input of
@@ -351,7 +393,12 @@ class ReceptiveField:
         if self.whole:
             return 0, extent - 1
         first = self.start + position * self.jump
-        return max(first, 0), min(first + self.size - 1, extent - 1)
+        return max(math.ceil(first), 0), min(math.floor(first + self.extent - 1), extent - 1)
+
+
+def _plain(value):
+    """A Fraction that is a whole number as an int, so that fields without fractions stay ints."""
+    return int(value) if value.denominator == 1 else value
 
 
 class ReceptiveField2D(NamedTuple):
@@ -386,6 +433,17 @@ class ReceptiveField2D(NamedTuple):
     def through(self, window, strides, pads, dilations=(1, 1)) -> "ReceptiveField2D":
         """The field one sliding-window layer further on; each argument a (height, width) pair."""
         return ReceptiveField2D(*(field.through(window[a], strides[a], pads[a], dilations[a])
+                                  for a, field in enumerate(self)))
+
+    def size_text(self) -> str:
+        """"W×H" as the summary writes it; "≤W×H" where neurons see different counts (after a
+        transposed convolution: ReceptiveField.varies)."""
+        height, width = self
+        return f"{'≤' if height.varies or width.varies else ''}{width.size}×{height.size}"
+
+    def through_transposed(self, window, strides, pads, dilations=(1, 1)) -> "ReceptiveField2D":
+        """The field one transposed-convolution layer further on; each argument a (height, width) pair."""
+        return ReceptiveField2D(*(field.through_transposed(window[a], strides[a], pads[a], dilations[a])
                                   for a, field in enumerate(self)))
 
     def everything(self) -> "ReceptiveField2D":

@@ -49,7 +49,7 @@ class FieldRegion:
         where = "input" if not self.number else f"after layer {self.number} ({self.description})"
         height, width = self.field
         return (f"{where}, {format_shape(self.shape)}: rows {self.rows[0]}–{self.rows[1]}, columns "
-                f"{self.columns[0]}–{self.columns[1]}  (field {width.size}×{height.size}, jump "
+                f"{self.columns[0]}–{self.columns[1]}  (field {self.field.size_text()}, jump "
                 f"{height.jump if height.jump == width.jump else (width.jump, height.jump)})")
 
 
