@@ -130,3 +130,19 @@ def test_import_usage_errors_are_one_line(tmp_path, capsys, args, message, monke
     (tmp_path / "model.json").write_text('{"layers": []}')
     assert main(["import", *args]) == 2
     assert message in one_error_line(capsys, "import")
+
+
+@pytest.mark.parametrize("format, name", [("convnetjs", "m.onnx"), ("onnx", "m.json"), ("safetensors", "m.onnx")])
+def test_export_refuses_a_file_whose_suffix_names_another_format(trained, tmp_path, capsys, format, name):
+    _, _, _, path = trained
+    assert main(["export", str(path), "--format", format, "-o", str(tmp_path / name)]) == 2
+    assert "but the format is " + format in one_error_line(capsys, "export")
+    assert not (tmp_path / name).exists()
+
+
+def test_import_names_what_is_wrong_with_the_file_before_what_is_in_the_way(tmp_path, capsys):
+    pickled = tmp_path / "m.pt"
+    pickled.write_bytes(b"\x80\x02}q\x00.")  # a pickle's first bytes, as torch.save writes them
+    (tmp_path / "m.npz").write_bytes(b"an earlier model")
+    assert main(["import", str(pickled)]) == 2
+    assert "never unpickles" in one_error_line(capsys, "import")

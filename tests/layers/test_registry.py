@@ -43,6 +43,19 @@ def test_registering_a_second_class_under_a_taken_name_or_word_is_refused(monkey
         registry.register(Convolution)
 
 
+@pytest.mark.parametrize("name, example", [("Up", "up2"), ("sc", "scl2"), ("up2", "up2")])
+def test_a_word_whose_name_is_not_the_letters_its_words_start_with_is_refused(monkeypatch, name, example):
+    # architecture strings find a word's layer type by its leading lower-case letters
+    monkeypatch.setattr(registry, "_LAYER_TYPES", dict(registry._LAYER_TYPES))
+
+    class Upsample(Layer):
+        word = Word(name, r"[a-z]+\d+", "up<N>", example)
+
+    with pytest.raises(ValueError, match=rf"Upsample's architecture word is named '{name}', but a word's name must "
+                                         rf"be the lower-case letters its words start with"):
+        registry.register(Upsample)
+
+
 class Gain(Layer):
     """y = g_d · x on each depth slice d: one learnable gain per slice (a layer made for this test)."""
 

@@ -216,7 +216,7 @@ def test_save_errors(tmp_path):
     class Custom(Layer):
         pass
 
-    with pytest.raises(TypeError, match=r"Custom #2 cannot be saved: only volnet's own layer types"):
+    with pytest.raises(TypeError, match=r"Custom #2 cannot be saved: only registered layer types"):
         save_model(tmp_path / "m.npz", Sequential([ReLU(), Custom()], input_shape=(3,)))
 
 

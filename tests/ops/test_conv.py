@@ -284,6 +284,8 @@ def test_unknown_and_impossible_algorithms_are_named():
         conv2d_forward(x, w, algorithm="winograd")
     with pytest.raises(ValueError, match="cannot be named 'auto'"):
         register_algorithm(ConvAlgorithm("auto", *[None] * 4))
+    with pytest.raises(ValueError, match="a conv algorithm named 'im2col' is registered already"):
+        register_algorithm(ConvAlgorithm("im2col", *[None] * 4))
 
 
 def test_a_registered_algorithm_runs_by_name_and_shows_on_the_layer():

@@ -29,13 +29,14 @@ def register(subparsers):
 
 
 def run(args) -> int:
-    from volnet.interop import import_model
+    from volnet.interop import check_importable, import_model
     from volnet.layers import format_shape
     from volnet.models import save_model
 
     if args.input_shape is not None and args.arch is None:
         raise ValueError("--input-shape goes with --arch (the shape the architecture is built for); give both")
     source = Path(args.file)
+    check_importable(source)  # what is wrong with FILE comes before what is in the way of -o
     out = writable_file(args.out or source.with_suffix(".npz"), "out")
     if out.exists() and not args.force:
         raise ValueError(f"-o {out} exists; give another file, or --force to replace it")

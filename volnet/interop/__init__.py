@@ -31,14 +31,19 @@ def format_of(path, format: str | None = None) -> str:
     """The export format: `format` itself when given, else the one path's suffix names.
 
     Raises:
-        ValueError: an unknown format, or no format and a suffix that names none.
+        ValueError: an unknown format; no format and a suffix that names none; a format and a
+            path whose suffix names another one (a .onnx file of ConvNetJS JSON helps nobody).
     """
+    suffix = "" if path is None else Path(path).suffix.lower()
+    found = [name for name, (_, usual) in FORMATS.items() if usual == suffix]
     if format is not None:
         if format not in FORMATS:
             raise ValueError(f"unknown format {format!r}; volnet exports {', '.join(FORMATS)}")
+        if found and found[0] != format:
+            raise ValueError(f"{path} ends in {suffix}, the suffix of {found[0]} files, but the format is {format}; "
+                             f"name the file {Path(path).with_suffix(FORMATS[format][1]).name}, or choose "
+                             f"format {found[0]}")
         return format
-    suffix = Path(path).suffix.lower()
-    found = [name for name, (_, usual) in FORMATS.items() if usual == suffix]
     if not found:
         raise ValueError(f"cannot tell the format from {path}: give one of {', '.join(FORMATS)} "
                          f"(or a file ending in {', '.join(usual for _, usual in FORMATS.values())})")
@@ -115,16 +120,29 @@ def import_model(path, architecture: str | None = None, input_shape=None):
         OSError: the file cannot be read.
     """
     path = Path(path)
-    if path.is_dir():
-        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
-    suffix = path.suffix.lower()
+    suffix = check_importable(path)
     if suffix == ".onnx":
         if architecture is not None or input_shape is not None:
             raise ValueError(f"{path} is an ONNX model, which describes its own layers and input; leave out the "
                              f"architecture and input shape")
         return _checked(path, *import_onnx(path))
-    if suffix == ".safetensors":
-        return _checked(path, *import_safetensors(path, architecture, input_shape))
+    return _checked(path, *import_safetensors(path, architecture, input_shape))
+
+
+def check_importable(path) -> str:
+    """The suffix (".onnx" or ".safetensors") of a file import_model can read, before anything
+    is read of it.
+
+    Raises:
+        ValueError: a volnet model already, a pickle (never unpickled), or another format.
+        OSError: a folder, or a file that cannot be opened.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+    suffix = path.suffix.lower()
+    if suffix in (".onnx", ".safetensors"):
+        return suffix
     if suffix == ".npz":
         raise ValueError(f"{path} is a volnet model already: use it as it is (volnet eval {path})")
     _refuse_pickle(path)
@@ -133,5 +151,5 @@ def import_model(path, architecture: str | None = None, input_shape=None):
 
 
 __all__ = ["FORMATS", "OPSET", "convnetjs_net", "export_convnetjs", "export_model", "export_onnx",
-           "export_safetensors", "format_of", "import_model", "import_onnx", "import_safetensors", "onnx_model",
+           "check_importable", "export_safetensors", "format_of", "import_model", "import_onnx", "import_safetensors", "onnx_model",
            "read_safetensors", "write_safetensors"]

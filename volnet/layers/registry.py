@@ -14,6 +14,8 @@ architecture-string errors.
 
 from __future__ import annotations
 
+import re
+
 _LAYER_TYPES: dict[str, type] = {}
 
 
@@ -22,13 +24,18 @@ def register(cls: type) -> type:
 
     Raises:
         ValueError: another class of that name, or another class with the same architecture word,
-            is registered already.
+            is registered already; a word whose name is not the lower-case letters its words start with.
     """
     name = cls.__name__
     if _LAYER_TYPES.get(name, cls) is not cls:
         raise ValueError(f"a layer type named {name} is registered already ({_LAYER_TYPES[name].__module__})")
     word = getattr(cls, "word", None)
     if word is not None:
+        if not (word.name.isalpha() and word.name.islower()) or re.match(r"[a-z]*", word.example).group() != word.name:
+            raise ValueError(f"{name}'s architecture word is named {word.name!r}, but a word's name must be the "
+                             f"lower-case letters its words start with (architecture strings find the layer type "
+                             f"by them): its example {word.example!r} starts with "
+                             f"{re.match(r'[a-z]*', word.example).group()!r}")
         taken = word_types().get(word.name)
         if taken is not None and taken is not cls:
             raise ValueError(f"{name}'s architecture word {word.name!r} is {taken.__name__}'s already")

@@ -50,7 +50,7 @@ def model_to_spec(layer: Layer) -> dict:
 def _spec(layer: Layer) -> dict:
     name, known = type(layer).__name__, layer_types()
     if known.get(name) is not type(layer):
-        raise TypeError(f"{layer.label()} cannot be saved: only volnet's own layer types can be rebuilt from a "
+        raise TypeError(f"{layer.label()} cannot be saved: only registered layer types can be rebuilt from a "
                         f"file ({', '.join(sorted(known))})")
     return {"type": name, **layer.spec(_spec)}
 

@@ -83,6 +83,9 @@ def register_algorithm(algorithm: ConvAlgorithm) -> ConvAlgorithm:
     switches and the tests that sweep ALGORITHMS)."""
     if algorithm.name == AUTO:
         raise ValueError(f"a conv algorithm cannot be named {AUTO!r}: that name asks the policy to choose")
+    if ALGORITHMS.get(algorithm.name, algorithm) is not algorithm:
+        raise ValueError(f"a conv algorithm named {algorithm.name!r} is registered already; choose another name "
+                         f"(or del volnet.ops.conv.ALGORITHMS[{algorithm.name!r}] first to replace it)")
     ALGORITHMS[algorithm.name] = algorithm
     return algorithm
 
