@@ -35,7 +35,7 @@ def test_word_and_suffixes_build_the_layer():
                      r"/op<n> \(output padding\), /d<n> \(dilation\), /g<n> \(groups\), /nobias \(no bias\)"),
     ("deconv3-8/s0", r"the stride in '/s0' must be at least 1"),
     ("deconv0-8", r"filter size F"),
-    ("deconv3-8/s2/op2", r"output_pad 2 along the height must be smaller than max\(stride, dilation\) = 2"),
+    ("deconv3-8/s2/op2", r"output_pad 2 along the height must be smaller than max\(stride, dilation\) = max\(2, 1\)"),
     ("deconv3-8/p3", r"'deconv3-8/p3' at position 1: ConvTranspose2D \(filters=8, pad=3\) does not fit its 2×2×4 "
                      r"input: .* = −2, but the output needs at least 1 pixel; use a smaller pad \(at most 1\)"),
 ])

@@ -14,7 +14,8 @@ from volnet.layers.cost import Cost
 from volnet.layers.registry import register
 from volnet.layers.twin import WEIGHT_AND_BIAS, Module
 from volnet.layers.words import COUNT, NO_BIAS, Word
-from volnet.ops.conv_transpose import conv_transpose2d_backward, conv_transpose2d_forward, transposed_geometry
+from volnet.ops.conv_transpose import (conv_transpose2d_backward, conv_transpose2d_forward, output_pad_rule,
+                                      transposed_geometry)
 from volnet.ops.geometry import pair
 
 
@@ -61,11 +62,9 @@ class ConvTranspose2D(Layer):
         self.window, self.strides = pair(size, "size", minimum=1), pair(stride, "stride", minimum=1)
         self.pads, self.output_pads = pair(pad, "pad", minimum=0), pair(output_pad, "output_pad", minimum=0)
         self.dilations = pair(dilation, "dilation", minimum=1)
-        for axis, name in enumerate(("height", "width")):
-            largest = max(self.strides[axis], self.dilations[axis])
-            if self.output_pads[axis] >= largest:
-                raise ValueError(f"{self.label()}: output_pad {self.output_pads[axis]} along the {name} must be "
-                                 f"smaller than max(stride, dilation) = {largest}; use output_pad ≤ {largest - 1}")
+        broken = output_pad_rule(self.output_pads, self.strides, self.dilations)
+        if broken:
+            raise ValueError(f"{self.label()}: {broken}")
         # which conv algorithm the transposed convolution's ops run (volnet.ops.conv), and the
         # one the last forward ran
         self.algorithm, self.last_algorithm = "auto", None

@@ -48,7 +48,7 @@ from typing import NamedTuple
 import numpy as np
 
 from volnet.ops.conv import AUTO, conv2d_filter_gradient, conv2d_forward, conv2d_input_gradient, resolve_algorithm
-from volnet.ops.geometry import effective_size, pair
+from volnet.ops.geometry import effective_size, pair, tap_slice
 
 
 def transposed_output_size(size: int, filter_size: int, stride: int = 1, pad: int = 0, output_pad: int = 0,
@@ -71,6 +71,18 @@ def transposed_output_size(size: int, filter_size: int, stride: int = 1, pad: in
             f"use a smaller pad (at most {((size - 1) * stride + effective_size(filter_size, dilation) + output_pad - 1) // 2})"
         )
     return out
+
+
+def output_pad_rule(output_pad, stride, dilation) -> str | None:
+    """Which (height, width) pair breaks the rule output_pad < max(stride, dilation), as a phrase,
+    or None: a larger output padding would add rows that the matching convolution never reads."""
+    for axis, name in enumerate(("height", "width")):
+        largest = max(stride[axis], dilation[axis])
+        if output_pad[axis] >= largest:
+            return (f"output_pad {output_pad[axis]} along the {name} must be smaller than max(stride, dilation) = "
+                    f"max({stride[axis]}, {dilation[axis]}); otherwise the matching convolution would never reach "
+                    f"the extra rows. Use output_pad ≤ {largest - 1}")
+    return None
 
 
 def transposed_geometry(x_shape, w_shape, stride=1, pad=0, output_pad=0, dilation=1, groups=1):
@@ -98,12 +110,9 @@ def transposed_geometry(x_shape, w_shape, stride=1, pad=0, output_pad=0, dilatio
     if w_shape[0] != depth:
         raise ValueError(f"conv_transpose2d: w (D, K/G, FH, FW) = {tuple(w_shape)} needs one stack of filters per "
                          f"input depth slice, D = {depth}")
-    for axis, name in enumerate(("height", "width")):
-        if output_pad[axis] >= max(stride[axis], dilation[axis]):
-            raise ValueError(
-                f"conv_transpose2d: output_pad {output_pad[axis]} along the {name} must be smaller than "
-                f"max(stride, dilation) = max({stride[axis]}, {dilation[axis]}); otherwise the matching "
-                f"convolution would never reach the extra rows. Use output_pad ≤ {max(stride[axis], dilation[axis]) - 1}")
+    broken = output_pad_rule(output_pad, stride, dilation)
+    if broken:
+        raise ValueError(f"conv_transpose2d: {broken}")
     out_hw = tuple(transposed_output_size(x_shape[2 + a], w_shape[2 + a], stride[a], pad[a], output_pad[a],
                                           dilation[a]) for a in (0, 1))
     return out_hw, stride, pad, output_pad, dilation
@@ -159,9 +168,7 @@ def _scatter_targets(x_shape, w_shape, groups, stride, dilation):
             filters = slice(group * per_group, (group + 1) * per_group)
             for i in range(height):
                 for j in range(width):
-                    rows = slice(i * sh, i * sh + dh * (fh - 1) + 1, dh)
-                    columns = slice(j * sw, j * sw + dw * (fw - 1) + 1, dw)
-                    yield n, d, i, j, (n, filters, rows, columns)
+                    yield n, d, i, j, (n, filters, tap_slice(i * sh, dh, fh), tap_slice(j * sw, dw, fw))
 
 
 def conv_transpose2d_forward_reference(x, w, b=None, stride=1, pad=0, output_pad=0, dilation=1, groups=1):
