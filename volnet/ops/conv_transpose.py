@@ -80,7 +80,7 @@ def output_pad_rule(output_pad, stride, dilation) -> str | None:
         largest = max(stride[axis], dilation[axis])
         if output_pad[axis] >= largest:
             return (f"output_pad {output_pad[axis]} along the {name} must be smaller than max(stride, dilation) = "
-                    f"max({stride[axis]}, {dilation[axis]}); otherwise the matching convolution would never reach "
+                    f"max({stride[axis]}, {dilation[axis]}) = {largest}; otherwise the matching convolution would never reach "
                     f"the extra rows. Use output_pad ≤ {largest - 1}")
     return None
 

@@ -24,6 +24,7 @@ import numpy as np
 from volnet.layers.base import format_shape
 from volnet.ops.conv_transpose import conv_transpose2d_forward_reference, transposed_geometry
 from volnet.viz.convolution import (MAX_DEPTH, MAX_FILTER_SIZE, MAX_FILTERS, MAX_PADDED_SIZE, ConvolutionDemo,
+                                    check_at_least_one, check_readable,
                                     convolution_demo, random_demo_volume, save_convolution_animation)
 
 
@@ -91,10 +92,7 @@ def check_hyperparameters(width: int, height: int, depth: int, filters: int, siz
     Returns:
         The stretched input's (height, width).
     """
-    for name, value in (("width", width), ("height", height), ("depth", depth), ("filters", filters),
-                        ("size", size)):
-        if value < 1:
-            raise ValueError(f"{name} must be at least 1, got {value}")
+    check_at_least_one(width=width, height=height, depth=depth, filters=filters, size=size)
     transposed_geometry((1, depth, height, width), (depth, filters, size, size), stride, pad, output_pad)
     if pad > size - 1:
         raise ValueError(f"the stretched-input picture puts F − 1 − P zeros around the input, so it draws pad ≤ F − 1 "
@@ -103,10 +101,7 @@ def check_hyperparameters(width: int, height: int, depth: int, filters: int, siz
     limits = (("(H − 1)·S + 1 + 2(F − 1 − P) + op", stretched[0], MAX_PADDED_SIZE),
               ("(W − 1)·S + 1 + 2(F − 1 − P) + op", stretched[1], MAX_PADDED_SIZE), ("depth", depth, MAX_DEPTH),
               ("filters", filters, MAX_FILTERS), ("size", size, MAX_FILTER_SIZE))
-    for name, value, limit in limits:
-        if value > limit:
-            raise ValueError(f"the transposed convolution picture writes out every number of the stretched input, "
-                             f"so it keeps {name} ≤ {limit}; got {value}. Choose a smaller input, filter or stride.")
+    check_readable("transposed convolution picture", limits, "Choose a smaller input, filter or stride.")
     return stretched
 
 

@@ -141,6 +141,22 @@ class ConvolutionDemo:
         return self.pad
 
 
+def check_at_least_one(**values):
+    """Raise "name must be at least 1, got v" for the first of the picture's settings below 1."""
+    for name, value in values.items():
+        if value < 1:
+            raise ValueError(f"{name} must be at least 1, got {value}")
+
+
+def check_readable(picture: str, limits, advice: str):
+    """Raise a clear error if the picture would have too many numbers to read: limits are
+    (what, value, largest drawn) triples."""
+    for name, value, limit in limits:
+        if value > limit:
+            raise ValueError(f"the {picture} writes out every number, so it keeps {name} ≤ {limit}; got {value}. "
+                             f"{advice}")
+
+
 def check_hyperparameters(width: int, height: int, depth: int, filters: int, size: int, stride: int, pad: int):
     """Raise the library's own error if a Conv2D with these hyperparameters does not fit the
     input, and a clear one if the picture would have too many numbers to read.
@@ -148,20 +164,14 @@ def check_hyperparameters(width: int, height: int, depth: int, filters: int, siz
     Returns:
         The output volume (K, OH, OW).
     """
-    for name, value in (("width", width), ("height", height), ("depth", depth), ("filters", filters),
-                        ("size", size), ("stride", stride)):
-        if value < 1:
-            raise ValueError(f"{name} must be at least 1, got {value}")
+    check_at_least_one(width=width, height=height, depth=depth, filters=filters, size=size, stride=stride)
     if pad < 0:
         raise ValueError(f"pad must be 0 or more, got {pad}")
     shape = Conv2D(filters, size, stride=stride, pad=pad).output_shape((depth, height, width))
     limits = (("width + 2·pad", width + 2 * pad, MAX_PADDED_SIZE),
               ("height + 2·pad", height + 2 * pad, MAX_PADDED_SIZE), ("depth", depth, MAX_DEPTH),
               ("filters", filters, MAX_FILTERS), ("size", size, MAX_FILTER_SIZE))
-    for name, value, limit in limits:
-        if value > limit:
-            raise ValueError(f"the convolution picture writes out every number, so it keeps {name} ≤ {limit}; "
-                             f"got {value}. Choose a smaller input, filter or padding.")
+    check_readable("convolution picture", limits, "Choose a smaller input, filter or padding.")
     return shape
 
 
