@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from volnet.ops.compiled import kernels_for, stream_kernels
 from volnet.ops.parallel import batch_chunks, map_chunks, one_blas_thread
 
 
@@ -101,6 +102,11 @@ def _per_feature(v, view):
     return v if view.ndim == 2 else v.reshape(1, -1, 1)
 
 
+def _slices(block):
+    """A _features view as the (A, D, B) array the compiled loops take: rows (m, D) as (m, D, 1)."""
+    return block[:, :, None] if block.ndim == 2 else block
+
+
 def _row_slices(view):
     """Slices of a _features view's axis 0 ("stream" chunks): one cut serves all the passes."""
     return batch_chunks(len(view), view[0].size)
@@ -133,6 +139,11 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training=True, 
                       sum_over_batch=_whole_batch):
     """Normalise each feature (depth slice). Updates running_mean/var in place when training.
 
+    float32 and float64 go through the compiled loops where numba loads (volnet.ops.compiled):
+    one pass for the shifted sums Σ (x − K), Σ (x − K)² (K a sample of each feature, so that the
+    squares do not cancel; float64), one for out; the cache keeps x and μ. Otherwise NumPy
+    passes: Σ x, then x − μ (cached) and Σ (x − μ)², then out.
+
     Args:
         x: (N, D) or (N, D, H, W). gamma, beta, running_mean, running_var: (D,).
         sum_over_batch: float64 partial sums (k,) -> their sums over the whole batch when x is
@@ -141,75 +152,133 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training=True, 
         out (same shape and memory layout as x), cache for batchnorm_backward.
     """
     view = _features(x)
+    kernels = kernels_for(view)
     count = view.size // view.shape[1]
     chunks = _row_slices(view)
-    centered, out = np.empty_like(view), np.empty_like(view)
-
-    def center(rows):
-        """x − μ into centered's rows; returns their Σ (x − μ)² per feature."""
-        part = np.subtract(view[rows], shift, out=centered[rows])
-        return _sum_of_products(part, part)
-
+    centered = None if kernels else np.empty_like(view)
     if training:
-        totals = sum_over_batch(np.append(_feature_sums(lambda rows: _sum(view[rows]), chunks), count))
-        count = int(totals[-1])
-        if count < 2:
-            raise ValueError(f"batch norm in training needs at least 2 numbers per feature to estimate a variance, got {count}")
-        mean = totals[:-1] / count
-        shift = _per_feature(mean.astype(x.dtype), view)
-        var = sum_over_batch(_feature_sums(center, chunks)) / count
+        if kernels:
+            mean, var, count = _shifted_statistics(view, chunks, count, sum_over_batch, kernels)
+        else:
+            mean, var, count = _centred_statistics(view, chunks, count, sum_over_batch, centered)
         running_mean *= 1 - momentum
         running_mean += momentum * mean
         running_var *= 1 - momentum
         running_var += momentum * var * count / (count - 1)
     else:
         mean, var = running_mean, running_var
-        shift = _per_feature(mean.astype(x.dtype), view)
-        map_chunks(center, chunks)
+    shift = mean.astype(x.dtype)
+    if centered is not None and not training:
+        map_chunks(lambda rows: np.subtract(view[rows], _per_feature(shift, view), out=centered[rows]), chunks)
     inv_std = (1.0 / np.sqrt(var + eps)).astype(x.dtype)
-    gain, offset = (_per_feature(v.astype(x.dtype), view) for v in (gamma * inv_std, beta))
+    gain, offset = (gamma * inv_std).astype(x.dtype), beta.astype(x.dtype)
+    out = np.empty_like(view)
 
     def normalise(rows):
         """out = γ·x̂ + β = (x − μ)·(γ/√(σ² + ε)) + β, while the rows are in cache."""
-        np.multiply(centered[rows], gain, out=out[rows])
-        out[rows] += offset
+        if kernels:
+            kernels.normalise(_slices(view[rows]), shift, gain, offset, _slices(out[rows]))
+            return
+        np.multiply(centered[rows], _per_feature(gain, view), out=out[rows])
+        out[rows] += _per_feature(offset, view)
 
     map_chunks(normalise, chunks)
-    # the cache keeps x − μ, not x̂: x̂ = (x − μ)·inv_std is folded into per-feature factors
-    return _like(out, x), (centered, gamma, inv_std, training, count, sum_over_batch)
+    # x̂ = (x − μ)·inv_std is folded into per-feature factors: the cache keeps x − μ, or x and μ
+    cached = (view, shift) if kernels else (centered, None)
+    return _like(out, x), (*cached, gamma, inv_std, training, count, sum_over_batch)
+
+
+def _enough(count):
+    """count, the numbers per feature in the whole batch, if a variance can be estimated from them."""
+    if count < 2:
+        raise ValueError(f"batch norm in training needs at least 2 numbers per feature to estimate a variance, got {count}")
+    return count
+
+
+def _centred_statistics(view, chunks, count, sum_over_batch, centered):
+    """μ, σ² and the whole batch's count by NumPy passes: Σ x, then centered = x − μ and Σ (x − μ)²."""
+    totals = sum_over_batch(np.append(_feature_sums(lambda rows: _sum(view[rows]), chunks), count))
+    count = _enough(int(totals[-1]))
+    mean = totals[:-1] / count
+    shift = _per_feature(mean.astype(view.dtype), view)
+
+    def center(rows):
+        """x − μ into centered's rows; returns their Σ (x − μ)² per feature."""
+        part = np.subtract(view[rows], shift, out=centered[rows])
+        return _sum_of_products(part, part)
+
+    return mean, sum_over_batch(_feature_sums(center, chunks)) / count, count
+
+
+def _shifted_statistics(view, chunks, count, sum_over_batch, kernels):
+    """μ, σ² and the whole batch's count from one compiled pass over x: the shifted sums
+    S₁ = Σ (x − K), S₂ = Σ (x − K)² give this share's mean m = K + S₁/n and spread
+    Σ (x − m)² = S₂ − S₁²/n; the whole batch's Σ (x − μ)² adds n·(m − μ)² to each share's spread."""
+    reference = np.ascontiguousarray(view[0].reshape(view.shape[1], -1)[:, 0], dtype=np.float64)
+
+    def moments(rows):
+        sums = np.zeros((2, view.shape[1]))
+        kernels.feature_moments(_slices(view[rows]), reference, sums)
+        return sums
+
+    deviation, square = _feature_sums(moments, chunks)
+    local_mean = reference + deviation / count
+    totals = sum_over_batch(np.append(local_mean * count, count))
+    whole = _enough(int(totals[-1]))
+    mean = totals[:-1] / whole
+    spread = square - deviation * deviation / count + count * (local_mean - mean) ** 2
+    return mean, sum_over_batch(spread) / whole, whole
 
 
 @one_blas_thread
 def batchnorm_backward(dout, cache):
     """Returns dx (shape and memory layout of the forward's input), dgamma (D,), dbeta (D,).
 
-    With c = x − μ (cached) and x̂ = c·σ⁻¹ (σ⁻¹ = 1/√(σ² + ε)), per feature:
+    With c = x − μ and x̂ = c·σ⁻¹ (σ⁻¹ = 1/√(σ² + ε)), per feature:
         dγ = σ⁻¹·Σ dout·c        dx = γσ⁻¹·(dout − dβ/M − c·(σ⁻¹·dγ/M))
     With a batch spread over processes, dx takes the sums over the whole batch and dγ, dβ
-    are this process's share of them (module doc).
+    are this process's share of them (module doc). Two passes, compiled where the forward's were
+    (c computed on the fly from x and μ): the two sums, then dx.
     """
-    centered, gamma, inv_std, training, count, sum_over_batch = cache
+    cached, mean, gamma, inv_std, training, count, sum_over_batch = cache
     view = _features(dout)
-    if view.shape != centered.shape:  # dout in another memory layout than the forward's input
-        view = np.ascontiguousarray(dout.transpose(0, 2, 3, 1) if centered.ndim == 2 else dout).reshape(centered.shape)
+    if view.shape != cached.shape:  # dout in another memory layout than the forward's input
+        view = np.ascontiguousarray(dout.transpose(0, 2, 3, 1) if cached.ndim == 2 else dout).reshape(cached.shape)
+    kernels = None if mean is None else stream_kernels()
+    if kernels:
+        view = view.astype(cached.dtype, copy=False)
     chunks = _row_slices(view)
-    sums = _feature_sums(lambda rows: (_sum(view[rows]), _sum_of_products(view[rows], centered[rows])), chunks)
+
+    def partial_sums(part):
+        """Σ dout and Σ dout·(x − μ) of the rows part."""
+        if not kernels:
+            return _sum(view[part]), _sum_of_products(view[part], cached[part])
+        sums = np.zeros((2, view.shape[1]))
+        kernels.gradient_sums(_slices(view[part]), _slices(cached[part]), mean, sums)
+        return sums
+
+    sums = _feature_sums(partial_sums, chunks)
     dbeta, dgamma = sums[0], sums[1] * inv_std
-    scale = _per_feature((gamma * inv_std).astype(dout.dtype), view)
-    dx = np.empty_like(view)
+    scale = (gamma * inv_std).astype(view.dtype)
+    through_var = through_mean = np.zeros(len(inv_std), view.dtype)
     if training:
         batch_dbeta, batch_dgamma_over_inv_std = sum_over_batch(sums.copy())
-        through_var = _per_feature((batch_dgamma_over_inv_std * inv_std * inv_std / count).astype(dout.dtype), view)
-        through_mean = _per_feature((batch_dbeta / count).astype(dout.dtype), view)
+        through_var = (batch_dgamma_over_inv_std * inv_std * inv_std / count).astype(view.dtype)
+        through_mean = (batch_dbeta / count).astype(view.dtype)
+    dx = np.empty_like(view)
 
-        def gradient(rows):
-            np.multiply(centered[rows], through_var, out=dx[rows])
-            np.subtract(view[rows], dx[rows], out=dx[rows])
-            dx[rows] -= through_mean
-            dx[rows] *= scale
-    else:
-        def gradient(rows):
-            np.multiply(view[rows], scale, out=dx[rows])
+    def gradient(part):
+        """dx = γσ⁻¹·(dout − through_mean − c·through_var); in inference both through terms are 0."""
+        if kernels:
+            kernels.input_gradient(_slices(view[part]), _slices(cached[part]), mean, scale, through_mean, through_var,
+                                   _slices(dx[part]))
+        elif training:
+            np.multiply(cached[part], _per_feature(through_var, view), out=dx[part])
+            np.subtract(view[part], dx[part], out=dx[part])
+            dx[part] -= _per_feature(through_mean, view)
+            dx[part] *= _per_feature(scale, view)
+        else:
+            np.multiply(view[part], _per_feature(scale, view), out=dx[part])
 
     map_chunks(gradient, chunks)
-    return _like(dx, dout), dgamma.astype(dout.dtype), dbeta.astype(dout.dtype)
+    return _like(dx, dout).astype(dout.dtype, copy=False), dgamma.astype(dout.dtype), dbeta.astype(dout.dtype)

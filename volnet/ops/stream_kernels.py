@@ -1,0 +1,164 @@
+"""Compiled one-pass loops for the memory-bound ops: batch norm, ReLU and 2×2 max pooling.
+
+NumPy does each of these ops as several ufunc passes (a subtraction, a multiply, an add, a
+comparison…), each writing an intermediate that the next reads again. Here each pass of an op
+is one loop that reads its inputs once and writes its outputs once, compiled by numba (an
+optional dependency, as for Winograd's tile transforms, volnet/ops/winograd_kernels.py). The
+ops (batchnorm.py, activation.py, pool.py) call these on one chunk of the batch at a time on
+volnet's worker threads (volnet.ops.parallel); the loops release the GIL. Every loop walks
+channel-last memory, whose innermost axis is the depth d, so its inner loop is over d and
+vectorises. Per-feature sums are accumulated in float64 whatever the data's dtype, and each
+chunk's sums are its own array (added by the caller in a fixed order), so the result does not
+depend on how many threads ran.
+
+    batch norm, on (A, D, B) views: a channel-last volume's (N·H·W, D, 1) or another's (N, D, H·W):
+        feature_moments      Σ (x − K), Σ (x − K)²         (shifted sums, K a sample per feature)
+        normalise            out = (x − μ)·gain + offset
+        gradient_sums        Σ dout, Σ dout·(x − μ)
+        input_gradient       dx = scale·(dout − through_mean − (x − μ)·through_var)
+    ReLU, flat runs of memory:
+        rectify              out = max(0, x), positive = x > 0
+        mask_gradient        dx = dout·positive
+    max pooling 2×2 stride 2, (n, H, W, D) -> (n, H/2, W/2, D):
+        max_pool_2x2         out = the window's maximum, switch = offset a·2 + b of its first maximum
+        max_unpool_2x2       dx = dout at the switch's offset, 0 at the other three
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+_compile = njit(nogil=True, fastmath=True, cache=True)
+
+
+# The batch-norm loops take (A, D, B) views and have two loop orders: for a channel-last volume
+# (B = 1) the features innermost, for another volume each depth slice's B = H·W numbers innermost;
+# either way the inner loop walks memory in order.
+
+@_compile
+def feature_moments(x, shift, sums):
+    """x (A, D, B), shift K (D,) float64 -> adds to sums (2, D) float64 Σ (x − K) and Σ (x − K)²."""
+    if x.shape[2] == 1:
+        for a in range(x.shape[0]):
+            for d in range(x.shape[1]):
+                deviation = np.float64(x[a, d, 0]) - shift[d]
+                sums[0, d] += deviation
+                sums[1, d] += deviation * deviation
+        return
+    for a in range(x.shape[0]):
+        for d in range(x.shape[1]):
+            first = second = 0.0
+            for b in range(x.shape[2]):
+                deviation = np.float64(x[a, d, b]) - shift[d]
+                first += deviation
+                second += deviation * deviation
+            sums[0, d] += first
+            sums[1, d] += second
+
+
+@_compile
+def normalise(x, mean, gain, offset, out):
+    """out (A, D, B) = (x − μ)·gain + offset, μ, gain and offset per feature (D,) in x's dtype."""
+    if x.shape[2] == 1:
+        for a in range(x.shape[0]):
+            for d in range(x.shape[1]):
+                out[a, d, 0] = (x[a, d, 0] - mean[d]) * gain[d] + offset[d]
+        return
+    for a in range(x.shape[0]):
+        for d in range(x.shape[1]):
+            for b in range(x.shape[2]):
+                out[a, d, b] = (x[a, d, b] - mean[d]) * gain[d] + offset[d]
+
+
+@_compile
+def gradient_sums(dout, x, mean, sums):
+    """dout, x (A, D, B), mean (D,) -> adds to sums (2, D) float64 Σ dout and Σ dout·(x − μ)."""
+    if x.shape[2] == 1:
+        for a in range(x.shape[0]):
+            for d in range(x.shape[1]):
+                gradient = np.float64(dout[a, d, 0])
+                sums[0, d] += gradient
+                sums[1, d] += gradient * (x[a, d, 0] - mean[d])
+        return
+    for a in range(x.shape[0]):
+        for d in range(x.shape[1]):
+            first = second = 0.0
+            for b in range(x.shape[2]):
+                gradient = np.float64(dout[a, d, b])
+                first += gradient
+                second += gradient * (x[a, d, b] - mean[d])
+            sums[0, d] += first
+            sums[1, d] += second
+
+
+@_compile
+def input_gradient(dout, x, mean, scale, through_mean, through_var, dx):
+    """dx (A, D, B) = scale·(dout − through_mean − (x − μ)·through_var), all per feature (D,)."""
+    if x.shape[2] == 1:
+        for a in range(x.shape[0]):
+            for d in range(x.shape[1]):
+                dx[a, d, 0] = scale[d] * (dout[a, d, 0] - through_mean[d] - (x[a, d, 0] - mean[d]) * through_var[d])
+        return
+    for a in range(x.shape[0]):
+        for d in range(x.shape[1]):
+            for b in range(x.shape[2]):
+                dx[a, d, b] = scale[d] * (dout[a, d, b] - through_mean[d] - (x[a, d, b] - mean[d]) * through_var[d])
+
+
+@_compile
+def rectify(x, out, positive):
+    """x (m,) -> out (m,) = max(0, x) and positive (m,) = x > 0."""
+    zero = x.dtype.type(0)
+    for i in range(x.shape[0]):
+        value = x[i]
+        above = value > zero
+        out[i] = value if above else zero
+        positive[i] = above
+
+
+@_compile
+def mask_gradient(dout, positive, dx):
+    """dout (m,), positive (m,) -> dx (m,) = dout where positive, else 0."""
+    zero = dout.dtype.type(0)
+    for i in range(dout.shape[0]):
+        dx[i] = dout[i] if positive[i] else zero
+
+
+@_compile
+def max_pool_2x2(x, out, switches):
+    """x (n, 2·OH, 2·OW, D) -> out, switches (n, OH, OW, D): each window's maximum and the offset
+    a·2 + b of its first maximum in row-major order (later ones win only when strictly larger)."""
+    n_examples, out_height, out_width, depth = out.shape
+    for n in range(n_examples):
+        for i in range(out_height):
+            for j in range(out_width):
+                for d in range(depth):
+                    best, switch = x[n, 2 * i, 2 * j, d], 0
+                    value = x[n, 2 * i, 2 * j + 1, d]
+                    if value > best:
+                        best, switch = value, 1
+                    value = x[n, 2 * i + 1, 2 * j, d]
+                    if value > best:
+                        best, switch = value, 2
+                    value = x[n, 2 * i + 1, 2 * j + 1, d]
+                    if value > best:
+                        best, switch = value, 3
+                    out[n, i, j, d] = best
+                    switches[n, i, j, d] = switch
+
+
+@_compile
+def max_unpool_2x2(dout, switches, dx):
+    """dout, switches (n, OH, OW, D) -> dx (n, 2·OH, 2·OW, D): each window's dout at its switch's
+    offset, 0 at the other three (every input lies in exactly one window)."""
+    n_examples, out_height, out_width, depth = dout.shape
+    zero = dx.dtype.type(0)
+    for n in range(n_examples):
+        for i in range(out_height):
+            for a in range(2):
+                for j in range(out_width):
+                    for b in range(2):
+                        offset = 2 * a + b
+                        for d in range(depth):
+                            dx[n, 2 * i + a, 2 * j + b, d] = dout[n, i, j, d] if switches[n, i, j, d] == offset else zero
