@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from volnet.ops.compiled import kernels_for
 from volnet.ops.parallel import map_batch, one_blas_thread
 
 
@@ -32,11 +33,28 @@ def relu_backward_reference(dout, positive):
     return np.where(positive, dout, 0).astype(dout.dtype, copy=False)
 
 
+def _in_memory_order(first, *others):
+    """1-D views of the arrays' numbers in first's memory order, or None unless every array is
+    dense (contiguous in some order of its axes) in that order."""
+    order = np.argsort(first.strides, kind="stable")[::-1]
+    views = [a.transpose(order) for a in (first, *others)]
+    return [v.reshape(-1) for v in views] if all(v.flags.c_contiguous for v in views) else None
+
+
 @one_blas_thread
 def relu_forward(x):
-    """out = max(0, x) and the mask x > 0, in x's memory layout, a slice of the batch per core:
-    the mask is computed from the slice of out while it is still in cache."""
+    """out = max(0, x) and the mask x > 0, in x's memory layout, a slice of the batch per core.
+
+    Where numba loads (volnet.ops.compiled), one compiled pass over x's memory writes both
+    (1.8× faster than NumPy's two, docs/performance.md); otherwise the mask is computed from
+    the slice of out while it is still in cache.
+    """
     out, positive = np.empty_like(x), np.empty_like(x, dtype=bool)
+    kernels, flat = kernels_for(x), _in_memory_order(x, out, positive)
+    if kernels and flat:
+        numbers, rectified, mask = flat
+        map_batch(lambda part: kernels.rectify(numbers[part], rectified[part], mask[part]), len(numbers), 1)
+        return out, positive
 
     def rectify(rows):
         np.maximum(x[rows], 0, out=out[rows])

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from volnet.ops.compiled import kernels_for
 from volnet.ops.geometry import output_size, pair, tap_slice, window_offsets
 from volnet.ops.layout import empty_nhwc, is_channel_last, unpad, unpad_channel_last, zero_pad
 from volnet.ops.parallel import map_batch, one_blas_thread
@@ -101,12 +102,18 @@ def pool2d_forward(x, window=2, stride=None, pad=0, mode="max"):
     max pooling the cache keeps each window's "switch": the index a·FW + b of the first
     maximum (the one the reference routes to). It is found without branching, from
     ne_i = (field_i ≠ max):  switch = ne_0·(1 + ne_1·(1 + ne_2·(…))), the count of leading misses.
+    Where numba loads (volnet.ops.compiled), 2×2 stride-2 max pooling of a channel-last float32
+    or float64 volume, the layout a net passes, is one compiled pass instead (and so is its
+    backward), with the same switches.
 
     Same arguments and result as pool2d_forward_reference.
     """
     out_hw, window, stride, pad = _check(x, window, stride, pad, mode)
     n_examples, depth, height, width = x.shape
     channel_last = is_channel_last(x)
+    kernels = _compiled_2x2(x, window, stride, pad, mode, channel_last)
+    if kernels:
+        return _max_pool_2x2(x, out_hw, kernels)
     x_view = x.transpose(0, 2, 3, 1)
     if pad != (0, 0):
         x_view = empty_nhwc((n_examples, height + 2 * pad[0], width + 2 * pad[1], depth), x.dtype, channel_last)
@@ -137,6 +144,25 @@ def pool2d_forward(x, window=2, stride=None, pad=0, mode="max"):
     return out.transpose(0, 3, 1, 2), (x.shape, switches, window, stride, pad, mode, channel_last)
 
 
+def _compiled_2x2(x, window, stride, pad, mode, channel_last):
+    """The compiled loops (volnet.ops.compiled) when they do this pooling: 2×2 max pooling with
+    stride 2 and no padding of a channel-last float volume (the layout a net passes); else None."""
+    if mode != "max" or window != (2, 2) or stride != (2, 2) or pad != (0, 0) or not channel_last:
+        return None
+    return kernels_for(x)
+
+
+def _max_pool_2x2(x, out_hw, kernels):
+    """pool2d_forward's 2×2 stride-2 max pooling of a channel-last x by one compiled pass (the same
+    switches, so pool2d_backward takes the same cache)."""
+    n_examples, depth = x.shape[:2]
+    x_view = x.transpose(0, 2, 3, 1)
+    out = empty_nhwc((n_examples, *out_hw, depth), x.dtype, True)
+    switches = empty_nhwc(out.shape, np.uint8, True)
+    map_batch(lambda part: kernels.max_pool_2x2(x_view[part], out[part], switches[part]), n_examples, x[0].size)
+    return out.transpose(0, 3, 1, 2), (x.shape, switches, (2, 2), (2, 2), (0, 0), "max", True)
+
+
 @one_blas_thread
 def pool2d_backward(dout, cache):
     """Backward of pool2d_forward: one elementwise pass per window offset.
@@ -155,6 +181,7 @@ def pool2d_backward(dout, cache):
     tiled = stride == window and all(o * f == p for o, f, p in zip(out_hw, window, padded_hw))
     slices = _window_slices(window, out_hw, stride)
     share = dout.dtype.type(1 / (window[0] * window[1]))
+    kernels = _compiled_2x2(dout, window, stride, pad, mode, channel_last)
 
     def unpool_chunk(part):
         gradient = dout_view[part]
@@ -162,6 +189,9 @@ def pool2d_backward(dout, cache):
             gradient = empty_nhwc(gradient.shape, dout.dtype, channel_last)
             gradient[...] = dout_view[part]
         chunk_dx = dx_view[part]
+        if kernels:
+            kernels.max_unpool_2x2(gradient, switches[part], chunk_dx)
+            return
         if not tiled:
             chunk_dx.fill(0)
         if mode == "avg":
