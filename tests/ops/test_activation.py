@@ -20,7 +20,7 @@ ACTIVATIONS = {
 @pytest.mark.parametrize("shape", [(3, 4, 5, 6), (7, 3), (5,)])
 @pytest.mark.parametrize("layout", LAYOUTS, ids=["nchw", "nhwc"])
 @pytest.mark.parametrize("chunks", ["measured", "one example"])
-def test_relu_matches_the_reference_in_any_layout_and_chunking(shape, layout, chunks, request):
+def test_relu_matches_the_reference_in_any_layout_and_chunking(shape, layout, chunks, passes, request):
     if chunks == "one example":
         request.getfixturevalue("tiny_chunks")
     rng = np.random.default_rng(0)

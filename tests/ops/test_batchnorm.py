@@ -26,7 +26,8 @@ RUNS = [(shape, x_layout, dout_layout) for shape in SHAPES for x_layout in LAYOU
 @pytest.mark.parametrize("shape, x_layout, dout_layout", RUNS)
 @pytest.mark.parametrize("training", [True, False])
 @pytest.mark.parametrize("chunks", ["measured", "one row"])
-def test_fast_matches_the_reference_in_any_layout_and_slicing(shape, training, x_layout, dout_layout, chunks, request):
+def test_fast_matches_the_reference_in_any_layout_and_slicing(shape, training, x_layout, dout_layout, chunks, passes,
+                                                               request):
     if chunks == "one row":
         request.getfixturevalue("tiny_chunks")
     rng = np.random.default_rng(3)
@@ -48,7 +49,7 @@ def test_fast_matches_the_reference_in_any_layout_and_slicing(shape, training, x
         assert is_channel_last(out)
 
 
-def test_inference_uses_the_running_statistics_in_any_layout(tiny_chunks):
+def test_inference_uses_the_running_statistics_in_any_layout(tiny_chunks, passes):
     rng = np.random.default_rng(4)
     x = rng.standard_normal((3, 4, 5, 6)).astype(np.float32)
     mean, var = statistics(rng, 4)
@@ -78,7 +79,7 @@ def test_reference_backward_matches_numerical_gradient(shape):
 
 @pytest.mark.parametrize("shape", SHAPES[:1] + SHAPES[3:4])
 @pytest.mark.parametrize("training", [True, False])
-def test_parity_with_torch(shape, training):
+def test_parity_with_torch(shape, training, passes):
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(6)
     x, dout = rng.standard_normal(shape), rng.standard_normal(shape)
@@ -96,3 +97,40 @@ def test_parity_with_torch(shape, training):
         np.testing.assert_allclose(ours, tensor.grad.numpy(), rtol=1e-10, atol=1e-12)
     for ours, tensor in zip(ours_running, theirs_running):
         np.testing.assert_allclose(ours, tensor.numpy(), rtol=1e-12)
+
+
+def non_contiguous(array):
+    # every other column of a twice-as-wide array: strided, in neither layout
+    wide = np.repeat(array, 2, axis=-1)
+    return wide[..., ::2]
+
+
+@pytest.mark.parametrize("shape", [(5, 3, 7, 9), (1, 6, 5, 3), (4, 1, 3, 3), (9, 7), (2, 1)])
+@pytest.mark.parametrize("layout", [*LAYOUTS, non_contiguous], ids=["nchw", "nhwc", "strided"])
+def test_float32_agrees_with_the_float64_reference_to_float32_rounding(shape, layout, passes):
+    # odd sizes, batch 1, one feature; float32 passes (float64 sums) against the float64 formulas
+    if len(shape) == 2 and layout is not np.ascontiguousarray:
+        pytest.skip("vectors have one layout")
+    rng = np.random.default_rng(7)
+    x, dout = rng.normal(1.0, 2.0, shape), rng.standard_normal(shape)
+    gamma, beta = rng.standard_normal(shape[1]), rng.standard_normal(shape[1])
+    expected_out, cache_ref = batchnorm_forward_reference(x, gamma, beta, np.zeros(shape[1]), np.ones(shape[1]))
+    expected = (expected_out, *batchnorm_backward_reference(dout, cache_ref))
+    as32 = [a.astype(np.float32) for a in (x, dout, gamma, beta)]
+    running = [np.zeros(shape[1], np.float32), np.ones(shape[1], np.float32)]
+    out, cache = batchnorm_forward(layout(as32[0]), as32[2], as32[3], *running)
+    got = (out, *batchnorm_backward(layout(as32[1]), cache))
+    for name, g, e in zip(("out", "dx", "dgamma", "dbeta"), got, expected):
+        assert g.dtype == np.float32, name
+        # float32 rounding (2⁻²⁴ ≈ 6e-8) of numbers of order 1, grown by sums of up to ~300 of them
+        np.testing.assert_allclose(g, e, rtol=1e-4, atol=1e-4, err_msg=name)
+
+
+def test_the_variance_of_numbers_far_from_zero_keeps_float32_precision(passes):
+    # mean 1000, standard deviation 1: Σx² − (Σx)²/M would cancel 6 digits; shifted float64 sums do not
+    rng = np.random.default_rng(8)
+    x = (1000 + rng.standard_normal((64, 3, 8, 8))).astype(np.float32)
+    running = [np.zeros(3, np.float32), np.ones(3, np.float32)]
+    out, _ = batchnorm_forward(x, np.ones(3, np.float32), np.zeros(3, np.float32), *running, momentum=1.0)
+    np.testing.assert_allclose(running[1], x.astype(np.float64).var(axis=(0, 2, 3), ddof=1), rtol=1e-5)
+    np.testing.assert_allclose(out.std(axis=(0, 2, 3), dtype=np.float64), 1.0, rtol=1e-4)

@@ -53,7 +53,7 @@ def test_avg_pool_backward_spreads_evenly():
     np.testing.assert_array_equal(dx, np.ones((1, 1, 4, 4)))
 
 
-def test_ties_go_to_the_first_maximum_in_both_versions():
+def test_ties_go_to_the_first_maximum_in_both_versions(passes):
     x = np.ones((1, 1, 2, 2))
     for forward, backward in ((pool2d_forward, pool2d_backward), (pool2d_forward_reference, pool2d_backward_reference)):
         out, cache = forward(x, 2, 2, mode="max")
@@ -67,7 +67,7 @@ def test_ties_go_to_the_first_maximum_in_both_versions():
 @pytest.mark.parametrize("dout_layout", LAYOUTS, ids=["nchw", "nhwc"])
 @pytest.mark.parametrize("chunks", ["measured", "one example"])
 def test_strided_version_matches_reference_in_any_layout_and_chunking(case, mode, x_layout, dout_layout, chunks,
-                                                                      request):
+                                                                      passes, request):
     if chunks == "one example":
         request.getfixturevalue("tiny_chunks")
     n, d, h, w, window, stride, pad = case

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from volnet.ops.compiled import kernels_for, stream_kernels
+from volnet.ops.compiled import kernels_for
 from volnet.ops.parallel import batch_chunks, map_chunks, one_blas_thread
 
 
@@ -244,9 +244,9 @@ def batchnorm_backward(dout, cache):
     view = _features(dout)
     if view.shape != cached.shape:  # dout in another memory layout than the forward's input
         view = np.ascontiguousarray(dout.transpose(0, 2, 3, 1) if cached.ndim == 2 else dout).reshape(cached.shape)
-    kernels = None if mean is None else stream_kernels()
-    if kernels:
+    if mean is not None:  # the forward's loops were compiled: so are these, in its dtype
         view = view.astype(cached.dtype, copy=False)
+    kernels = None if mean is None else kernels_for(view, cached)
     chunks = _row_slices(view)
 
     def partial_sums(part):
