@@ -64,3 +64,27 @@ def test_dropout_keeps_one_minus_p_scaled_and_is_the_identity_in_inference():
     assert same is x and none is None and dropout_backward(x, None) is x
     with pytest.raises(ValueError, match=r"dropout rate must be in \[0, 1\), got 1"):
         dropout_forward(x, 1, rng)
+
+
+def strided(array):
+    # every other number of the last axis of a twice-as-long array: in no dense layout
+    return np.repeat(array, 2, axis=-1)[..., ::2]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape, layout", [((1, 5, 3, 7), np.ascontiguousarray), ((3, 1, 5, 5), np.ascontiguousarray),
+                                           ((2, 3, 5, 7), LAYOUTS[1]), ((4, 9), strided), ((3, 2, 5, 5), strided),
+                                           ((7,), np.ascontiguousarray)])
+def test_relu_keeps_the_reference_in_both_dtypes_for_odd_and_strided_inputs(shape, layout, dtype, passes):
+    rng = np.random.default_rng(1)
+    x, dout = rng.standard_normal(shape).astype(dtype), rng.standard_normal(shape).astype(dtype)
+    x.flat[::5] = 0.0  # kinks, and −0.0 beside them: neither counts as positive
+    x.flat[1::5] = -0.0
+    x.flat[2::11] = np.nan  # stays NaN, and is not positive
+    out, positive = activation.relu_forward(layout(x))
+    out_ref, positive_ref = activation.relu_forward_reference(x)
+    assert out.dtype == dtype and positive.dtype == bool
+    np.testing.assert_array_equal(out, out_ref)
+    np.testing.assert_array_equal(positive, positive_ref)
+    np.testing.assert_array_equal(activation.relu_backward(layout(dout), positive),
+                                  activation.relu_backward_reference(dout, positive_ref))

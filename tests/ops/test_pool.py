@@ -113,3 +113,28 @@ def test_bad_mode_and_padding_are_clear_errors():
     with pytest.raises(ValueError, match="at most half the window"):
         pool2d_forward(np.zeros((1, 1, 4, 4)), 2, 2, pad=2)
 
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(1, 5, 6, 10), (3, 1, 4, 2), (2, 17, 2, 2), (4, 7, 8, 6)])
+@pytest.mark.parametrize("x_layout", [*LAYOUTS, lambda a: np.repeat(a, 2, axis=1)[:, ::2]], ids=["nchw", "nhwc", "strided"])
+def test_max_pool_2x2_keeps_the_reference_and_its_tie_rule_in_both_dtypes(shape, dtype, x_layout, passes):
+    # numbers from {0, 1, 2}: most windows hold ties, in every arrangement of the four places
+    rng = np.random.default_rng(4)
+    x = rng.integers(0, 3, shape).astype(dtype)
+    out, cache = pool2d_forward(x_layout(x), 2, 2, mode="max")
+    out_ref, cache_ref = pool2d_forward_reference(x, 2, 2, mode="max")
+    assert out.dtype == dtype
+    np.testing.assert_array_equal(out, out_ref)
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    for dout_layout in LAYOUTS:
+        dx = pool2d_backward(dout_layout(dout), cache)
+        assert dx.dtype == dtype and is_channel_last(dx) == (is_channel_last(x_layout(x)) or shape[1] == 1)
+        np.testing.assert_array_equal(dx, pool2d_backward_reference(dout, cache_ref))
+
+
+def test_a_nan_in_a_window_is_its_maximum(passes):
+    x = channel_last(np.arange(32.0).reshape(1, 2, 4, 4))
+    x[0, 1, 2, 3] = np.nan
+    out, _ = pool2d_forward(x, 2, 2, mode="max")
+    assert np.isnan(out[0, 1, 1, 1]) and np.isnan(out).sum() == 1

@@ -27,7 +27,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-_compile = njit(nogil=True, fastmath=True, cache=True)
+# fastmath's reordering (so that sums vectorise) but not its "no NaN, no ∞": a NaN still comes out
+_compile = njit(nogil=True, fastmath={"reassoc", "contract", "arcp", "nsz", "afn"}, cache=True)
 
 
 # The batch-norm loops take (A, D, B) views and have two loop orders: for a channel-last volume
@@ -106,29 +107,28 @@ def input_gradient(dout, x, mean, scale, through_mean, through_var, dx):
 
 @_compile
 def rectify(x, out, positive):
-    """x (m,) -> out (m,) = max(0, x) and positive (m,) = x > 0."""
+    """x (m,) -> out (m,) = max(0, x) and positive (m,) = x > 0 (a NaN stays NaN, not positive)."""
     zero = x.dtype.type(0)
     for i in range(x.shape[0]):
         value = x[i]
-        above = value > zero
-        out[i] = value if above else zero
-        positive[i] = above
+        out[i] = zero if value <= zero else value
+        positive[i] = value > zero
 
 
 @_compile
 def _pool_window(top, bottom, out, switches, j, d):
     """Window j of a row of windows (its two input rows top and bottom, (2·OW, D)): its maximum
     and the offset a·2 + b of its first maximum in row-major order (a later number wins only
-    when strictly larger, so on a tie the first keeps it)."""
+    when strictly larger, so on a tie the first keeps it; a NaN wins, as in np.maximum)."""
     best, switch = top[2 * j, d], 0
     value = top[2 * j + 1, d]
-    if value > best:
+    if value > best or value != value:
         best, switch = value, 1
     value = bottom[2 * j, d]
-    if value > best:
+    if value > best or value != value:
         best, switch = value, 2
     value = bottom[2 * j + 1, d]
-    if value > best:
+    if value > best or value != value:
         best, switch = value, 3
     out[j, d] = best
     switches[j, d] = switch
