@@ -86,11 +86,13 @@ def main(rounds=7):
         dout = volume(rng, out_shape, channel_last)
         calls = volnet_calls(op, x, dout)
         times = {"numpy": [], "compiled": [], "torch": []}
-        for _ in range(rounds):  # alternating: a slow spell hits all three
-            times["compiled"].append([milliseconds(call) for call in calls])
-            with mock.patch.object(compiled, "stream_kernels", lambda: None):
-                times["numpy"].append([milliseconds(call) for call in calls])
-            times["torch"].append([milliseconds(call) for call in torch_calls(op, x, dout, channel_last)])
+        for round_ in range(rounds):  # alternating, in turns of order: a slow spell hits all three
+            for name in ("compiled", "numpy", "torch") if round_ % 2 else ("torch", "numpy", "compiled"):
+                if name == "torch":
+                    times[name].append([milliseconds(call) for call in torch_calls(op, x, dout, channel_last)])
+                    continue
+                with mock.patch.object(compiled, "stream_kernels", (lambda: None) if name == "numpy" else compiled.stream_kernels):
+                    times[name].append([milliseconds(call) for call in calls])
         medians = {name: [statistics.median(run[i] for run in runs) for i in (0, 1)] for name, runs in times.items()}
         layout = "channel-last" if channel_last else "(N, D, H, W)"
         cells = " | ".join(f"{medians[name][0]:.1f} / {medians[name][1]:.1f}" for name in ("numpy", "compiled"))
