@@ -1,9 +1,10 @@
-"""The compiled loops of the memory-bound ops (stream_kernels.py), where numba is there.
+"""volnet's numba-compiled loops, loaded on first use, or None where numba is not there.
 
 numba is optional: without it, or where it is installed but cannot load (after one warning),
-`stream_kernels()` is None and batch norm, ReLU and max pooling run their NumPy passes, with the
-same results to rounding. numba is imported on the first call, not when volnet is, and compiles
-each loop once per dtype on first use, then reads it from its on-disk cache.
+`load` gives None and the op runs its NumPy version instead, with the same results to
+rounding. numba is imported by the first call, not when volnet is, and compiles each loop
+once per dtype on first use, then reads it from its on-disk cache. `stream_kernels()` is the
+loops of batch norm, ReLU and max pooling (stream_kernels.py).
 """
 
 from __future__ import annotations
@@ -20,16 +21,27 @@ DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 @functools.cache
-def stream_kernels():
-    """The module volnet.ops.stream_kernels, or None when numba is missing or cannot load."""
-    if importlib.util.find_spec("numba") is None:
+def numba_installed() -> bool:
+    return importlib.util.find_spec("numba") is not None
+
+
+@functools.cache
+def load(module: str, instead: str):
+    """The compiled module (e.g. "volnet.ops.stream_kernels"), or None when numba is missing, or,
+    after a warning that says what volnet does `instead`, when numba is installed but cannot load."""
+    if not numba_installed():
         return None
     try:
-        return importlib.import_module("volnet.ops.stream_kernels")
+        return importlib.import_module(module)
     except Exception as error:  # numba's failures are of many kinds: ImportError, RuntimeError, ...
-        warnings.warn(f"numba is installed but cannot be used ({type(error).__name__}: {error}); volnet runs batch "
-                      "norm, ReLU and max pooling as NumPy passes instead", stacklevel=3)
+        warnings.warn(f"numba is installed but cannot be used ({type(error).__name__}: {error}); volnet {instead}",
+                      stacklevel=4)
         return None
+
+
+def stream_kernels():
+    """The loops of volnet.ops.stream_kernels, or None (`load`)."""
+    return load("volnet.ops.stream_kernels", "runs batch norm, ReLU and max pooling as NumPy passes instead")
 
 
 def kernels_for(*arrays):
