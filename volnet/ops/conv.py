@@ -44,7 +44,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from volnet.ops import conv_im2col, conv_reference, conv_winograd
+from volnet.ops import conv_direct, conv_im2col, conv_reference, conv_winograd
 from volnet.ops.conv_reference import conv2d_backward_reference, conv2d_forward_reference
 from volnet.ops.geometry import pair
 from volnet.ops.parallel import one_blas_thread
@@ -100,6 +100,9 @@ register_algorithm(ConvAlgorithm(
     "winograd", conv_winograd.conv2d_forward_winograd, conv_winograd.conv2d_backward_winograd,
     conv_winograd.conv2d_input_gradient_winograd, conv_winograd.conv2d_filter_gradient_winograd,
     conv_winograd.refusal))
+register_algorithm(ConvAlgorithm(
+    "direct", conv_direct.conv2d_forward_direct, conv_direct.conv2d_backward_direct,
+    conv_direct.conv2d_input_gradient_direct, conv_direct.conv2d_filter_gradient_direct, conv_direct.refusal))
 
 
 def winograd_allowed() -> bool:
