@@ -11,6 +11,8 @@ input where it lies:
     dw[t, :]        = Σ_{n,i,j} x_pad[n, i·S_h + a_t·d_h, j·S_w + c_t·d_w, d_t] · dout[n, i, j, :]
     db              = Σ_{n,i,j} dout[n, i, j, :]
     dx_pad[n, i·S_h + a_t·d_h, j·S_w + c_t·d_w, d_t] += dout[n, i, j, :] · W[t, :]
+                       (the dot products by one BLAS multiply per chunk, dout @ Wᵀ;
+                       the loop adds them where their taps read)
 
 for the T taps t = (a_t, c_t, d_t) of a filter in (fh, fw, d) order, W = w as (T, K) (im2col's
 filter matrix). Each sum runs innermost over the K filters, which lie next to each other in
@@ -38,7 +40,7 @@ import numpy as np
 
 from volnet.ops.geometry import conv_geometry, conv_gradient_geometry
 from volnet.ops.layout import is_channel_last, pad_channel_last, unpad_channel_last
-from volnet.ops.parallel import map_batch
+from volnet.ops.parallel import map_batch, one_blas_thread
 
 # numba compiles the loops for these (native byte order) dtypes only
 DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -157,20 +159,23 @@ def _direct_filter_gradient(x_pad, dout_nhwc, filter_hw, stride, dilation):
 
 
 def _direct_input_gradient(dout_nhwc, w, input_hw, stride, pad, dilation):
-    """dx (N, D, H, W), a view of channel-last memory, from dout (N, OH, OW, K); rows and
-    columns that no window reads get 0."""
+    """dx (N, D, H, W), a view of channel-last memory, from dout (N, OH, OW, K): each chunk's
+    field gradients dout @ Wᵀ (one BLAS multiply, T numbers per output position) added where
+    their taps read; rows and columns that no window reads get 0."""
     n_examples, depth = len(dout_nhwc), w.shape[1]
     dx_pad = np.zeros((n_examples, input_hw[0] + 2 * pad[0], input_hw[1] + 2 * pad[1], depth), dout_nhwc.dtype)
     fields = Fields(dx_pad.shape[1:], w.shape[2:], stride, dilation)
-    weights, dx_flat = fields.weights(w), dx_pad.reshape(n_examples, -1)
+    weights_transposed, dx_flat = fields.weights(w).T.astype(dx_pad.dtype, copy=False), dx_pad.reshape(n_examples, -1)
 
     def input_gradient_chunk(examples):
-        _kernels().input_gradient_fields(dout_nhwc[examples], weights, dx_flat[examples], *fields.steps())
+        _kernels().add_field_gradients(np.matmul(dout_nhwc[examples], weights_transposed), dx_flat[examples],
+                                       *fields.steps())
 
-    map_batch(input_gradient_chunk, n_examples, max(dx_flat.shape[1], dout_nhwc[0].size))
+    map_batch(input_gradient_chunk, n_examples, max(dx_flat.shape[1], dout_nhwc[0].size), "matrix")
     return unpad_channel_last(dx_pad, pad, input_hw)
 
 
+@one_blas_thread
 def conv2d_forward_direct(x, w, b=None, stride=1, pad=0, dilation=1, groups=1):
     """The direct loops' forward pass (module doc); same arguments and result as
     conv2d_forward_reference, the output a (N, K, OH, OW) view of channel-last memory.
@@ -184,6 +189,7 @@ def conv2d_forward_direct(x, w, b=None, stride=1, pad=0, dilation=1, groups=1):
     return out, (x.shape, x_pad, w, b is not None, stride, pad, dilation)
 
 
+@one_blas_thread
 def conv2d_backward_direct(dout, cache, input_gradient=True):
     """Backward of conv2d_forward_direct: dx (None when input_gradient is False), dw, db (or None)."""
     input_shape, x_pad, w, has_bias, stride, pad, dilation = cache
@@ -193,15 +199,17 @@ def conv2d_backward_direct(dout, cache, input_gradient=True):
     return dx, dw.astype(w.dtype, copy=False), db.astype(w.dtype, copy=False) if has_bias else None
 
 
+@one_blas_thread
 def conv2d_input_gradient_direct(dout, w, input_hw, stride=1, pad=0, dilation=1, groups=1):
     """dx (N, D, H, W) of a convolution with filters w, from dout (N, K, OH, OW) alone: each
-    output's dout dotted with each tap's filter weights, added where the tap read."""
+    output's dout dotted with each tap's filter weights (dout @ Wᵀ), added where the tap read."""
     stride, pad, dilation = conv_gradient_geometry("conv2d_input_gradient", input_hw, w.shape[2:], dout.shape[2:],
                                                    stride, pad, dilation)
     _refuse(w.shape, (dout.dtype, w.dtype), stride, pad, dilation, groups, "input_gradient")
     return _direct_input_gradient(_channel_last(dout), w, tuple(input_hw), stride, pad, dilation)
 
 
+@one_blas_thread
 def conv2d_filter_gradient_direct(x, dout, filter_hw, stride=1, pad=0, dilation=1, groups=1):
     """dw (K, D, FH, FW) of a convolution of x (N, D, H, W) that gave dout (N, K, OH, OW)."""
     stride, pad, dilation = conv_gradient_geometry("conv2d_filter_gradient", x.shape[2:], filter_hw, dout.shape[2:],

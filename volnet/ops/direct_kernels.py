@@ -1,6 +1,7 @@
 """The three loops of the "direct" convolution, compiled by numba (see conv_direct.py).
 
 Each loop walks the output positions of a chunk of the batch and, innermost, the K filters
+(the last one: the T taps)
 (channel-last memory: the K numbers of one position are neighbours, so that loop walks
 memory in order and vectorises). A receptive field is read through `taps`: the offsets,
 in one example's flattened padded input (Hp·Wp·D numbers, channel-last), of the field's
@@ -16,7 +17,8 @@ They release the GIL, so volnet's worker threads run them on separate cores.
     forward_fields:         out[n, i, j, k] = bias[k] + Σ_t x[field(i, j) + taps[t]] · weights[t, k]
     filter_gradient_fields: dw[t, k] += Σ_{i,j} x[field(i, j) + taps[t]] · dout[n, i, j, k],
                             db[k] += Σ_{i,j} dout[n, i, j, k]
-    input_gradient_fields:  dx[field(i, j) + taps[t]] += Σ_k dout[n, i, j, k] · weights[t, k]
+    add_field_gradients:    dx[field(i, j) + taps[t]] += field_gradients[n, i, j, t]
+                            (the field gradients: dout @ weightsᵀ, by BLAS)
 """
 
 from __future__ import annotations
@@ -73,16 +75,13 @@ def filter_gradient_fields(x_flat, dout, dw, db, row_step, column_step, taps, pa
 
 
 @_compile
-def input_gradient_fields(dout, weights, dx_flat, row_step, column_step, taps):
-    """dout (n, OH, OW, K), weights (T, K): adds onto dx_flat (n, Hp·Wp·D), the padded input's
-    gradient, each tap's dot product of dout with its weights (fields that overlap add up)."""
-    n_examples, height, width, filters = dout.shape
+def add_field_gradients(field_gradients, dx_flat, row_step, column_step, taps):
+    """field_gradients (n, OH, OW, T): adds each tap's gradient onto dx_flat (n, Hp·Wp·D), the
+    padded input's gradient, where that tap read (col2im; fields that overlap add up)."""
+    n_examples, height, width, _ = field_gradients.shape
     for n in range(n_examples):
         for i in range(height):
             for j in range(width):
                 origin = i * row_step + j * column_step
                 for t in range(taps.shape[0]):
-                    total = dout[n, i, j, 0] * weights[t, 0]
-                    for k in range(1, filters):
-                        total += dout[n, i, j, k] * weights[t, k]
-                    dx_flat[n, origin + taps[t]] += total
+                    dx_flat[n, origin + taps[t]] += field_gradients[n, i, j, t]
