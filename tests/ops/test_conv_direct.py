@@ -1,8 +1,7 @@
 # The direct loops (volnet/ops/conv_direct.py): the same results whatever the thread count,
-# a float32 first layer against the float64 reference, the taps of a field, and a numba that
-# cannot load. Their sweeps against the reference over the case table are in test_conv.py.
-import sys
-
+# a float32 first layer against the float64 reference, the taps of a field. A numba that
+# cannot load: test_conv_winograd.py, for both numba algorithms. Their sweeps against the
+# reference over the case table are in test_conv.py.
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
@@ -58,20 +57,3 @@ def test_the_taps_of_a_field_are_its_offsets_in_channel_last_memory():
     w = np.arange(8.0).reshape(2, 1, 2, 2)
     assert fields.taps.tolist() == [0, 1, 4, 5, 0, 0]
     np.testing.assert_array_equal(fields.weights(w), [[0, 4], [1, 5], [2, 6], [3, 7], [0, 0], [0, 0]])
-
-
-def test_a_numba_that_cannot_load_falls_back_to_im2col_with_one_warning(monkeypatch):
-    monkeypatch.setitem(sys.modules, "volnet.ops.direct_kernels", None)  # importing it raises ImportError
-    conv_direct._kernels.cache_clear()
-    try:
-        x, w, b, _ = _first_layer(np.float64)
-        with pytest.warns(UserWarning, match="numba is installed but cannot be used .*im2col instead"):
-            out, cache = conv2d_forward(x, w, b, pad=1)
-        assert cache.algorithm == "im2col"
-        np.testing.assert_allclose(out, conv2d_forward_reference(x, w, b, pad=1)[0], rtol=1e-10, atol=1e-10)
-        with pytest.raises(ValueError, match="'direct' cannot compute this convolution: numba is installed but "
-                                             "cannot load"):
-            conv2d_forward(x, w, b, pad=1, algorithm="direct")
-    finally:
-        monkeypatch.undo()
-        conv_direct._kernels.cache_clear()

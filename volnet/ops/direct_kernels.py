@@ -29,22 +29,34 @@ _compile = njit(nogil=True, fastmath=True, cache=True)
 
 
 @_compile
+def pair_of_fields(i, j, width, row_step, column_step):
+    """(j2, first, second): the column of the second position of the pair that starts at (i, j)
+    (j itself on the last column of an odd-width row) and where the two fields start."""
+    j2 = min(j + 1, width - 1)
+    return j2, i * row_step + j * column_step, i * row_step + j2 * column_step
+
+
+@_compile
+def three_taps(x_example, first, second, weight, taps, t):
+    """Taps t, t + 1, t + 2 of the field that starts at first, then of the one at second times weight."""
+    return (x_example[first + taps[t]], x_example[first + taps[t + 1]], x_example[first + taps[t + 2]],
+            weight * x_example[second + taps[t]], weight * x_example[second + taps[t + 1]],
+            weight * x_example[second + taps[t + 2]])
+
+
+@_compile
 def forward_fields(x_flat, weights, bias, out, row_step, column_step, taps, pair_weights):
     """x_flat (n, Hp·Wp·D), weights (T, K), bias (K,) -> out (n, OH, OW, K), T a multiple of 3."""
     n_examples, height, width, filters = out.shape
     for n in range(n_examples):
         for i in range(height):
             for j in range(0, width, 2):
-                j2, weight = min(j + 1, width - 1), pair_weights[j]
-                first, second = i * row_step + j * column_step, i * row_step + j2 * column_step
+                j2, first, second = pair_of_fields(i, j, width, row_step, column_step)
                 for k in range(filters):
                     out[n, i, j, k] = bias[k]
                     out[n, i, j2, k] = bias[k]
                 for t in range(0, taps.shape[0], 3):
-                    a0, a1, a2 = x_flat[n, first + taps[t]], x_flat[n, first + taps[t + 1]], x_flat[n, first + taps[t + 2]]
-                    b0 = weight * x_flat[n, second + taps[t]]
-                    b1 = weight * x_flat[n, second + taps[t + 1]]
-                    b2 = weight * x_flat[n, second + taps[t + 2]]
+                    a0, a1, a2, b0, b1, b2 = three_taps(x_flat[n], first, second, pair_weights[j], taps, t)
                     for k in range(filters):
                         w0, w1, w2 = weights[t, k], weights[t + 1, k], weights[t + 2, k]
                         out[n, i, j, k] += a0 * w0 + a1 * w1 + a2 * w2
@@ -58,15 +70,12 @@ def filter_gradient_fields(x_flat, dout, dw, db, row_step, column_step, taps, pa
     for n in range(n_examples):
         for i in range(height):
             for j in range(0, width, 2):
-                j2, weight = min(j + 1, width - 1), pair_weights[j]
-                first, second = i * row_step + j * column_step, i * row_step + j2 * column_step
+                j2, first, second = pair_of_fields(i, j, width, row_step, column_step)
+                weight = pair_weights[j]
                 for k in range(filters):
                     db[k] += dout[n, i, j, k] + weight * dout[n, i, j2, k]
                 for t in range(0, taps.shape[0], 3):
-                    a0, a1, a2 = x_flat[n, first + taps[t]], x_flat[n, first + taps[t + 1]], x_flat[n, first + taps[t + 2]]
-                    b0 = weight * x_flat[n, second + taps[t]]
-                    b1 = weight * x_flat[n, second + taps[t + 1]]
-                    b2 = weight * x_flat[n, second + taps[t + 2]]
+                    a0, a1, a2, b0, b1, b2 = three_taps(x_flat[n], first, second, weight, taps, t)
                     for k in range(filters):
                         g, h = dout[n, i, j, k], dout[n, i, j2, k]
                         dw[t, k] += a0 * g + b0 * h
