@@ -2,7 +2,9 @@
 # (N, D, H, W, K, FH, FW, stride, pad, dilation, groups). Strides > 1, padding, rectangular
 # filters and strides, filters as large as the padded input, N = 1, D = 1, K = 1, odd sizes,
 # dilation, grouped and depthwise convolution, both of im2col's ways to dx, and the 3×3
-# stride-1 layers that Winograd computes (deep enough for the policy, odd output sizes).
+# stride-1 layers that Winograd computes (deep enough for the policy, odd output sizes), and
+# shallow first layers as the direct loops take them (D = 1–3, F = 1–7, strides 1 and 2,
+# pads 0–3, odd widths, whose last column ends a pair of positions alone, K not a multiple of 8).
 import numpy as np
 
 CASES = [
@@ -25,6 +27,13 @@ CASES = [
     (3, 16, 5, 5, 4, 3, 3, 1, 3, 1, 1),     # pad > F − 1: the full padding would be negative, col2im
     (2, 3, 5, 6, 4, 3, 3, 1, 0, 1, 1),      # odd output height (Winograd's last tile row is cut)
     (4, 16, 5, 5, 4, 1, 1, 1, 0, 1, 1),     # 1×1 filters, deep
+    (1, 1, 9, 11, 3, 3, 3, 1, 1, 1, 1),     # shallow: batch 1, odd sizes
+    (2, 2, 8, 7, 5, 5, 5, 1, 2, 1, 1),      # shallow: D = 2, F = 5, odd width
+    (3, 3, 11, 9, 4, 3, 3, 2, 0, 1, 1),     # shallow: D = 3, stride 2, no padding
+    (1, 1, 7, 7, 8, 7, 7, 1, 3, 1, 1),      # shallow: F = 7, pad 3
+    (2, 3, 7, 5, 7, 1, 1, 2, 0, 1, 1),      # shallow: 1×1 filters at stride 2
+    (2, 2, 9, 9, 3, 3, 3, 2, 3, 1, 1),      # shallow: pad 3 > F − 1 at stride 2
+    (2, 1, 6, 6, 40, 3, 3, 1, 1, 1, 1),     # shallow: K = 40 filters, not a multiple of 8
 ]
 
 

@@ -226,6 +226,34 @@ def test_the_policy_picks_winograd_for_deep_3x3_stride_1_layers(monkeypatch, w_s
     assert choose_algorithm(w_shape, (x.dtype, w.dtype), stride, 1, dilation, groups) == "im2col"
 
 
+@numba
+@pytest.mark.parametrize("w_shape, stride, dilation, groups, dtype, expected", [
+    ((32, 1, 3, 3), 1, 1, 1, np.float32, "direct"),   # the Fashion-MNIST first layer
+    ((32, 3, 3, 3), 2, 1, 1, np.float32, "direct"),
+    ((32, 1, 5, 5), 1, 1, 1, np.float64, "direct"),   # 25 numbers in a field
+    ((16, 2, 1, 1), 1, 1, 1, np.float32, "direct"),
+    ((32, 3, 5, 5), 1, 1, 1, np.float32, "im2col"),   # 75 numbers in a field: the matrix multiply
+    ((32, 1, 7, 7), 1, 1, 1, np.float32, "im2col"),   # 49
+    ((32, 4, 3, 3), 1, 1, 1, np.float32, "im2col"),   # deeper than DIRECT_MAX_DEPTH
+    ((32, 1, 3, 3), 1, 2, 1, np.float32, "im2col"),   # dilation: not measured
+    ((6, 1, 3, 3), 1, 1, 3, np.float32, "im2col"),    # three groups (depthwise): the loops refuse
+    ((32, 1, 3, 3), 1, 1, 1, np.float16, "im2col"),   # numba's loops are float32 and float64 only
+])
+def test_the_policy_picks_direct_for_shallow_layers(w_shape, stride, dilation, groups, dtype, expected):
+    depth = w_shape[1] * groups
+    x, w = np.zeros((2, depth, 9, 9), dtype), np.zeros(w_shape, dtype)
+    for operation in ("forward", "input_gradient", "filter_gradient"):
+        assert choose_algorithm(w_shape, (x.dtype, w.dtype), stride, 1, dilation, groups, operation) == expected
+    assert conv2d_forward(x, w, stride=stride, pad=(1, 0) if w_shape[2] < 5 else 2, dilation=dilation,
+                          groups=groups)[1].algorithm == expected
+    layer = Conv2D(w_shape[0], w_shape[2:], stride=stride, pad="same" if stride == 1 else 0, dilation=dilation,
+                   groups=groups)
+    if dtype in (np.float32, np.float64):
+        layer.to(dtype)
+        layer.forward(x)
+        assert layer.last_algorithm == expected
+
+
 @pytest.mark.parametrize("x_dtype, w_dtype", [
     (np.float16, np.float16), (np.float32, np.float64), (np.int64, np.int64), (">f4", ">f4"),
 ])
@@ -275,7 +303,7 @@ def test_use_algorithm_and_the_process_default_choose_where_they_can():
 
 def test_unknown_and_impossible_algorithms_are_named():
     x, w = np.ones((1, 2, 6, 6)), np.ones((2, 2, 5, 5))
-    with pytest.raises(ValueError, match="unknown conv algorithm 'fft'; known: auto, reference, im2col, winograd"):
+    with pytest.raises(ValueError, match="unknown conv algorithm 'fft'; known: auto, reference, im2col, winograd, direct"):
         conv2d_forward(x, w, algorithm="fft")
     with pytest.raises(ValueError, match="unknown conv algorithm"):
         use_algorithm("fft").__enter__()
@@ -295,7 +323,7 @@ def test_a_registered_algorithm_runs_by_name_and_shows_on_the_layer():
                                      reference.filter_gradient))
     try:
         layer = Conv2D(3, 3, pad=1)
-        x = np.random.default_rng(0).standard_normal((2, 2, 5, 5)).astype(np.float32)
+        x = np.random.default_rng(0).standard_normal((2, 4, 5, 5)).astype(np.float32)  # too deep for "direct"
         expected = layer.forward(x)
         assert layer.algorithm == "auto" and layer.last_algorithm == "im2col"
         layer.algorithm = "loops"

@@ -1,12 +1,13 @@
 # Winograd F(2×2, 3×3) (volnet/ops/conv_winograd.py): its tile transforms against the matrices
-# they stand for, a float32 layer against the float64 reference, and a numba that cannot load.
+# they stand for, a float32 layer against the float64 reference, and a numba that cannot load
+# (for the direct loops too).
 # Its sweeps against the reference over the case table are in test_conv.py.
 import sys
 
 import numpy as np
 import pytest
 
-from volnet.ops import conv_winograd
+from volnet.ops import conv_direct, conv_winograd
 from volnet.ops.conv import conv2d_backward, conv2d_backward_reference, conv2d_forward, conv2d_forward_reference
 
 pytest.importorskip("numba")
@@ -16,22 +17,27 @@ B_T = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], floa
 A_T = np.array([[1, 1, 1, 0], [0, 1, -1, -1]], float)
 
 
-def test_a_numba_that_cannot_load_falls_back_to_im2col_with_one_warning(monkeypatch):
-    monkeypatch.setitem(sys.modules, "volnet.ops.winograd_kernels", None)  # importing it raises ImportError
-    conv_winograd._kernels.cache_clear()
+@pytest.mark.parametrize("module, kernels, shapes", [
+    (conv_winograd, "volnet.ops.winograd_kernels", ((2, 16, 5, 5), (4, 16, 3, 3))),
+    (conv_direct, "volnet.ops.direct_kernels", ((2, 1, 5, 5), (4, 1, 3, 3))),  # a first layer
+], ids=["winograd", "direct"])
+def test_a_numba_that_cannot_load_falls_back_to_im2col_with_one_warning(monkeypatch, module, kernels, shapes):
+    monkeypatch.setitem(sys.modules, kernels, None)  # importing it raises ImportError
+    module._kernels.cache_clear()
+    name = module.__name__.removeprefix("volnet.ops.conv_")
     try:
         rng = np.random.default_rng(5)
-        x, w = rng.standard_normal((2, 16, 5, 5)), rng.standard_normal((4, 16, 3, 3))
+        x, w = (rng.standard_normal(shape) for shape in shapes)
         with pytest.warns(UserWarning, match="numba is installed but cannot be used .*im2col instead"):
             out, cache = conv2d_forward(x, w, None, pad=1)
         assert cache.algorithm == "im2col"
         np.testing.assert_allclose(out, conv2d_forward_reference(x, w, None, pad=1)[0], rtol=1e-10, atol=1e-10)
-        with pytest.raises(ValueError, match="'winograd' cannot compute this convolution: numba is installed but "
+        with pytest.raises(ValueError, match=f"'{name}' cannot compute this convolution: numba is installed but "
                                              "cannot load"):
-            conv2d_forward(x, w, None, pad=1, algorithm="winograd")
+            conv2d_forward(x, w, None, pad=1, algorithm=name)
     finally:
         monkeypatch.undo()
-        conv_winograd._kernels.cache_clear()
+        module._kernels.cache_clear()
 
 
 def test_tile_transforms_are_the_matrices_of_the_algorithm():

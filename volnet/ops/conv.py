@@ -26,6 +26,8 @@ The algorithms, each in a module of its own with the same four functions:
     "im2col"     conv_im2col.py     receptive fields as rows of a matrix, one matrix multiply
                                     per chunk of the batch (docs/backprop.md's im2col/col2im)
     "winograd"   conv_winograd.py   F(2×2, 3×3) for 3×3 stride-1 layers, tile transforms by numba
+    "direct"     conv_direct.py     loops over each receptive field's taps, compiled by numba,
+                                    for shallow first layers (1–3 input channels)
 
 `algorithm="auto"` (the default) takes the process's choice if one is set (use_algorithm,
 set_default_algorithm) and the algorithm can compute the convolution, else the policy,
@@ -44,7 +46,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from volnet.ops import conv_im2col, conv_reference, conv_winograd
+from volnet.ops import conv_direct, conv_im2col, conv_reference, conv_winograd
 from volnet.ops.conv_reference import conv2d_backward_reference, conv2d_forward_reference
 from volnet.ops.geometry import pair
 from volnet.ops.parallel import one_blas_thread
@@ -53,6 +55,12 @@ AUTO = "auto"
 # From this input depth on, both Winograd's forward pass and its forward + backward beat
 # im2col on every layer measured; thinner layers are mixed (docs/performance.md, item 15).
 WINOGRAD_MIN_DEPTH = 16
+# Up to this input depth and this many numbers in a receptive field (D·FH·FW: a 3-deep 3×3
+# or a 1-deep 5×5 filter), the direct loops beat im2col in the forward pass, forward + dw
+# and forward + backward, at stride 1 and 2; a 3-deep 5×5 filter's 75 taps are better served
+# by im2col's matrix multiply (docs/performance.md, issue 16).
+DIRECT_MAX_DEPTH = 3
+DIRECT_MAX_FIELD = 27
 
 
 @dataclass(frozen=True)
@@ -100,6 +108,9 @@ register_algorithm(ConvAlgorithm(
     "winograd", conv_winograd.conv2d_forward_winograd, conv_winograd.conv2d_backward_winograd,
     conv_winograd.conv2d_input_gradient_winograd, conv_winograd.conv2d_filter_gradient_winograd,
     conv_winograd.refusal))
+register_algorithm(ConvAlgorithm(
+    "direct", conv_direct.conv2d_forward_direct, conv_direct.conv2d_backward_direct,
+    conv_direct.conv2d_input_gradient_direct, conv_direct.conv2d_filter_gradient_direct, conv_direct.refusal))
 
 
 def winograd_allowed() -> bool:
@@ -120,8 +131,10 @@ def choose_algorithm(w_shape, dtypes, stride=1, pad=0, dilation=1, groups=1, ope
 
     "winograd" for 3×3 filters at stride 1, no dilation, one group, inputs at least
     WINOGRAD_MIN_DEPTH deep, both operands float32 or both float64, where numba loads and
-    VOLNET_WINOGRAD is not 0 (conv_winograd.refusal has the exact rule); "im2col" for every
-    other convolution. (Inside im2col, dx at stride 1 is a convolution of dout or col2im:
+    VOLNET_WINOGRAD is not 0 (conv_winograd.refusal has the exact rule); "direct" for
+    shallow layers — inputs at most DIRECT_MAX_DEPTH deep with at most DIRECT_MAX_FIELD
+    numbers in a receptive field, no dilation, one group, both operands float32 or both
+    float64, where numba loads (conv_direct.refusal); "im2col" for every other convolution. (Inside im2col, dx at stride 1 is a convolution of dout or col2im:
     that choice is the im2col algorithm's own.)
 
     Args:
@@ -137,6 +150,10 @@ def _choose(w_shape, dtypes, stride, pad, dilation, groups, operation):
     if (len(w_shape) == 4 and w_shape[1] >= WINOGRAD_MIN_DEPTH and winograd_allowed()
             and ALGORITHMS["winograd"].refusal(w_shape, dtypes, stride, pad, dilation, groups, operation) is None):
         return "winograd"
+    if (len(w_shape) == 4 and w_shape[1] <= DIRECT_MAX_DEPTH and w_shape[1] * w_shape[2] * w_shape[3] <= DIRECT_MAX_FIELD
+            and dilation == (1, 1)
+            and ALGORITHMS["direct"].refusal(w_shape, dtypes, stride, pad, dilation, groups, operation) is None):
+        return "direct"
     return "im2col"
 
 
