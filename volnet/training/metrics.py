@@ -110,16 +110,33 @@ def predict_scores(model, dataset: Dataset, batch_size: int = EVAL_BATCH_SIZE, n
     model.eval()
     try:
         part = dataset if world is None else dataset.subset(world.share(len(dataset)))
-        shifted = None if tuple(shift) == (0, 0) else (
-            lambda images, rng: translate(images, np.broadcast_to(np.asarray(shift), (len(images), 2))))
-        batches = iterate_batches(part, batch_size, shuffle=False, augment=shifted, normalize=normalize)
-        scores = [model.forward(x[..., ::-1] if mirror else x) for x, _ in batches]
+        scores = [model.forward(x) for x in view_batches(part, View(mirror, tuple(shift)), batch_size, normalize)]
         if not scores:  # a rank whose share is empty
             scores = [np.empty((0, *model.output_shape(dataset.image_shape)), model.dtype)]
         scores = np.concatenate(scores)
         return scores if world is None else world.gather(scores)
     finally:
         model.train(was_training)
+
+
+def view_batches(dataset: Dataset, view: View = View(), batch_size: int = EVAL_BATCH_SIZE, normalize=None):
+    """The dataset's images in order, as a model sees them in one view of test-time augmentation:
+    batches x (B, D, H, W) float32, shifted before normalising (so the zeros brought in are black),
+    then mirrored (a view of the normalised batch)."""
+    shifted = None if view.shift == (0, 0) else (
+        lambda images, rng: translate(images, np.broadcast_to(np.asarray(view.shift), (len(images), 2))))
+    for x, _ in iterate_batches(dataset, batch_size, shuffle=False, augment=shifted, normalize=normalize):
+        yield x[..., ::-1] if view.mirror else x
+
+
+def average_views(scores_of, tta) -> np.ndarray:
+    """The mean over the views of tta_views(tta) of softmax(scores_of(view)): probabilities (N, C) in
+    float64. scores_of(View) -> (N, C) scores of every image in that view (the image itself first)."""
+    views = tta_views(tta)
+    probabilities = softmax(scores_of(views[0]))
+    for view in views[1:]:
+        probabilities = probabilities + softmax(scores_of(view))
+    return probabilities / len(views) if len(views) > 1 else probabilities
 
 
 def softmax(scores: np.ndarray) -> np.ndarray:
@@ -142,12 +159,8 @@ def predict_proba(model, dataset: Dataset, batch_size: int = EVAL_BATCH_SIZE, no
 
 def _probabilities(scores, model, dataset, batch_size, normalize, tta, world):
     """softmax(scores) of the image itself, averaged with those of the other views of tta (predict_proba)."""
-    views = tta_views(tta)
-    probabilities = softmax(scores)
-    for view in views[1:]:
-        probabilities = probabilities + softmax(predict_scores(model, dataset, batch_size, normalize, view.mirror,
-                                                               world, view.shift))
-    return probabilities / len(views) if len(views) > 1 else probabilities
+    return average_views(lambda view: scores if view == View() else
+                         predict_scores(model, dataset, batch_size, normalize, view.mirror, world, view.shift), tta)
 
 
 def accuracy(predictions, labels) -> float:
