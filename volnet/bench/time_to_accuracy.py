@@ -161,17 +161,24 @@ def run_torch(config: TrainingConfig, each_epoch: bool = False, log=print) -> di
     normalize = channel_stats(train_set)
     model, optimizer, schedule = _build(config, train_set)
     twin = TorchRun(model, optimizer, schedule, config, torch)
-    rng = np.random.default_rng(config.seed)  # as the Trainer's: the same order and augmentation
-    augment = parse_augment(config.augment, train_set.image_shape[1])
     epochs = []
-    for epoch in range(1, config.epochs + 1):
-        for x, labels in iterate_batches(train_set, config.batch_size, shuffle=True, rng=rng, augment=augment,
-                                         normalize=normalize):
+    for epoch, batches in enumerate(epoch_batches(config, train_set, normalize), start=1):
+        for x, labels in batches:
             twin.train_step(x, labels)
         epochs.append(_epoch(epoch, clock, each_epoch, lambda: _accuracy(twin, test_set, normalize, config.tta), log,
                              config.epochs))
     final = _accuracy(twin, test_set, normalize, config.tta)
     return _result("torch", config, clock.seconds(), final, epochs, torch.get_num_threads())
+
+
+def epoch_batches(config: TrainingConfig, train_set, normalize):
+    """Each epoch's batches (x, labels) as volnet's Trainer draws them: one generator seeded with the
+    run's seed for the order and the augmentation, the recipe's augmentation, the normalisation."""
+    rng = np.random.default_rng(config.seed)
+    augment = parse_augment(config.augment, train_set.image_shape[1])
+    for _ in range(config.epochs):
+        yield iterate_batches(train_set, config.batch_size, shuffle=True, rng=rng, augment=augment,
+                              normalize=normalize)
 
 
 def _accuracy(twin: TorchRun, test_set, normalize, tta) -> float:
