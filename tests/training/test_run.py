@@ -41,7 +41,7 @@ def test_the_run_writes_its_files(quick_run):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["test"]["accuracy"] == result.test.accuracy
     assert len(metrics["test"]["per_class_accuracy"]) == 10
-    assert metrics["weights"] == "last" and metrics["tta"] == "each as it is"  # no EMA, no test-time views
+    assert metrics["weights"] == "last" and metrics["test"]["tta_views"] == 1  # no EMA, no test-time views
     assert load_config(out) == TrainingConfig(**QUICK)
 
 

@@ -52,7 +52,9 @@ class WeightAverage:
         keep = ema_decay(self.decay, step)
         for name, value in model.state().items():
             average = self.state[name]
-            average += (average.dtype.type(1 - keep)) * (value - average)
+            step_towards = np.subtract(value, average)  # one temporary: (w − a), then (1 − d)·(w − a) in place
+            step_towards *= average.dtype.type(1 - keep)
+            average += step_towards
 
     def copy_to(self, model) -> None:
         """Put the averages into the model (Layer.load_state)."""

@@ -43,7 +43,7 @@ from volnet.models.serialize import load_model, save_model
 from volnet.optim import OPTIMIZERS, SCHEDULES, make_optimizer, make_schedule
 from volnet.run_folder import BEST_CHECKPOINT, LAST_CHECKPOINT, MODEL_FILE, model_file
 from volnet.training.checkpoint import damaged_checkpoint, load_checkpoint
-from volnet.training.metrics import Evaluation, describe_tta, evaluate, tta_views
+from volnet.training.metrics import Evaluation, evaluate, tta_views
 from volnet.training.sanity import SanityReport, sanity_check
 from volnet.training.trainer import Trainer
 
@@ -440,7 +440,7 @@ def train(config: TrainingConfig, out_dir, resume: bool = False, sanity: bool = 
                "validation": None if validation is None else validation.to_dict(),
                "sanity": None if report is None else report.to_dict(),
                "epochs": len(history), "config": dataclasses.asdict(config),
-               "weights": "ema" if trainer.average is not None else "last", "tta": describe_tta(config.tta)}
+               "weights": "ema" if trainer.average is not None else "last"}
     final = {"test_accuracy": None if test is None else test.accuracy,
                "val_accuracy": None if validation is None else validation.accuracy, "epochs": len(history)}
     files = {"model": out_dir / MODEL_FILE, "history": out_dir / "history.json",
