@@ -75,3 +75,16 @@ def test_a_folder_with_other_classes_than_the_model_is_refused(sample_run, folde
 ])
 def test_bad_flags_are_named_before_any_work(arguments, message, sample_run, tmp_path, monkeypatch, capsys):
     refused_before_any_work(arguments, message, sample_run, tmp_path, monkeypatch, capsys)
+
+
+def test_eval_with_ten_views_says_so_and_records_them(run_dir, tmp_path, capsys):
+    assert main(["eval", str(run_dir), "--tta", "flip,shift", "--no-pictures", "--metrics-out",
+                 str(tmp_path / "m.json")]) == 0
+    assert "each averaged over its 10 views (flip, shift)" in capsys.readouterr().out
+    metrics = json.loads((tmp_path / "m.json").read_text())
+    assert metrics["tta"] == "flip,shift" and metrics["tta_views"] == 10
+
+
+def test_eval_names_an_unknown_view_before_any_work(sample_run, tmp_path, monkeypatch, capsys):
+    refused_before_any_work(["eval", "RUN", "--tta", "mirror"], "unknown --tta view 'mirror'", sample_run, tmp_path,
+                            monkeypatch, capsys)

@@ -130,3 +130,55 @@ def test_a_finished_run_resumed_with_tta_is_evaluated_with_it(sample_run, capsys
     assert main(["train", "--resume", str(sample_run), "--tta", "--quiet"]) == 0
     assert "(each averaged with its mirror image)" in capsys.readouterr().out
     assert json.loads((sample_run / "metrics.json").read_text())["test"]["tta"] is True
+
+
+# -- --recipe, --ema, --tta VIEWS ------------------------------------------------------------------
+
+def test_recipe_list_shows_every_recipe(capsys):
+    from volnet.training.recipes import RECIPES
+
+    assert main(["train", "--recipe", "list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == list(RECIPES)
+
+
+def test_a_recipe_sets_every_setting_and_flags_beside_it_replace_its_values(tmp_path, capsys):
+    from volnet.training.recipes import get_recipe
+
+    recipe = get_recipe("fashion-3min")
+    # --batch-size 64 is the command's default: given beside the recipe, it still replaces the recipe's 128
+    assert main(["train", "--recipe", "fashion-3min", "--dataset", "sample", "--limit", "600", "--epochs", "1",
+                 "--batch-size", "64", "--quiet", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("recipe fashion-3min: ") == 1
+    assert ("given instead: --dataset sample (the recipe's fashion-mnist), --epochs 1 (the recipe's 2), --batch-size "
+            "64 (the recipe's 128), --limit 600 (the recipe's None)") in out
+    assert load_config(tmp_path) == recipe.with_settings(dataset="sample", epochs=1, batch_size=64, limit=600)
+    assert "(each averaged with its mirror image)" in out
+
+
+def test_a_recipe_cannot_be_given_to_a_resumed_run(sample_run, capsys):
+    message, _ = error_of(capsys, ["train", "--resume", str(sample_run), "--recipe", "fashion-3min"])
+    assert message == ("--recipe has no effect with --resume: the run goes on with the settings it was started with; "
+                       "leave it out")
+
+
+def test_an_ema_run_evaluates_and_saves_the_averaged_weights_over_shifted_views(tmp_path, capsys):
+    assert main([*QUICK_TRAIN, "--ema", "0.9", "--tta", "shift", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "the final evaluation and model.npz use the averaged weights (EMA, decay 0.9)" in out
+    assert "(each averaged over its 5 views (shift)) with the averaged weights (EMA)" in out
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["weights"] == "ema" and metrics["test"]["tta"] == "shift" and metrics["test"]["tta_views"] == 5
+    config = load_config(tmp_path)
+    assert config.ema == 0.9 and config.tta == "shift"
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["train", "--ema", "1"], "--ema must be at least 0 and less than 1, got 1.0"),
+    (["train", "--tta", "flop"], "unknown --tta view 'flop': use 'flip' (its mirror image), 'shift'"),
+    (["train", "--recipe", "fashion-3mn"], "unknown --recipe 'fashion-3mn' (did you mean 'fashion-3min'"),
+])
+def test_bad_recipe_and_averaging_flags_are_named_before_any_work(arguments, message, sample_run, tmp_path,
+                                                                  monkeypatch, capsys):
+    refused_before_any_work(arguments, message, sample_run, tmp_path, monkeypatch, capsys)

@@ -4,9 +4,13 @@ import numpy as np
 import pytest
 
 from volnet.data import Dataset, channel_stats
+from volnet.data.augment import translate
+from volnet.errors import SettingError
 from volnet.layers import SoftmaxCrossEntropy
 from volnet.models import build_model
-from volnet.training import accuracy, confusion_matrix, evaluate, per_class_accuracy, predict_proba
+from volnet.training import (accuracy, confusion_matrix, evaluate, per_class_accuracy, predict_proba, predict_scores,
+                             softmax)
+from volnet.training.metrics import View, describe_tta, tta_views, view_batches
 
 
 def test_confusion_matrix_by_hand():
@@ -73,3 +77,68 @@ def test_tta_averages_each_image_with_its_mirror_image(small_split):
     assert np.array_equal(result.predictions, expected.argmax(axis=1)) and result.to_dict()["tta"] is True
     # the loss is the cross-entropy of the averaged probabilities
     assert result.loss == pytest.approx(-np.mean(np.log(expected[np.arange(len(val_set)), val_set.labels])), rel=1e-6)
+
+
+# -- test-time augmentation: its views ----------------------------------------------------------
+
+def test_the_views_of_each_tta():
+    assert tta_views(False) == tta_views(None) == tta_views("") == (View(),)
+    assert tta_views(True) == tta_views("flip") == tta_views(" Flip ") == (View(), View(mirror=True))
+    assert [view.shift for view in tta_views("shift")] == [(0, 0), (1, 0), (-1, 0), (0, 1), (0, -1)]
+    both = tta_views("flip,shift")
+    assert len(both) == len(set(both)) == 10 and both[:2] == tta_views("flip")
+    assert {view.shift for view in both} == {view.shift for view in tta_views("shift")}
+    assert describe_tta(True) == "each averaged with its mirror image"
+    assert describe_tta("shift,flip") == "each averaged over its 10 views (flip, shift)"
+
+
+@pytest.mark.parametrize("tta, message", [("flop", "unknown tta view 'flop': use 'flip' (its mirror image), 'shift'"),
+                                          ("flip,rotate", "unknown tta view 'rotate'"),
+                                          (3, "tta must be True, False or view words")])
+def test_an_unknown_view_is_named(tta, message):
+    with pytest.raises(SettingError) as caught:
+        tta_views(tta)
+    assert str(caught.value).startswith(message) and caught.value.setting == "tta"
+
+
+@pytest.fixture(scope="module")
+def scored(sample_train):
+    # 37 examples (not a whole number of batches), a model with batch norm, and its normalisation
+    data = sample_train.subset(slice(0, 37))
+    model = build_model("conv3-4 bn relu pool fc10", (1, 28, 28), seed=0)
+    model.train()
+    model.forward(np.random.default_rng(0).standard_normal((8, 1, 28, 28)).astype(np.float32))  # running stats
+    return model.eval(), data, channel_stats(data)
+
+
+def test_tta_true_is_the_mirror_average_of_before(scored):
+    # what tta=True computed before views had names: (p + p_mirrored) / 2, to the bit
+    model, data, normalize = scored
+    plain = softmax(predict_scores(model, data, 10, normalize))
+    mirrored = softmax(predict_scores(model, data, 10, normalize, mirror=True))
+    for tta in (True, "flip"):
+        assert np.array_equal(predict_proba(model, data, 10, normalize, tta=tta), (plain + mirrored) / 2)
+    assert evaluate(model, data, 10, normalize, tta=True).to_dict()["tta"] is True
+
+
+def test_a_shifted_view_is_the_translated_image_with_black_brought_in(scored):
+    model, data, normalize = scored
+    for shift in ((1, 0), (0, -1), (-1, 0)):
+        moved = Dataset(translate(data.images, np.tile(shift, (len(data), 1))), data.labels, data.class_names)
+        assert np.array_equal(predict_scores(model, data, 10, normalize, shift=shift),
+                              predict_scores(model, moved, 10, normalize))
+    x = next(view_batches(data, View(shift=(1, 0)), 5, normalize))
+    assert np.allclose(x[:, :, 0], -normalize.mean[0] / normalize.std[0])  # the top row is black, normalised
+
+
+def test_ten_views_average_each_view_s_probabilities(scored):
+    model, data, normalize = scored
+    expected = np.zeros((len(data), 10))
+    for view in tta_views("flip,shift"):
+        moved = Dataset(translate(data.images, np.tile(view.shift, (len(data), 1))), data.labels, data.class_names)
+        expected += softmax(predict_scores(model, moved, 10, normalize, mirror=view.mirror))
+    probabilities = predict_proba(model, data, 10, normalize, tta="flip,shift")
+    np.testing.assert_allclose(probabilities, expected / 10, rtol=1e-12, atol=1e-15)
+    result = evaluate(model, data, 10, normalize, loss=SoftmaxCrossEntropy(), tta="flip,shift")
+    assert np.array_equal(result.probabilities, probabilities) and result.to_dict()["tta_views"] == 10
+    assert result.loss == pytest.approx(-np.mean(np.log(probabilities[np.arange(len(data)), data.labels])))

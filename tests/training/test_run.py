@@ -41,6 +41,7 @@ def test_the_run_writes_its_files(quick_run):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["test"]["accuracy"] == result.test.accuracy
     assert len(metrics["test"]["per_class_accuracy"]) == 10
+    assert metrics["weights"] == "last" and metrics["test"]["tta_views"] == 1  # no EMA, no test-time views
     assert load_config(out) == TrainingConfig(**QUICK)
 
 
@@ -56,8 +57,10 @@ def test_the_saved_model_needs_nothing_else_and_predicts_identically(quick_run):
 
 
 @pytest.mark.slow
-def test_a_killed_run_resumes_to_the_same_result(tmp_path, monkeypatch):
-    config = TrainingConfig(limit=400, epochs=2, augment="crop,flip", seed=3, tta=True)
+@pytest.mark.parametrize("averaging", [{}, dict(ema=0.99, tta="flip,shift")], ids=["last weights", "ema"])
+def test_a_killed_run_resumes_to_the_same_result(tmp_path, monkeypatch, averaging):
+    # with an EMA, the saved model holds the averages: they too come out bit-identical
+    config = TrainingConfig(**{**dict(limit=400, epochs=2, augment="crop,flip", seed=3, tta=True), **averaging})
     quiet = dict(progress=False, log=lambda line: None)
     straight = train(config, tmp_path / "straight", **quiet)
 
@@ -209,3 +212,15 @@ def test_a_preset_gets_a_last_layer_for_the_classes_of_an_image_folder(tmp_path)
     assert preset_architecture("fashion", "fashion-mnist") == preset_architecture("fashion", "sample") == "fashion"
     with pytest.raises(ValueError, match="unknown preset 'tinny'"):
         preset_architecture("tinny", "sample")
+
+
+def test_a_run_saved_before_ema_and_tta_views_resumes_as_it_was(tmp_path):
+    # a configuration written before `ema` existed, with the tta of then (True: the mirror image)
+    config = dataclasses.asdict(TrainingConfig(tta=True))
+    del config["ema"]
+    save_checkpoint(tmp_path / "checkpoint.npz", Checkpoint({}, {}, {}, 1, 1, [], {}, {}, {"config": config}))
+    loaded = load_config(tmp_path)
+    assert loaded.ema is None and loaded.tta is True
+    assert resume_config(tmp_path, tta="flip,shift").tta == "flip,shift"  # the final evaluation may change
+    with pytest.raises(SettingError, match=r"\(ema None\); they cannot change mid-run: leave out ema"):
+        resume_config(tmp_path, ema=0.999)

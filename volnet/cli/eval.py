@@ -27,8 +27,10 @@ def register(subparsers):
     parser.add_argument("--data-dir", metavar="DIR", help="look for the dataset files here first")
     parser.add_argument("--download", action="store_true", help="download missing dataset files")
     parser.add_argument("--batch-size", type=int, default=256, help="examples per forward pass; default %(default)s")
-    parser.add_argument("--tta", action="store_true", help="test-time augmentation: average each image's prediction "
-                                                           "with its mirror image's")
+    parser.add_argument("--tta", nargs="?", const=True, default=False, metavar="VIEWS",
+                        help="test-time augmentation: average each image's prediction over views of it: flip (the "
+                             "image and its mirror, as bare --tta), shift (and its shifts by one pixel), flip,shift "
+                             "(10 views); give it after MODEL")
     parser.add_argument("--out", metavar="DIR", help="folder for the pictures; default: the model's folder")
     parser.add_argument("--no-pictures", dest="pictures", action="store_false", help="print the tables only")
     parser.add_argument("--metrics-out", metavar="FILE", help="also write the metrics as JSON to FILE")
@@ -41,8 +43,10 @@ def run(args) -> int:
     import numpy as np
 
     from volnet.training import evaluate, load_trained_model
+    from volnet.training.metrics import describe_tta, tta_views
 
     check_settings(args, batch_size=AT_LEAST_1)
+    tta_views(args.tta)
     if not args.pictures:
         refuse_ignored(args, "with --no-pictures: it is the folder for the pictures", "out")
     path = model_file(args.model)
@@ -53,7 +57,7 @@ def run(args) -> int:
     model, normalization, class_names, metadata = load_trained_model(path)
     dataset = load_split(args, args.dataset or metadata.get("dataset") or "sample", args.split, class_names)
     result = evaluate(model, dataset, args.batch_size, normalization, tta=args.tta)
-    print(f"{path} on {dataset.name} ({len(dataset)} images{', each averaged with its mirror image' if args.tta else ''})")
+    print(f"{path} on {dataset.name} ({len(dataset)} images{', ' + describe_tta(args.tta) if args.tta else ''})")
     print(result.report())
     if args.metrics_out:
         Path(args.metrics_out).write_text(json.dumps(result.to_dict(), indent=1))

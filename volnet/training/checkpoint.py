@@ -7,6 +7,7 @@ such rather than half-read. It holds
 
     arrays    model/<name>       every parameter and running statistic (Layer.state())
               optimizer/<name>   the optimizer's arrays (momentum, Adam's moments, ...)
+              average/<name>     the weight averages of a run with an EMA (volnet.training.averaging)
     metadata  epoch, step        epochs completed and optimizer steps taken (the schedule's position)
               history            one dict per completed epoch
               generators         bit_generator.state of every random generator: the shuffling
@@ -16,6 +17,7 @@ such rather than half-read. It holds
               settings           what the caller chose to store, e.g. the training configuration
               first_loss         the loss of the run's first step, against which divergence is
                                  judged (absent from older checkpoints: then the first resumed step's)
+              averaged           whether the run keeps weight averages (absent from older checkpoints: no)
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class Checkpoint:
     best: dict
     settings: dict = field(default_factory=dict)
     first_loss: float | None = None
+    averages: dict[str, np.ndarray] | None = None
 
 
 def model_generators(layer) -> dict[str, np.random.Generator]:
@@ -56,11 +59,12 @@ def save_checkpoint(path, checkpoint: Checkpoint) -> None:
     """Write a checkpoint atomically to path (an .npz file)."""
     arrays = {f"model/{name}": value for name, value in checkpoint.model_state.items()}
     arrays.update({f"optimizer/{name}": value for name, value in checkpoint.optimizer_arrays.items()})
+    arrays.update({f"average/{name}": value for name, value in (checkpoint.averages or {}).items()})
     meta = {
         "version": VERSION, "epoch": checkpoint.epoch, "step": checkpoint.step,
         "history": checkpoint.history, "generators": checkpoint.generators,
         "optimizer": checkpoint.optimizer_scalars, "best": checkpoint.best, "settings": checkpoint.settings,
-        "first_loss": checkpoint.first_loss,
+        "first_loss": checkpoint.first_loss, "averaged": checkpoint.averages is not None,
     }
     write_npz_atomic(path, arrays, meta, kind=KIND)
 
@@ -83,7 +87,7 @@ def load_checkpoint(path) -> Checkpoint:
     try:
         checkpoint = Checkpoint(section("model/"), section("optimizer/"), meta["optimizer"], meta["epoch"],
                                 meta["step"], meta["history"], meta["generators"], meta["best"], meta["settings"],
-                                meta.get("first_loss"))
+                                meta.get("first_loss"), section("average/") if meta.get("averaged") else None)
         kinds = {"optimizer_scalars": dict, "epoch": int, "step": int, "history": list, "generators": dict,
                  "best": dict, "settings": dict}
         wrong = [name for name, kind in kinds.items() if not isinstance(getattr(checkpoint, name), kind)]

@@ -5,6 +5,16 @@ Shapes (C classes, N examples):
     probabilities  (N, C)  softmax(scores): each row sums to 1
     predictions    (N,)    argmax over classes
     confusion      (C, C)  confusion[true, predicted] counts examples
+
+Test-time augmentation (tta) classifies each image in several views and averages the views'
+probabilities. The views are named by words joined by commas (tta_views):
+
+    "flip"          the image and its mirror (left to right): 2 views; True means this
+    "shift"         the image and the image shifted by one pixel down, up, right and left,
+                    zeros brought in at the border (volnet.data.augment.translate): 5 views
+    "flip,shift"    each of those 5 and its mirror: 10 views
+
+Each view costs one more forward pass over the dataset.
 """
 
 from __future__ import annotations
@@ -14,14 +24,68 @@ from dataclasses import dataclass
 import numpy as np
 
 from volnet.data import Dataset, iterate_batches
+from volnet.data.augment import translate
+from volnet.errors import SettingError
 from volnet.layers import format_shape
 from volnet.ops.loss import log_softmax
 
 EVAL_BATCH_SIZE = 256
+# the words of test-time augmentation, and what each adds (module doc)
+TTA_WORDS = {"flip": "its mirror image", "shift": "its shifts by one pixel down, up, right and left"}
+ONE_PIXEL = ((1, 0), (-1, 0), (0, 1), (0, -1))  # (dy, dx): down, up, right, left
+
+
+@dataclass(frozen=True)
+class View:
+    """One view of test-time augmentation: the image shifted by `shift` = (dy, dx) pixels (zeros
+    brought in; positive dy moves it down, dx right), then mirrored left to right if `mirror`."""
+
+    mirror: bool = False
+    shift: tuple[int, int] = (0, 0)
+
+
+def tta_views(tta) -> tuple[View, ...]:
+    """The views that test-time augmentation `tta` averages (module doc), the image itself first.
+
+    Args:
+        tta: False, None or "" (the image alone), True (= "flip", the meaning of tta before there
+            were words), or words of TTA_WORDS joined by commas.
+
+    Raises:
+        SettingError: a word that is not a view, naming the setting tta.
+
+    Example: tta_views("flip") -> (View(), View(mirror=True)); len(tta_views("flip,shift")) == 10.
+    """
+    words = _tta_words(tta)
+    shifts = [(0, 0), *(ONE_PIXEL if "shift" in words else ())]
+    return tuple(View(mirror, shift) for shift in shifts for mirror in ((False, True) if "flip" in words else (False,)))
+
+
+def _tta_words(tta) -> list[str]:
+    """The words of tta (tta_views), checked."""
+    text = "flip" if tta is True else "" if tta is False or tta is None else tta
+    if not isinstance(text, str):
+        raise SettingError("{tta} must be True, False or view words such as 'flip,shift', got {value!r}", value=tta)
+    words = [word.strip().lower() for word in text.split(",") if word.strip()]
+    unknown = [word for word in words if word not in TTA_WORDS]
+    if unknown:
+        raise SettingError("unknown {tta} view {word!r}: use " + ", ".join(f"'{word}' ({what})" for word, what in
+                           TTA_WORDS.items()) + ", joined by commas, e.g. flip,shift", word=unknown[0])
+    return words
+
+
+def describe_tta(tta) -> str:
+    """What test-time augmentation `tta` does to each image, for a log line: "each averaged with its
+    mirror image" ("flip" or True), "each averaged over its 10 views (flip, shift)", "each as it is"."""
+    views, words = tta_views(tta), sorted(set(_tta_words(tta)))
+    if len(views) == 1:
+        return "each as it is"
+    return f"each averaged with {TTA_WORDS['flip']}" if words == ["flip"] else \
+        f"each averaged over its {len(views)} views ({', '.join(words)})"
 
 
 def predict_scores(model, dataset: Dataset, batch_size: int = EVAL_BATCH_SIZE, normalize=None,
-                   mirror: bool = False, world=None) -> np.ndarray:
+                   mirror: bool = False, world=None, shift=(0, 0)) -> np.ndarray:
     """The model's class scores (N, C) for every example, in inference mode and in order.
 
     Args:
@@ -30,6 +94,8 @@ def predict_scores(model, dataset: Dataset, batch_size: int = EVAL_BATCH_SIZE, n
         batch_size: examples per forward pass (only memory depends on it).
         normalize: the Normalization the model was trained with, or None.
         mirror: score every image mirrored left to right instead.
+        shift: (dy, dx): score every image shifted by that many pixels (zeros brought in, before
+            normalising; then mirrored if asked), a View of test-time augmentation.
         world: a volnet.distributed.World whose ranks share the work: each scores its share
             of the dataset (World.share), and every rank gets all the scores (World.gather).
             None: this process scores everything.
@@ -44,8 +110,7 @@ def predict_scores(model, dataset: Dataset, batch_size: int = EVAL_BATCH_SIZE, n
     model.eval()
     try:
         part = dataset if world is None else dataset.subset(world.share(len(dataset)))
-        batches = iterate_batches(part, batch_size, shuffle=False, normalize=normalize)
-        scores = [model.forward(x[..., ::-1] if mirror else x) for x, _ in batches]
+        scores = [model.forward(x) for x in view_batches(part, View(mirror, tuple(shift)), batch_size, normalize)]
         if not scores:  # a rank whose share is empty
             scores = [np.empty((0, *model.output_shape(dataset.image_shape)), model.dtype)]
         scores = np.concatenate(scores)
@@ -54,30 +119,48 @@ def predict_scores(model, dataset: Dataset, batch_size: int = EVAL_BATCH_SIZE, n
         model.train(was_training)
 
 
+def view_batches(dataset: Dataset, view: View = View(), batch_size: int = EVAL_BATCH_SIZE, normalize=None):
+    """The dataset's images in order, as a model sees them in one view of test-time augmentation:
+    batches x (B, D, H, W) float32, shifted before normalising (so the zeros brought in are black),
+    then mirrored (a view of the normalised batch)."""
+    shifted = None if view.shift == (0, 0) else (
+        lambda images, rng: translate(images, np.broadcast_to(np.asarray(view.shift), (len(images), 2))))
+    for x, _ in iterate_batches(dataset, batch_size, shuffle=False, augment=shifted, normalize=normalize):
+        yield x[..., ::-1] if view.mirror else x
+
+
+def average_views(scores_of, tta) -> np.ndarray:
+    """The mean over the views of tta_views(tta) of softmax(scores_of(view)): probabilities (N, C) in
+    float64. scores_of(View) -> (N, C) scores of every image in that view (the image itself first)."""
+    views = tta_views(tta)
+    probabilities = softmax(scores_of(views[0]))
+    for view in views[1:]:
+        probabilities = probabilities + softmax(scores_of(view))
+    return probabilities / len(views) if len(views) > 1 else probabilities
+
+
 def softmax(scores: np.ndarray) -> np.ndarray:
     """Probabilities (N, C) from scores (N, C), computed stably in float64."""
     return np.exp(log_softmax(np.asarray(scores, dtype=np.float64)))
 
 
 def predict_proba(model, dataset: Dataset, batch_size: int = EVAL_BATCH_SIZE, normalize=None,
-                  tta: bool = False, world=None) -> np.ndarray:
+                  tta: bool | str = False, world=None) -> np.ndarray:
     """Class probabilities (N, C) = softmax of the scores, in float64; arguments as predict_scores.
 
-    tta (test-time augmentation): classify each image as it is and mirrored left to right,
-    and average the two probabilities. It suits models trained with horizontal flips (on
-    Fashion-MNIST it added 0.4 % test accuracy, docs/performance.md) and costs a second pass.
+    tta (test-time augmentation, module doc): classify each image in the views of tta_views(tta)
+    and average their probabilities. True or "flip" (the image and its mirror) suits models
+    trained with horizontal flips (on Fashion-MNIST it added 0.4 % test accuracy,
+    docs/performance.md); "shift" suits models trained with crop. Each view costs one pass.
     """
     return _probabilities(predict_scores(model, dataset, batch_size, normalize, world=world), model, dataset,
                           batch_size, normalize, tta, world)
 
 
 def _probabilities(scores, model, dataset, batch_size, normalize, tta, world):
-    """softmax(scores), averaged with the mirror images' probabilities when tta (predict_proba)."""
-    probabilities = softmax(scores)
-    if tta:
-        mirrored = predict_scores(model, dataset, batch_size, normalize, True, world)
-        probabilities = (probabilities + softmax(mirrored)) / 2
-    return probabilities
+    """softmax(scores) of the image itself, averaged with those of the other views of tta (predict_proba)."""
+    return average_views(lambda view: scores if view == View() else
+                         predict_scores(model, dataset, batch_size, normalize, view.mirror, world, view.shift), tta)
 
 
 def accuracy(predictions, labels) -> float:
@@ -118,9 +201,10 @@ class Evaluation:
         accuracy: the fraction classified correctly.
         confusion: (C, C) counts, row = true class, column = predicted.
         predictions: (N,) predicted classes.
-        probabilities: (N, C) softmax of the scores (with tta: averaged with the mirror images').
+        probabilities: (N, C) softmax of the scores (with tta: averaged over the views).
         class_names: C names.
-        tta: whether each image's probabilities were averaged with its mirror image's.
+        tta: the test-time augmentation measured with (tta_views): False, True (its mirror image), or
+            its words, e.g. "flip,shift".
     """
 
     loss: float | None
@@ -129,7 +213,7 @@ class Evaluation:
     predictions: np.ndarray
     probabilities: np.ndarray
     class_names: list[str]
-    tta: bool = False
+    tta: bool | str = False
 
     @property
     def per_class_accuracy(self) -> np.ndarray:
@@ -162,11 +246,12 @@ class Evaluation:
             "confusion_matrix": self.confusion.tolist(),
             "class_names": list(self.class_names),
             "tta": self.tta,
+            "tta_views": len(tta_views(self.tta)),
         }
 
 
 def evaluate(model, dataset: Dataset, batch_size: int = EVAL_BATCH_SIZE, normalize=None, loss=None,
-             tta: bool = False, world=None) -> Evaluation:
+             tta: bool | str = False, world=None) -> Evaluation:
     """Accuracy, per-class accuracy, confusion matrix (and mean loss) of a model on a dataset.
 
     Args:
@@ -174,8 +259,8 @@ def evaluate(model, dataset: Dataset, batch_size: int = EVAL_BATCH_SIZE, normali
         dataset: labelled examples.
         batch_size, normalize: as predict_scores.
         loss: a loss object (scores, labels) -> (loss, dscores), e.g. SoftmaxCrossEntropy(); optional.
-        tta: average each image's probabilities with its mirror image's (predict_proba); the
-            loss is then computed on their logarithms as scores, which for cross-entropy is the
+        tta: average each image's probabilities over the views of tta_views(tta) (predict_proba);
+            the loss is then computed on their logarithms as scores, which for cross-entropy is the
             cross-entropy of the averaged probabilities.
         world: the ranks that share the scoring (predict_scores); every rank gets the same Evaluation.
 
@@ -193,7 +278,7 @@ def evaluate(model, dataset: Dataset, batch_size: int = EVAL_BATCH_SIZE, normali
                              f"classes ({', '.join(dataset.class_names[:5])}{', …' if classes > 5 else ''}); "
                              f"use a model trained for this dataset, or one ending in fc{classes}")
         probabilities = _probabilities(scores, model, dataset, batch_size, normalize, tta, world)
-        if tta:
+        if len(tta_views(tta)) > 1:
             scores = np.log(np.maximum(probabilities, np.finfo(np.float64).tiny))  # their softmax: probabilities
         predictions = probabilities.argmax(axis=1)
         mean_loss = None if loss is None else float(loss(scores, dataset.labels)[0])

@@ -2,7 +2,8 @@
 
     load the training split; hold out a validation split; measure the per-channel mean/std
     build the model; check it fits the images and the classes; make optimizer and schedule
-    (optionally) the sanity checks; train with checkpoints; evaluate on the test split
+    (optionally) the sanity checks; train with checkpoints (and weight averages, with an EMA)
+    evaluate on the test split (with the averaged weights, with an EMA; in the views of tta)
     save model.npz (weights + everything eval/predict need), history.json, metrics.json,
     curves.png into the output folder
 
@@ -42,7 +43,7 @@ from volnet.models.serialize import load_model, save_model
 from volnet.optim import OPTIMIZERS, SCHEDULES, make_optimizer, make_schedule
 from volnet.run_folder import BEST_CHECKPOINT, LAST_CHECKPOINT, MODEL_FILE, model_file
 from volnet.training.checkpoint import damaged_checkpoint, load_checkpoint
-from volnet.training.metrics import Evaluation, evaluate
+from volnet.training.metrics import Evaluation, evaluate, tta_views
 from volnet.training.sanity import SanityReport, sanity_check
 from volnet.training.trainer import Trainer
 
@@ -52,7 +53,7 @@ OPTIMIZER_NAMES = (*OPTIMIZERS, *SGD_VARIANTS)
 # what each numeric setting of a run must be (volnet.errors.check_settings; None passes)
 SETTING_RULES = dict(lr=ABOVE_0, weight_decay=AT_LEAST_0, clip_norm=ABOVE_0, warmup=AT_LEAST_0, epochs=AT_LEAST_1,
                      batch_size=AT_LEAST_1, label_smoothing=FRACTION, val_fraction=FRACTION, patience=AT_LEAST_1,
-                     seed=AT_LEAST_0, limit=("at least 2", lambda value: value >= 2))
+                     seed=AT_LEAST_0, limit=("at least 2", lambda value: value >= 2), ema=FRACTION)
 # the settings a resumed run may change: where the dataset files are, and the evaluation after the last epoch
 RESUME_MAY_CHANGE = ("data_dir", "tta")
 
@@ -84,7 +85,13 @@ class TrainingConfig:
         patience: stop after this many epochs without improvement of `monitor`; None never stops early.
         monitor: "val_loss" or "val_accuracy".
         tta: evaluate the finished model with test-time augmentation: each image's probabilities
-            averaged with its mirror image's (volnet.training.metrics.predict_proba).
+            averaged over views of it (volnet.training.metrics.tta_views): True or "flip" (the
+            image and its mirror), "shift" (and its one-pixel shifts), "flip,shift"; False: none.
+        ema: the decay of an exponential moving average of the weights (and of batch norm's
+            running statistics), e.g. 0.999, warmed up as min(ema, (1 + t)/(10 + t))
+            (volnet.training.averaging); the averaged weights are validated, evaluated at the end
+            and saved in model.npz. None or 0: no average (a configuration saved before ema
+            existed has none).
     """
 
     dataset: str = "sample"
@@ -105,16 +112,18 @@ class TrainingConfig:
     seed: int = 0
     patience: int | None = None
     monitor: str = "val_loss"
-    tta: bool = False
+    tta: bool | str = False
+    ema: float | None = None
 
     def check(self) -> None:
         """Raise SettingError (a ValueError) naming the setting, for values that cannot work
-        whatever the data (SETTING_RULES, the optimizer's name, the words of augment)."""
+        whatever the data (SETTING_RULES, the optimizer's name, the words of augment and tta)."""
         if self.optimizer not in OPTIMIZER_NAMES:
             raise SettingError("unknown {optimizer} {name!r}; choose one of {names}", name=self.optimizer,
                                names=", ".join(OPTIMIZER_NAMES))
         check_settings(self, **SETTING_RULES)
         parse_augment(self.augment, None)  # the words now; crop:N against the image size once loaded
+        tta_views(self.tta)
 
     def check_for(self, examples: int) -> None:
         """Raise SettingError for the settings that fit or not only once the size of the training
@@ -304,6 +313,19 @@ def load_trained_model(path):
     return model, None if normalization is None else Normalization(**normalization), metadata["class_names"], metadata
 
 
+def load_splits(config: TrainingConfig, download: bool = False) -> tuple[Dataset, Dataset | None, Dataset | None]:
+    """The run's (training, validation, test) splits, as train uses them: config.limit examples of the
+    training split drawn with the seed, then the validation share; None where there is none.
+
+    Raises:
+        SettingError: settings that do not fit the training split's size (TrainingConfig.check_for).
+        ValueError, OSError: missing or damaged dataset files.
+    """
+    train_split = load_dataset(config.dataset, "train", config.data_dir, download)
+    config.check_for(len(train_split))
+    return (*_split(config, train_split), _test_split(config, download))
+
+
 def _test_split(config: TrainingConfig, download: bool) -> Dataset | None:
     """The test split, or None for an image folder without train/ and test/ sub-folders."""
     folder = Path(config.dataset).expanduser()
@@ -331,6 +353,8 @@ def build_optimizer(name: str, model, lr: float, weight_decay: float = 0.0, clip
 
 
 def _build(config: TrainingConfig, train_set: Dataset):
+    """The model (built with the seed), its optimizer and its learning-rate schedule for train_set, as
+    train makes them (and the lab, and volnet.bench.time_to_accuracy)."""
     model = build_model(config.architecture, input_shape=train_set.image_shape, seed=config.seed)
     check_model_memory(model, train_set.image_shape, batch_size=min(config.batch_size, len(train_set)),
                        source=f"training {config.architecture!r:.60} on {train_set.name}")
@@ -353,7 +377,7 @@ def _write_json(path: Path, value) -> Path:
 
 def train(config: TrainingConfig, out_dir, resume: bool = False, sanity: bool = False, download: bool = False,
           metrics_out=None, progress: bool | None = None, log: Callable[[str], None] = print,
-          world=None) -> TrainingResult:
+          world=None, callbacks=()) -> TrainingResult:
     """Run a whole training (module doc) and write its files into out_dir.
 
     Args:
@@ -368,6 +392,7 @@ def train(config: TrainingConfig, out_dir, resume: bool = False, sanity: bool = 
         progress: a progress bar (None: when stderr is a terminal).
         log: called with each line to report (on rank 0 only).
         world: the volnet.distributed.World to spread the run over (module doc); None: this process alone.
+        callbacks: given to the Trainer (on_step, on_epoch; volnet.training.trainer).
 
     Returns:
         a TrainingResult.
@@ -380,10 +405,7 @@ def train(config: TrainingConfig, out_dir, resume: bool = False, sanity: bool = 
     if resume and sanity:
         raise SettingError("{sanity} checks a fresh model before training; it has no effect with {resume}, leave it out")
     world = world if world is not None else World()
-    train_split = load_dataset(config.dataset, "train", config.data_dir, download)
-    config.check_for(len(train_split))
-    train_set, val_set = _split(config, train_split)
-    test_set = _test_split(config, download)
+    train_set, val_set, test_set = load_splits(config, download)
     normalize = channel_stats(train_set)
     model, optimizer, schedule = _build(config, train_set)
     out_dir = Path(out_dir)  # created only once the run is known to start
@@ -396,7 +418,8 @@ def train(config: TrainingConfig, out_dir, resume: bool = False, sanity: bool = 
     trainer = Trainer(model, optimizer, loss, schedule, batch_size=config.batch_size,
                       augment=parse_augment(config.augment, train_set.image_shape[1]), normalize=normalize,
                       seed=config.seed, monitor=config.monitor, patience=config.patience, out_dir=out_dir,
-                      settings={"config": dataclasses.asdict(config)}, progress=progress, log=log, world=world)
+                      settings={"config": dataclasses.asdict(config)}, progress=progress, log=log, world=world,
+                      callbacks=callbacks, ema=config.ema)
     if resume:
         trainer.resume(out_dir / LAST_CHECKPOINT)
         if trainer.epoch >= config.epochs or trainer.stopped_early:
@@ -406,6 +429,9 @@ def train(config: TrainingConfig, out_dir, resume: bool = False, sanity: bool = 
             trainer.log(f"resuming {out_dir} after epoch {trainer.epoch} of {config.epochs}")
     history = trainer.fit(train_set, val_set, config.epochs)
 
+    if trainer.average is not None:
+        trainer.average.copy_to(model)
+        trainer.log(f"the final evaluation and {MODEL_FILE} use the averaged weights (EMA, decay {config.ema:g})")
     model.eval()
     measure = dict(normalize=normalize, loss=loss, tta=config.tta, world=world)
     validation = None if val_set is None else evaluate(model, val_set, **measure)
@@ -413,7 +439,8 @@ def train(config: TrainingConfig, out_dir, resume: bool = False, sanity: bool = 
     metrics = {"test": None if test is None else test.to_dict(),
                "validation": None if validation is None else validation.to_dict(),
                "sanity": None if report is None else report.to_dict(),
-               "epochs": len(history), "config": dataclasses.asdict(config)}
+               "epochs": len(history), "config": dataclasses.asdict(config),
+               "weights": "ema" if trainer.average is not None else "last"}
     final = {"test_accuracy": None if test is None else test.accuracy,
                "val_accuracy": None if validation is None else validation.accuracy, "epochs": len(history)}
     files = {"model": out_dir / MODEL_FILE, "history": out_dir / "history.json",

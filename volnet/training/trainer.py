@@ -7,6 +7,7 @@ One step, for a batch x (B, C, H, W) with labels y (B,):
     loss, dscores = loss_fn(scores, y)
     model.backward(dscores)             fills every Parameter's .grad
     optimizer.step()                    updates every Parameter's .data
+    average.update(model, step)         with an EMA: the weight averages follow (volnet.training.averaging)
 
 An epoch runs one step per batch of a fresh random order of the training set (augmented
 if asked), then measures the validation set in inference mode. Every epoch appends a
@@ -16,7 +17,8 @@ record to the history:
      "seconds", "examples_per_second"}
 
 train_* are means over the epoch's batches (the weights changing as they go); val_* are
-measured after the epoch (None without a validation set); lr is the last step's.
+measured after the epoch (None without a validation set; with an EMA, of the averaged
+weights); lr is the last step's.
 
 Reproducibility: given the same model (built with the same seed), settings and seed, a run
 is the same to the last bit. All randomness comes from one generator for the order and
@@ -38,6 +40,7 @@ every one of these is the identity.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import sys
@@ -52,6 +55,7 @@ from volnet.distributed.world import World
 from volnet.layers import SoftmaxCrossEntropy
 from volnet.files import remove_stale_temporaries
 from volnet.run_folder import BEST_CHECKPOINT, LAST_CHECKPOINT
+from volnet.training.averaging import WeightAverage
 from volnet.training.checkpoint import (Checkpoint, damaged_checkpoint, load_checkpoint, model_generators,
                                        save_checkpoint)
 from volnet.training.divergence import (DIVERGENCE_FACTOR, DivergenceError, NonFiniteError, all_finite,
@@ -95,12 +99,17 @@ class Trainer:
             call `trainer.request_stop()`. In a distributed run they run on every rank (one
             that writes or serves should do so where `trainer.world.is_root`).
         world: the volnet.distributed.World the run is spread over (module doc); None: this process alone.
+        ema: the decay of an exponential moving average of the weights (volnet.training.averaging),
+            in [0, 1); None or 0: no average. The average is `trainer.average`, kept in every
+            checkpoint and used for validation; the model itself holds the last weights until
+            `trainer.average.copy_to(model)`.
     """
 
     def __init__(self, model, optimizer, loss=None, schedule: Callable[[int], float] | None = None,
                  batch_size: int = 64, augment=None, normalize=None, seed: int = 0, monitor: str = "val_loss",
                  patience: int | None = None, out_dir=None, settings: dict | None = None,
-                 progress: bool | None = None, log: Callable[[str], None] = print, callbacks=(), world=None):
+                 progress: bool | None = None, log: Callable[[str], None] = print, callbacks=(), world=None,
+                 ema: float | None = None):
         if monitor not in MONITORS:
             raise ValueError(f"monitor must be one of {', '.join(MONITORS)}, got {monitor!r}")
         if patience is not None and patience < 1:
@@ -126,6 +135,7 @@ class Trainer:
         self.best = {"epoch": None, "value": None, "bad_epochs": 0}
         self.callbacks = list(callbacks)
         self.stop_requested = False
+        self.average = WeightAverage(model, ema) if ema else None
 
     def request_stop(self) -> None:
         """Stop the run after the step in progress: fit returns without finishing the epoch
@@ -181,6 +191,8 @@ class Trainer:
             if finite:
                 self.optimizer.step()
                 finite = all_finite(self.model.params.values())
+            if finite and self.average is not None:
+                self.average.update(self.model, self.step)
         if not finite:
             for name, generator in self.generators.items():
                 generator.bit_generator.state = states[name]
@@ -241,8 +253,7 @@ class Trainer:
             train_seconds = time.perf_counter() - started
             if self.stop_requested:
                 break
-            measured = None if val_set is None else evaluate(self.model, val_set, normalize=self.normalize,
-                                                             loss=self.loss, world=self.world)
+            measured = None if val_set is None else self.measure(val_set)
             self.epoch += 1
             record = {
                 "epoch": self.epoch, "train_loss": train_loss, "train_accuracy": train_accuracy,
@@ -264,6 +275,13 @@ class Trainer:
                 self.log(f"early stopping: {key} has not improved for {self.patience} epochs "
                          f"(best {self.best['value']:.4g} at epoch {self.best['epoch']})")
         return self.history
+
+    def measure(self, dataset: Dataset, **options):
+        """evaluate(model, dataset) with the run's normalisation and loss, of the averaged weights when
+        there is an EMA; options go to volnet.training.metrics.evaluate (e.g. tta)."""
+        with self.average.applied(self.model) if self.average is not None else contextlib.nullcontext():
+            return evaluate(self.model, dataset, normalize=self.normalize, loss=self.loss, world=self.world,
+                            **options)
 
     def _update_best(self, value: float) -> bool:
         """Record the epoch just completed as the best if it improves the monitored value."""
@@ -288,7 +306,9 @@ class Trainer:
             optimizer_scalars=dict(scalars), epoch=self.epoch, step=self.step,
             history=[dict(record) for record in self.history],
             generators={name: generator.bit_generator.state for name, generator in self.generators.items()},
-            best=dict(self.best), settings=self.settings, first_loss=self.first_loss)
+            best=dict(self.best), settings=self.settings, first_loss=self.first_loss,
+            averages=None if self.average is None else {name: value.copy()
+                                                        for name, value in self.average.state.items()})
 
     def restore(self, checkpoint: Checkpoint) -> None:
         """Put the model, the optimizer, the generators and the progress back as a checkpoint holds them.
@@ -300,7 +320,13 @@ class Trainer:
         if set(checkpoint.generators) != set(self.generators):
             raise ValueError(f"the checkpoint holds random generators {sorted(checkpoint.generators)} but this run "
                              f"has {sorted(self.generators)}: it was made for a different model")
+        if (checkpoint.averages is None) != (self.average is None):
+            kept, this = ("keeps", "has none") if checkpoint.averages is not None else ("has no", "keeps one")
+            raise ValueError(f"the checkpoint {kept} weight averages (an EMA) but this run {this}: it was made with "
+                             f"other settings")
         self.model.load_state(checkpoint.model_state)
+        if self.average is not None:
+            self.average.load(checkpoint.averages)
         self.optimizer.load_state_dict(checkpoint.optimizer_arrays, checkpoint.optimizer_scalars)
         for name, generator in self.generators.items():
             try:
