@@ -230,10 +230,12 @@ def test_the_policy_picks_winograd_for_deep_3x3_stride_1_layers(monkeypatch, w_s
 @pytest.mark.parametrize("w_shape, stride, dilation, groups, dtype, expected", [
     ((32, 1, 3, 3), 1, 1, 1, np.float32, "direct"),   # the Fashion-MNIST first layer
     ((32, 3, 3, 3), 2, 1, 1, np.float32, "direct"),
-    ((32, 1, 5, 5), 1, 1, 1, np.float64, "direct"),   # 25 numbers in a field
+    ((32, 2, 3, 3), 1, 1, 1, np.float64, "direct"),
     ((16, 2, 1, 1), 1, 1, 1, np.float32, "direct"),
-    ((32, 3, 5, 5), 1, 1, 1, np.float32, "im2col"),   # 75 numbers in a field: the matrix multiply
-    ((32, 1, 7, 7), 1, 1, 1, np.float32, "im2col"),   # 49
+    ((32, 3, 3, 1), 1, 1, 1, np.float32, "direct"),
+    ((32, 1, 5, 5), 1, 1, 1, np.float32, "im2col"),   # larger than DIRECT_MAX_SIZE: the matrix multiply
+    ((32, 3, 5, 5), 1, 1, 1, np.float32, "im2col"),
+    ((32, 1, 7, 7), 1, 1, 1, np.float32, "im2col"),
     ((32, 4, 3, 3), 1, 1, 1, np.float32, "im2col"),   # deeper than DIRECT_MAX_DEPTH
     ((32, 1, 3, 3), 1, 2, 1, np.float32, "im2col"),   # dilation: not measured
     ((6, 1, 3, 3), 1, 1, 3, np.float32, "im2col"),    # three groups (depthwise): the loops refuse

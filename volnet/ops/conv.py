@@ -55,12 +55,12 @@ AUTO = "auto"
 # From this input depth on, both Winograd's forward pass and its forward + backward beat
 # im2col on every layer measured; thinner layers are mixed (docs/performance.md, item 15).
 WINOGRAD_MIN_DEPTH = 16
-# Up to this input depth and this many numbers in a receptive field (D·FH·FW: a 3-deep 3×3
-# or a 1-deep 5×5 filter), the direct loops beat im2col in the forward pass, forward + dw
-# and forward + backward, at stride 1 and 2; a 3-deep 5×5 filter's 75 taps are better served
-# by im2col's matrix multiply (docs/performance.md, issue 16).
+# Up to this input depth and this filter size (FH and FW), the direct loops beat im2col in
+# forward+backward and tie or win the forward pass and forward + dw, at stride 1 and 2; a
+# 1-deep 5×5 filter (25 taps) and a 3-deep 5×5 (75) are better served by im2col's matrix
+# multiply in the forward pass and forward + dw (docs/performance.md, issue 16).
 DIRECT_MAX_DEPTH = 3
-DIRECT_MAX_FIELD = 27
+DIRECT_MAX_SIZE = 3
 
 
 @dataclass(frozen=True)
@@ -132,8 +132,8 @@ def choose_algorithm(w_shape, dtypes, stride=1, pad=0, dilation=1, groups=1, ope
     "winograd" for 3×3 filters at stride 1, no dilation, one group, inputs at least
     WINOGRAD_MIN_DEPTH deep, both operands float32 or both float64, where numba loads and
     VOLNET_WINOGRAD is not 0 (conv_winograd.refusal has the exact rule); "direct" for
-    shallow layers — inputs at most DIRECT_MAX_DEPTH deep with at most DIRECT_MAX_FIELD
-    numbers in a receptive field, no dilation, one group, both operands float32 or both
+    shallow layers — inputs at most DIRECT_MAX_DEPTH deep, filters at most DIRECT_MAX_SIZE
+    (3×3) along each side, no dilation, one group, both operands float32 or both
     float64, where numba loads (conv_direct.refusal); "im2col" for every other convolution. (Inside im2col, dx at stride 1 is a convolution of dout or col2im:
     that choice is the im2col algorithm's own.)
 
@@ -150,7 +150,7 @@ def _choose(w_shape, dtypes, stride, pad, dilation, groups, operation):
     if (len(w_shape) == 4 and w_shape[1] >= WINOGRAD_MIN_DEPTH and winograd_allowed()
             and ALGORITHMS["winograd"].refusal(w_shape, dtypes, stride, pad, dilation, groups, operation) is None):
         return "winograd"
-    if (len(w_shape) == 4 and w_shape[1] <= DIRECT_MAX_DEPTH and w_shape[1] * w_shape[2] * w_shape[3] <= DIRECT_MAX_FIELD
+    if (len(w_shape) == 4 and w_shape[1] <= DIRECT_MAX_DEPTH and max(w_shape[2:]) <= DIRECT_MAX_SIZE
             and dilation == (1, 1)
             and ALGORITHMS["direct"].refusal(w_shape, dtypes, stride, pad, dilation, groups, operation) is None):
         return "direct"
