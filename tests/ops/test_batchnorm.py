@@ -134,3 +134,23 @@ def test_the_variance_of_numbers_far_from_zero_keeps_float32_precision(passes):
     out, _ = batchnorm_forward(x, np.ones(3, np.float32), np.zeros(3, np.float32), *running, momentum=1.0)
     np.testing.assert_allclose(running[1], x.astype(np.float64).var(axis=(0, 2, 3), ddof=1), rtol=1e-5)
     np.testing.assert_allclose(out.std(axis=(0, 2, 3), dtype=np.float64), 1.0, rtol=1e-4)
+
+
+@pytest.mark.parametrize("shape", [(7, 3), (2, 3, 5, 4)])
+@pytest.mark.parametrize("training", [True, False])
+def test_a_backward_without_the_compiled_loops_after_a_compiled_forward_is_still_right(shape, training, monkeypatch):
+    # the forward's cache keeps x and μ when its loops ran; should numba be switched off before
+    # the backward (volnet.ops.compiled), the NumPy passes must get x − μ, not x
+    from volnet.ops import compiled
+    if compiled.stream_kernels() is None:
+        pytest.skip("the compiled loops need numba")
+    rng = np.random.default_rng(8)
+    x, dout = rng.normal(2.0, 3.0, shape), rng.standard_normal(shape)
+    gamma, beta = rng.standard_normal(shape[1]), rng.standard_normal(shape[1])
+    running = [*statistics(rng, shape[1])]
+    _, cache_ref = batchnorm_forward_reference(x, gamma, beta, *[r.copy() for r in running], training=training)
+    _, cache = batchnorm_forward(x, gamma, beta, *[r.copy() for r in running], training=training)
+    monkeypatch.setattr(compiled, "stream_kernels", lambda: None)
+    for name, g, e in zip(("dx", "dgamma", "dbeta"), batchnorm_backward(dout, cache),
+                          batchnorm_backward_reference(dout, cache_ref)):
+        np.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-12, err_msg=name)

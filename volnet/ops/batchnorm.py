@@ -247,6 +247,8 @@ def batchnorm_backward(dout, cache):
     if mean is not None:  # the forward's loops were compiled: so are these, in its dtype
         view = view.astype(cached.dtype, copy=False)
     kernels = None if mean is None else kernels_for(view, cached)
+    if mean is not None and not kernels:  # a compiled forward, then numba switched off: c = x − μ by NumPy
+        cached, mean = cached - _per_feature(mean.astype(cached.dtype), cached), None
     chunks = _row_slices(view)
 
     def partial_sums(part):
