@@ -88,3 +88,17 @@ def test_eval_with_ten_views_says_so_and_records_them(run_dir, tmp_path, capsys)
 def test_eval_names_an_unknown_view_before_any_work(sample_run, tmp_path, monkeypatch, capsys):
     refused_before_any_work(["eval", "RUN", "--tta", "mirror"], "unknown --tta view 'mirror'", sample_run, tmp_path,
                             monkeypatch, capsys)
+
+
+@pytest.mark.parametrize("tta", [["--tta"], ["--tta", "flip,shift"]])
+def test_tta_may_come_before_or_after_the_model(run_dir, tta, capsys):
+    model = str(run_dir / "model.npz")
+    for argv in (["eval", *tta, model, "--no-pictures"], ["eval", model, *tta, "--no-pictures"]):
+        assert main(argv) == 0
+    first, second = capsys.readouterr().out.split(f"{model} on ")[1:]
+    assert first == second and ("10 views" in first if len(tta) == 2 else "its mirror image" in first)
+
+
+def test_eval_without_a_model_says_it_is_required(capsys):
+    assert main(["eval", "--tta", "flip"]) == 2
+    assert "the following arguments are required: MODEL" in capsys.readouterr().err

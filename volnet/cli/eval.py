@@ -19,7 +19,7 @@ def register(subparsers):
                     f"first {MISCLASSIFIED_SHOWN} misclassified images; with --tta confusion-tta.png and "
                     "misclassified-tta.png) into the output folder. The model file "
                     "holds the normalisation and the class names, so nothing else is needed.")
-    parser.add_argument("model", metavar="MODEL", help="a model file written by `volnet train` (model.npz), or the "
+    parser.add_argument("model", metavar="MODEL", nargs="?", help="a model file written by `volnet train` (model.npz), or the "
                                                        "output folder of `volnet train`")
     parser.add_argument("--dataset", help="sample, fashion-mnist, mnist, cifar10 or an image folder; default: the "
                                           "dataset the model was trained on")
@@ -30,11 +30,28 @@ def register(subparsers):
     parser.add_argument("--tta", nargs="?", const=True, default=False, metavar="VIEWS",
                         help="test-time augmentation: average each image's prediction over views of it: flip (the "
                              "image and its mirror, as bare --tta), shift (and its shifts by one pixel), flip,shift "
-                             "(10 views); give it after MODEL")
+                             "(10 views)")
     parser.add_argument("--out", metavar="DIR", help="folder for the pictures; default: the model's folder")
     parser.add_argument("--no-pictures", dest="pictures", action="store_false", help="print the tables only")
     parser.add_argument("--metrics-out", metavar="FILE", help="also write the metrics as JSON to FILE")
     parser.set_defaults(run=run)
+
+
+def _model_after_bare_tta(args) -> None:
+    """`volnet eval --tta MODEL`: argparse gives MODEL to --tta's optional VIEWS; when what it took
+    is no view word, it is the model, and --tta is bare (the image and its mirror)."""
+    from volnet.training.metrics import tta_views
+
+    if args.model is not None:
+        return
+    if isinstance(args.tta, str):
+        try:
+            tta_views(args.tta)
+        except ValueError:
+            args.model, args.tta = args.tta, True
+            return
+    raise ValueError("the following arguments are required: MODEL (a model file written by `volnet train`, or its "
+                       "output folder)")
 
 
 def run(args) -> int:
@@ -46,6 +63,7 @@ def run(args) -> int:
     from volnet.training.metrics import describe_tta, tta_views
 
     check_settings(args, batch_size=AT_LEAST_1)
+    _model_after_bare_tta(args)
     tta_views(args.tta)
     if not args.pictures:
         refuse_ignored(args, "with --no-pictures: it is the folder for the pictures", "out")
