@@ -107,3 +107,15 @@ def test_the_stopwatch_leaves_out_paused_time():
         while paused.seconds() < 0.05:
             pass
     assert clock.seconds() < 0.05 <= clock.excluded
+
+
+def test_what_cannot_be_timed_or_written_is_refused_before_training(tmp_path, capsys):
+    folder = tmp_path / "pictures"
+    for name in ("cat", "dog"):  # an image folder without a test/ split
+        (folder / name).mkdir(parents=True)
+    assert main(["--recipe", "fashion-3min", "--dataset", str(folder)]) == 2
+    assert main(["--recipe", "fashion-3min", "--json", str(tmp_path / "missing" / "out.json")]) == 2
+    assert main(["--recipe", "fashion-3min", "--json", str(tmp_path)]) == 2
+    errors = capsys.readouterr().err.splitlines()
+    assert len(errors) == 3 and "has no test split" in errors[0]
+    assert all("--json" in error and "cannot be written" in error for error in errors[1:])

@@ -39,11 +39,12 @@ import json
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
 from volnet.bench.mirror import to_torch
-from volnet.data import channel_stats, iterate_batches, load_dataset
+from volnet.data import DATASETS, channel_stats, iterate_batches, load_dataset
 from volnet.errors import SettingError
 from volnet.ops.parallel import blas_threads
 from volnet.training.averaging import ema_decay
@@ -243,6 +244,10 @@ def time_to_accuracy(recipe: str, framework: str, seed: int = 0, each_epoch: boo
     found = get_recipe(recipe)
     config = found.with_settings(seed=seed, **{name: value for name, value in settings.items() if value is not None})
     config.check()
+    folder = Path(config.dataset).expanduser()
+    if config.dataset not in DATASETS and not (folder / "test").is_dir():
+        raise SettingError("{dataset} {name!r} has no test split (a test/ sub-folder), so there is no test accuracy "
+                           "to time; give a dataset with one", name=config.dataset)
     return {"recipe": found.name, "seed": seed, **RUNS[framework](config, each_epoch, log)}
 
 
@@ -268,6 +273,9 @@ def main(argv=None) -> int:
     trial.add_argument("--data-dir", metavar="DIR", help="look for the dataset files here first")
     args = parser.parse_args(argv)
     try:
+        if args.json and (Path(args.json).is_dir() or not Path(args.json).expanduser().parent.is_dir()):
+            raise SettingError("{json} {path} cannot be written: it is a folder, or the folder it would be in does "
+                               "not exist", path=args.json)
         result = time_to_accuracy(args.recipe, args.framework, args.seed, args.each_epoch,
                                   log=lambda line: print(line, file=sys.stderr), epochs=args.epochs,
                                   limit=args.limit, dataset=args.dataset, data_dir=args.data_dir)
