@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from volnet.ops import conv_direct, conv_winograd
+from volnet.ops import compiled, conv_direct, conv_winograd
 from volnet.ops.conv import conv2d_backward, conv2d_backward_reference, conv2d_forward, conv2d_forward_reference
 
 pytest.importorskip("numba")
@@ -23,7 +23,7 @@ A_T = np.array([[1, 1, 1, 0], [0, 1, -1, -1]], float)
 ], ids=["winograd", "direct"])
 def test_a_numba_that_cannot_load_falls_back_to_im2col_with_one_warning(monkeypatch, module, kernels, shapes):
     monkeypatch.setitem(sys.modules, kernels, None)  # importing it raises ImportError
-    module._kernels.cache_clear()
+    compiled.load.cache_clear()
     name = module.__name__.removeprefix("volnet.ops.conv_")
     try:
         rng = np.random.default_rng(5)
@@ -37,7 +37,7 @@ def test_a_numba_that_cannot_load_falls_back_to_im2col_with_one_warning(monkeypa
             conv2d_forward(x, w, None, pad=1, algorithm=name)
     finally:
         monkeypatch.undo()
-        module._kernels.cache_clear()
+        compiled.load.cache_clear()
 
 
 def test_tile_transforms_are_the_matrices_of_the_algorithm():

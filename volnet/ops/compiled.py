@@ -18,6 +18,9 @@ import numpy as np
 
 # numba compiles the loops for these (native byte order) dtypes only
 DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+# every loop's fastmath flags: its reordering (so that sums vectorise) but not its "no NaN, no ∞",
+# so that a NaN or an inf still comes out and training's checks see it
+FASTMATH = frozenset({"reassoc", "contract", "arcp", "nsz", "afn"})
 
 
 @functools.cache

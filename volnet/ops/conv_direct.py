@@ -31,19 +31,14 @@ every convolution and "auto" takes im2col.
 
 from __future__ import annotations
 
-import functools
-import importlib
-import importlib.util
-import warnings
 
 import numpy as np
 
+from volnet.ops import compiled
 from volnet.ops.geometry import conv_geometry, conv_gradient_geometry
 from volnet.ops.layout import is_channel_last, pad_channel_last, unpad_channel_last
 from volnet.ops.parallel import map_batch, one_blas_thread
 
-# numba compiles the loops for these (native byte order) dtypes only
-DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 # the loops take the taps of a field three at a time (direct_kernels.py)
 TAPS_PER_PASS = 3
 
@@ -60,25 +55,19 @@ def refusal(w_shape, dtypes, stride, pad, dilation, groups, operation="forward")
     if groups != 1:
         return f"it has groups={groups}, not 1"
     first, second = (np.dtype(d) for d in dtypes)
-    if first != second or first not in DTYPES:
+    if first != second or first not in compiled.DTYPES:
         return f"its operands are {first} and {second}, not both float32 or both float64"
-    if importlib.util.find_spec("numba") is None:
+    if not compiled.numba_installed():
         return "numba is not installed (pip install numba)"
     if _kernels() is None:
         return "numba is installed but cannot load"
     return None
 
 
-@functools.cache
 def _kernels():
-    """The compiled loops (importing numba: only when a layer first needs them), or None,
-    after a warning, when numba is installed but cannot load."""
-    try:
-        return importlib.import_module("volnet.ops.direct_kernels")
-    except Exception as error:  # numba's failures are of many kinds: ImportError, RuntimeError, ...
-        warnings.warn(f"numba is installed but cannot be used ({type(error).__name__}: {error}); volnet computes "
-                      "shallow convolutions with im2col instead", stacklevel=3)
-        return None
+    """The compiled loops (importing numba: only when a layer first needs them), or None
+    (volnet.ops.compiled.load: numba missing, or, after a warning, unable to load)."""
+    return compiled.load("volnet.ops.direct_kernels", "computes shallow convolutions with im2col instead")
 
 
 def _refuse(w_shape, dtypes, stride, pad, dilation, groups, operation):

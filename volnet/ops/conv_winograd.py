@@ -39,22 +39,15 @@ filters (D, K, 3, 3); the filter gradient is the backward pass without its dx.
 
 from __future__ import annotations
 
-import functools
-import importlib
-import importlib.util
-import warnings
-
 import numpy as np
 
+from volnet.ops import compiled
 from volnet.ops.conv_im2col import transposed_filters
 from volnet.ops.geometry import conv_geometry, conv_gradient_geometry
 from volnet.ops.layout import pad_channel_last, unpad_channel_last
 from volnet.ops.parallel import map_batch, one_blas_thread
 
 G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]])
-
-# numba compiles the kernels for these (native byte order) dtypes only
-DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def refusal(w_shape, dtypes, stride, pad, dilation, groups, operation="forward") -> str | None:
@@ -72,32 +65,22 @@ def refusal(w_shape, dtypes, stride, pad, dilation, groups, operation="forward")
     if tuple(stride) != (1, 1) or tuple(dilation) != (1, 1) or groups != 1:
         return f"it has stride {tuple(stride)}, dilation {tuple(dilation)} and groups={groups}, not 1, 1 and 1"
     first, second = (np.dtype(d) for d in dtypes)
-    if first != second or first not in DTYPES:
+    if first != second or first not in compiled.DTYPES:
         return f"its operands are {first} and {second}, not both float32 or both float64"
     if operation == "input_gradient" and max(pad) > 2:
         return f"its pad {tuple(pad)} is over 2 (the input gradient pads dout by 2 − P)"
-    if not _numba_installed():
+    if not compiled.numba_installed():
         return "numba is not installed (pip install numba)"
     if _kernels() is None:
         return "numba is installed but cannot load"
     return None
 
 
-@functools.cache
-def _numba_installed() -> bool:
-    return importlib.util.find_spec("numba") is not None
-
-
-@functools.cache
 def _kernels():
-    """The compiled tile transforms (importing numba: only when a layer first needs them),
-    or None, after a warning, when numba is installed but cannot load."""
-    try:
-        return importlib.import_module("volnet.ops.winograd_kernels")
-    except Exception as error:  # numba's failures are of many kinds: ImportError, RuntimeError, ...
-        warnings.warn(f"numba is installed but cannot be used ({type(error).__name__}: {error}); volnet computes "
-                      "every convolution with im2col instead (set VOLNET_WINOGRAD=0 to silence this)", stacklevel=3)
-        return None
+    """The compiled tile transforms (importing numba: only when a layer first needs them), or None
+    (volnet.ops.compiled.load: numba missing, or, after a warning, unable to load)."""
+    return compiled.load("volnet.ops.winograd_kernels",
+                         "computes every convolution with im2col instead (set VOLNET_WINOGRAD=0 to silence this)")
 
 
 def load_kernels(dtype=np.float32) -> None:

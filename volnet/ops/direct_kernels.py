@@ -25,7 +25,9 @@ from __future__ import annotations
 
 from numba import njit
 
-_compile = njit(nogil=True, fastmath=True, cache=True)
+from volnet.ops.compiled import FASTMATH
+
+_compile = njit(nogil=True, fastmath=set(FASTMATH), cache=True)
 
 
 @_compile

@@ -27,8 +27,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-# fastmath's reordering (so that sums vectorise) but not its "no NaN, no ∞": a NaN still comes out
-_compile = njit(nogil=True, fastmath={"reassoc", "contract", "arcp", "nsz", "afn"}, cache=True)
+from volnet.ops.compiled import FASTMATH
+
+_compile = njit(nogil=True, fastmath=set(FASTMATH), cache=True)
 
 
 # The batch-norm loops take (A, D, B) views and have two loop orders: for a channel-last volume

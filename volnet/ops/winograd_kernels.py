@@ -21,7 +21,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-_compile = njit(nogil=True, fastmath=True, cache=True)
+from volnet.ops.compiled import FASTMATH
+
+_compile = njit(nogil=True, fastmath=set(FASTMATH), cache=True)
 
 
 @_compile
