@@ -146,14 +146,16 @@ def test_a_recipe_sets_every_setting_and_flags_beside_it_replace_its_values(tmp_
     from volnet.training.recipes import get_recipe
 
     recipe = get_recipe("fashion-3min")
-    # --batch-size 64 is the command's default: given beside the recipe, it still replaces the recipe's 128
+    # --batch-size 64 is the command's default: given beside the recipe, it still replaces the recipe's 128;
+    # a bare --tta is the recipe's flip (the same two views), so it is not said to replace it
     assert main(["train", "--recipe", "fashion-3min", "--dataset", "sample", "--limit", "600", "--epochs", "1",
-                 "--batch-size", "64", "--quiet", "--out", str(tmp_path)]) == 0
+                 "--batch-size", "64", "--tta", "--quiet", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert out.count("recipe fashion-3min: ") == 1
     assert ("given instead: --dataset sample (the recipe's fashion-mnist), --epochs 1 (the recipe's 2), --batch-size "
-            "64 (the recipe's 128), --limit 600 (the recipe's None)") in out
-    assert load_config(tmp_path) == recipe.with_settings(dataset="sample", epochs=1, batch_size=64, limit=600)
+            "64 (the recipe's 128), --limit 600 (the recipe's none)") in out
+    assert "--tta" not in out
+    assert load_config(tmp_path) == recipe.with_settings(dataset="sample", epochs=1, batch_size=64, limit=600, tta=True)
     assert "(each averaged with its mirror image)" in out
 
 

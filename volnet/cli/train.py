@@ -198,7 +198,8 @@ def train_command(args, world, say) -> int:
         writable_file(args.metrics_out, "metrics_out")
     if recipe is not None:
         replaced = [f"{'--preset' if name == 'architecture' and args.preset else flag(name)} {value} (the recipe's "
-                    f"{getattr(base, name)})" for name, value in given.items() if value != getattr(base, name)]
+                    f"{'none' if getattr(base, name) is None else getattr(base, name)})"
+                    for name, value in given.items() if not _same_setting(name, value, getattr(base, name))]
         say(f"recipe {recipe.name}: {recipe.description}" + (f"; given instead: {', '.join(replaced)}" if replaced else ""))
     preset = args.preset or (base.architecture if args.arch is None and base.architecture in PRESETS else None)
     if preset is not None and not args.resume and config.architecture != get_preset(preset).name:
@@ -228,3 +229,13 @@ def train_command(args, world, say) -> int:
             if result.validation is not None else "trained (no validation or test split to measure)")
     say("wrote " + ", ".join(f"{role} {path}" for role, path in result.files.items()))
     return 0
+
+
+def _same_setting(name: str, value, recipe_value) -> bool:
+    """Whether a flag given beside a recipe asks for what the recipe does already (a bare --tta is
+    the recipe's "flip": the same two views)."""
+    if name == "tta":
+        from volnet.training.metrics import tta_views
+
+        return tta_views(value) == tta_views(recipe_value)
+    return value == recipe_value
