@@ -1,5 +1,5 @@
 """The direct loops against im2col and PyTorch on shallow layers (the policy's rule for "direct"
-in volnet/ops/conv.py: DIRECT_MAX_DEPTH, DIRECT_MAX_FIELD).
+in volnet/ops/conv.py: DIRECT_MAX_DEPTH, DIRECT_MAX_SIZE).
 
     pip install numba && python benchmarks/direct.py
 
