@@ -45,7 +45,7 @@ def register(subparsers):
     data.add_argument("--download", action="store_true", help="download missing dataset files (checked by MD5)")
     data.add_argument("--augment", metavar="LIST",
                       help="comma-separated: crop (random shift by up to H/8 pixels), crop:N, flip; "
-                           "e.g. crop,flip; default none")
+                           "e.g. crop,flip; default none, or the recipe's")
     data.add_argument("--val-fraction", type=float, metavar="FRACTION",
                       help="share of the training split held out for validation (0: none); " + _default("val_fraction"))
     data.add_argument("--limit", type=int, metavar="N",
@@ -88,7 +88,7 @@ def register(subparsers):
     optimization.add_argument("--ema", type=float, metavar="DECAY",
                               help="keep an exponential moving average of the weights with this decay, e.g. 0.999 "
                                    "(warmed up as min(DECAY, (1 + step)/(10 + step))): it is validated, evaluated "
-                                   "at the end and saved; default none")
+                                   "at the end and saved; default none, or the recipe's")
     optimization.add_argument("--seed", type=int,
                               help="seeds the weights, dropout, the validation split, the order and the "
                                    "augmentation; " + _default("seed"))
