@@ -42,6 +42,24 @@ def load(module: str, instead: str):
         return None
 
 
+def dtype_refusal(dtypes) -> str | None:
+    """Why loops compiled for DTYPES cannot take operands of these dtypes, or None when they can."""
+    first, second = (np.dtype(d) for d in dtypes)
+    if first != second or first not in DTYPES:
+        return f"its operands are {first} and {second}, not both float32 or both float64"
+    return None
+
+
+def loading_refusal(kernels) -> str | None:
+    """Why compiled loops are not there, or None when they are: `kernels` is a call of `load`,
+    made only when numba is installed (so that a missing numba is not imported for nothing)."""
+    if not numba_installed():
+        return "numba is not installed (pip install numba)"
+    if kernels() is None:
+        return "numba is installed but cannot load"
+    return None
+
+
 def stream_kernels():
     """The loops of volnet.ops.stream_kernels, or None (`load`)."""
     return load("volnet.ops.stream_kernels", "runs batch norm, ReLU and max pooling as NumPy passes instead")

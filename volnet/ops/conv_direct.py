@@ -54,14 +54,9 @@ def refusal(w_shape, dtypes, stride, pad, dilation, groups, operation="forward")
     """
     if groups != 1:
         return f"it has groups={groups}, not 1"
-    first, second = (np.dtype(d) for d in dtypes)
-    if first != second or first not in compiled.DTYPES:
-        return f"its operands are {first} and {second}, not both float32 or both float64"
-    if not compiled.numba_installed():
-        return "numba is not installed (pip install numba)"
-    if _kernels() is None:
-        return "numba is installed but cannot load"
-    return None
+    if reason := compiled.dtype_refusal(dtypes):
+        return reason
+    return compiled.loading_refusal(_kernels)
 
 
 def _kernels():

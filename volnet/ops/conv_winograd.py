@@ -64,16 +64,11 @@ def refusal(w_shape, dtypes, stride, pad, dilation, groups, operation="forward")
         return f"its filters (K, D/G, FH, FW) = {tuple(w_shape)} are not 3×3"
     if tuple(stride) != (1, 1) or tuple(dilation) != (1, 1) or groups != 1:
         return f"it has stride {tuple(stride)}, dilation {tuple(dilation)} and groups={groups}, not 1, 1 and 1"
-    first, second = (np.dtype(d) for d in dtypes)
-    if first != second or first not in compiled.DTYPES:
-        return f"its operands are {first} and {second}, not both float32 or both float64"
+    if reason := compiled.dtype_refusal(dtypes):
+        return reason
     if operation == "input_gradient" and max(pad) > 2:
         return f"its pad {tuple(pad)} is over 2 (the input gradient pads dout by 2 − P)"
-    if not compiled.numba_installed():
-        return "numba is not installed (pip install numba)"
-    if _kernels() is None:
-        return "numba is installed but cannot load"
-    return None
+    return compiled.loading_refusal(_kernels)
 
 
 def _kernels():
