@@ -13,7 +13,7 @@ from volnet.layers import SoftmaxCrossEntropy
 from volnet.bench.mirror import torch_names, torch_state_dict
 from volnet.training import Trainer, TrainingConfig
 from volnet.training.recipes import get_recipe
-from volnet.training.run import _build, load_splits, parse_augment
+from volnet.training.run import build_run, load_splits, parse_augment
 
 # no dropout, so that both frameworks compute the same function; batch norm, so that its running
 # statistics are averaged too (and no bias before it, whose gradient is 0 but for rounding, which Adam
@@ -28,7 +28,7 @@ def test_both_frameworks_start_from_the_same_weights_and_take_the_same_steps():
     config = get_recipe("fashion-15min").with_settings(**TRIAL)  # label smoothing from the recipe
     train_set, _, _ = load_splits(config)
     normalize = channel_stats(train_set)
-    model, optimizer, schedule = _build(config, train_set)
+    model, optimizer, schedule = build_run(config, train_set)
     twin = TorchRun(model, optimizer, schedule, config, torch)
     for key, value in torch_state_dict(model).items():
         assert np.array_equal(twin.net.state_dict()[key].numpy(), value), key

@@ -115,7 +115,7 @@ def test_tta_true_is_the_mirror_average_of_before(scored):
     # what tta=True computed before views had names: (p + p_mirrored) / 2, to the bit
     model, data, normalize = scored
     plain = softmax(predict_scores(model, data, 10, normalize))
-    mirrored = softmax(predict_scores(model, data, 10, normalize, mirror=True))
+    mirrored = softmax(predict_scores(model, data, 10, normalize, View(mirror=True)))
     for tta in (True, "flip"):
         assert np.array_equal(predict_proba(model, data, 10, normalize, tta=tta), (plain + mirrored) / 2)
     assert evaluate(model, data, 10, normalize, tta=True).to_dict()["tta"] is True
@@ -125,7 +125,7 @@ def test_a_shifted_view_is_the_translated_image_with_black_brought_in(scored):
     model, data, normalize = scored
     for shift in ((1, 0), (0, -1), (-1, 0)):
         moved = Dataset(translate(data.images, np.tile(shift, (len(data), 1))), data.labels, data.class_names)
-        assert np.array_equal(predict_scores(model, data, 10, normalize, shift=shift),
+        assert np.array_equal(predict_scores(model, data, 10, normalize, View(shift=shift)),
                               predict_scores(model, moved, 10, normalize))
     x = next(view_batches(data, View(shift=(1, 0)), 5, normalize))
     assert np.allclose(x[:, :, 0], -normalize.mean[0] / normalize.std[0])  # the top row is black, normalised
@@ -136,7 +136,7 @@ def test_ten_views_average_each_view_s_probabilities(scored):
     expected = np.zeros((len(data), 10))
     for view in tta_views("flip,shift"):
         moved = Dataset(translate(data.images, np.tile(view.shift, (len(data), 1))), data.labels, data.class_names)
-        expected += softmax(predict_scores(model, moved, 10, normalize, mirror=view.mirror))
+        expected += softmax(predict_scores(model, moved, 10, normalize, View(mirror=view.mirror)))
     probabilities = predict_proba(model, data, 10, normalize, tta="flip,shift")
     np.testing.assert_allclose(probabilities, expected / 10, rtol=1e-12, atol=1e-15)
     result = evaluate(model, data, 10, normalize, loss=SoftmaxCrossEntropy(), tta="flip,shift")

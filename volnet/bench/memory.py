@@ -9,8 +9,10 @@ gradients, work buffers — and, for PyTorch only, Adam's two moment arrays, whi
 creates at the first step while volnet creates them with the optimizer (2 × 4 bytes per
 parameter; the benchmark reports the parameter count so this can be taken into account).
 Like PyTorch's libraries, what volnet loads once per process is not counted either: with
-numba installed, numba and its compiled Winograd kernels are loaded before the baseline,
-and their resident size is reported apart ("kernels_mib").
+numba installed, a copy of the model takes one step on two examples before the baseline and
+is dropped, which loads
+every compiled loop the step uses (numba, and the Winograd, direct, batch norm, ReLU and
+pooling loops); what stays resident after it is reported apart ("kernels_mib").
 
 measure_in_subprocess runs measure() in a fresh interpreter, which prints it as JSON.
 """
@@ -43,7 +45,7 @@ def _reset_peak() -> bool:
 def measure(framework: str, spec: str, input_shape, steps: int = 3) -> dict:
     """Peak extra memory (MiB) of `steps` training steps of `spec` in this process."""
     from volnet.bench.steps import batch, torch_step, volnet_step
-    from volnet.ops import conv, conv_winograd
+    from volnet.ops import compiled
 
     x, labels = batch(input_shape)
     step, model = volnet_step(spec, input_shape, x, labels)
@@ -57,10 +59,12 @@ def measure(framework: str, spec: str, input_shape, steps: int = 3) -> dict:
         step, _ = torch_step(model, x, labels)
         del model
     kernels_kib = 0
-    if framework == "volnet" and conv.winograd_in_use():
+    if framework == "volnet" and compiled.numba_installed():
         before = _status_kib("VmRSS")
-        conv_winograd.load_kernels(x.dtype)
-        kernels_kib = _status_kib("VmRSS") - before
+        warm_up = volnet_step(spec, input_shape, x[:2], labels[:2])[0]
+        warm_up()
+        del warm_up  # and with it the copy of the model
+        kernels_kib = max(_status_kib("VmRSS") - before, 0)
     baseline = _status_kib("VmRSS")
     reset = _reset_peak()
     for _ in range(steps):

@@ -47,7 +47,7 @@ def table(results: dict) -> str:
         kernels = max(row["volnet_kernels_mib"] for row in results["memory"])
         if kernels:
             lines += ["", f"Not counted above, like PyTorch's own libraries: volnet's process also holds "
-                          f"{kernels:.0f} MiB for numba and its compiled Winograd kernels, loaded once."]
+                          f"{kernels:.0f} MiB for numba and its compiled loops, loaded once."]
     if not results["torch"]:
         lines += ["", "PyTorch is not installed: only volnet was timed (pip install torch==2.13.0, the CPU build, to compare)."]
     return "\n".join(lines)

@@ -50,7 +50,7 @@ from volnet.ops.parallel import blas_threads
 from volnet.training.averaging import ema_decay
 from volnet.training.metrics import accuracy, average_views, view_batches
 from volnet.training.recipes import RECIPES, get_recipe
-from volnet.training.run import TrainingConfig, _build, load_splits, parse_augment, train
+from volnet.training.run import TrainingConfig, build_run, load_splits, parse_augment, train
 
 FRAMEWORKS = ("volnet", "torch")
 TORCH_OPTIMIZERS = {"adam": "Adam", "adamw": "AdamW"}
@@ -160,7 +160,7 @@ def run_torch(config: TrainingConfig, each_epoch: bool = False, log=print) -> di
     clock = Stopwatch()
     train_set, _, test_set = load_splits(config)
     normalize = channel_stats(train_set)
-    model, optimizer, schedule = _build(config, train_set)
+    model, optimizer, schedule = build_run(config, train_set)
     twin = TorchRun(model, optimizer, schedule, config, torch)
     epochs = []
     for epoch, batches in enumerate(epoch_batches(config, train_set, normalize), start=1):

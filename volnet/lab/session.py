@@ -46,7 +46,7 @@ from volnet.layers import Conv2D, MaxPool2D
 from volnet.models.numbering import layer_name
 from volnet.models.serialize import save_model
 from volnet.training.metrics import softmax
-from volnet.training.run import (OPTIMIZER_NAMES, SGD_VARIANTS, TrainingConfig, _build, build_optimizer,
+from volnet.training.run import (OPTIMIZER_NAMES, SGD_VARIANTS, TrainingConfig, build_optimizer, build_run,
                                  load_trained_model)
 from volnet.training.trainer import Trainer
 from volnet.viz.diagram import describe
@@ -147,7 +147,7 @@ class Lab:
                                 lr=self.settings.lr, weight_decay=self.settings.weight_decay,
                                 batch_size=self.settings.batch_size, seed=self.settings.seed)
         if model is None:
-            model, _, _ = _build(config, data.train)
+            model, _, _ = build_run(config, data.train)
         elif model.input_shape != data.train.image_shape:
             raise ValueError(f"the model takes {'×'.join(map(str, model.input_shape))} inputs (D×H×W) but "
                              f"{data.name} has {'×'.join(map(str, data.train.image_shape))} images; pick a dataset "

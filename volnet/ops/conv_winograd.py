@@ -78,16 +78,6 @@ def _kernels():
                          "computes every convolution with im2col instead (set VOLNET_WINOGRAD=0 to silence this)")
 
 
-def load_kernels(dtype=np.float32) -> None:
-    """Import numba and load the tile transforms for dtype (compiled on first use, then read
-    from numba's cache), as a layer's first Winograd call would: a one-time cost of the
-    process (about 130 MB resident: numba, LLVM and the machine code) that volnet.bench.memory
-    pays before it measures a training step."""
-    x = np.zeros((1, 1, 2, 2), dtype)
-    out, cache = conv2d_forward_winograd(x, np.zeros((1, 1, 3, 3), dtype), None, pad=1)
-    conv2d_backward_winograd(np.zeros_like(out), cache)
-
-
 def _tiling(out_hw):
     """(TH, TW), the 2×2 blocks that cover an OH×OW output (one more where a side is odd), and
     (2·TH − OH, 2·TW − OW), the zero rows and columns that odd sides grow the arrays by."""

@@ -85,7 +85,7 @@ def describe_tta(tta) -> str:
 
 
 def predict_scores(model, dataset: Dataset, batch_size: int = EVAL_BATCH_SIZE, normalize=None,
-                   mirror: bool = False, world=None, shift=(0, 0)) -> np.ndarray:
+                   view: View = View(), world=None) -> np.ndarray:
     """The model's class scores (N, C) for every example, in inference mode and in order.
 
     Args:
@@ -93,9 +93,9 @@ def predict_scores(model, dataset: Dataset, batch_size: int = EVAL_BATCH_SIZE, n
         dataset: the examples; their labels are not used.
         batch_size: examples per forward pass (only memory depends on it).
         normalize: the Normalization the model was trained with, or None.
-        mirror: score every image mirrored left to right instead.
-        shift: (dy, dx): score every image shifted by that many pixels (zeros brought in, before
-            normalising; then mirrored if asked), a View of test-time augmentation.
+        view: the View of test-time augmentation to score: every image shifted by view.shift
+            pixels (zeros brought in, before normalising), then mirrored if view.mirror;
+            View() (the default) scores the images as they are.
         world: a volnet.distributed.World whose ranks share the work: each scores its share
             of the dataset (World.share), and every rank gets all the scores (World.gather).
             None: this process scores everything.
@@ -110,7 +110,7 @@ def predict_scores(model, dataset: Dataset, batch_size: int = EVAL_BATCH_SIZE, n
     model.eval()
     try:
         part = dataset if world is None else dataset.subset(world.share(len(dataset)))
-        scores = [model.forward(x) for x in view_batches(part, View(mirror, tuple(shift)), batch_size, normalize)]
+        scores = [model.forward(x) for x in view_batches(part, view, batch_size, normalize)]
         if not scores:  # a rank whose share is empty
             scores = [np.empty((0, *model.output_shape(dataset.image_shape)), model.dtype)]
         scores = np.concatenate(scores)
@@ -160,7 +160,7 @@ def predict_proba(model, dataset: Dataset, batch_size: int = EVAL_BATCH_SIZE, no
 def _probabilities(scores, model, dataset, batch_size, normalize, tta, world):
     """softmax(scores) of the image itself, averaged with those of the other views of tta (predict_proba)."""
     return average_views(lambda view: scores if view == View() else
-                         predict_scores(model, dataset, batch_size, normalize, view.mirror, world, view.shift), tta)
+                         predict_scores(model, dataset, batch_size, normalize, view, world), tta)
 
 
 def accuracy(predictions, labels) -> float:

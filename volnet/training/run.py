@@ -352,7 +352,7 @@ def build_optimizer(name: str, model, lr: float, weight_decay: float = 0.0, clip
     return make_optimizer(name, model.parameters(), lr=lr, weight_decay=weight_decay, clip_norm=clip_norm, **options)
 
 
-def _build(config: TrainingConfig, train_set: Dataset):
+def build_run(config: TrainingConfig, train_set: Dataset):
     """The model (built with the seed), its optimizer and its learning-rate schedule for train_set, as
     train makes them (and the lab, and volnet.bench.time_to_accuracy)."""
     model = build_model(config.architecture, input_shape=train_set.image_shape, seed=config.seed)
@@ -407,7 +407,7 @@ def train(config: TrainingConfig, out_dir, resume: bool = False, sanity: bool = 
     world = world if world is not None else World()
     train_set, val_set, test_set = load_splits(config, download)
     normalize = channel_stats(train_set)
-    model, optimizer, schedule = _build(config, train_set)
+    model, optimizer, schedule = build_run(config, train_set)
     out_dir = Path(out_dir)  # created only once the run is known to start
     if world.is_root:
         out_dir.mkdir(parents=True, exist_ok=True)
