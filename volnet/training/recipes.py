@@ -53,7 +53,7 @@ RECIPES = {recipe.name: recipe for recipe in (
            _FASHION, measured="91.87–92.06 % in 2 min 26 s – 2 min 52 s (seeds 0–2, 2 cores, 2026-12-02)"),
     Recipe("fashion-15min", "Fashion-MNIST (full set), preset fashion, 12 epochs onecycle Adam, flips, 2-view TTA",
            dataclasses.replace(_FASHION, epochs=12),
-           measured="94.37 % in 15 min 32 s (seed 0, 2 cores, 2026-12-02; 9–11 min on 2026-11-24's faster guest)"),
+           measured="94.14–94.37 % in 11 min 3 s – 15 min 32 s (seeds 0–2, 2 cores, 2026-12-02)"),
 )}
 
 
