@@ -233,27 +233,33 @@ def test_the_policy_picks_winograd_for_deep_3x3_stride_1_layers(monkeypatch, w_s
     ((32, 2, 3, 3), 1, 1, 1, np.float64, "direct"),
     ((16, 2, 1, 1), 1, 1, 1, np.float32, "direct"),
     ((32, 3, 3, 1), 1, 1, 1, np.float32, "direct"),
-    ((32, 1, 5, 5), 1, 1, 1, np.float32, "im2col"),   # larger than DIRECT_MAX_SIZE: the matrix multiply
-    ((32, 3, 5, 5), 1, 1, 1, np.float32, "im2col"),
-    ((32, 1, 7, 7), 1, 1, 1, np.float32, "im2col"),
+    # larger than DIRECT_MAX_SIZE: the matrix multiply for the forward and dw; dx by direct's scatter
+    ((32, 1, 5, 5), 1, 1, 1, np.float32, ("im2col", "direct", "im2col")),
+    ((32, 3, 5, 5), 1, 1, 1, np.float32, ("im2col", "direct", "im2col")),
+    ((32, 1, 7, 7), 2, 1, 1, np.float32, ("im2col", "direct", "im2col")),
     ((32, 4, 3, 3), 1, 1, 1, np.float32, "im2col"),   # deeper than DIRECT_MAX_DEPTH
     ((32, 1, 3, 3), 1, 2, 1, np.float32, "im2col"),   # dilation: not measured
     ((6, 1, 3, 3), 1, 1, 3, np.float32, "im2col"),    # three groups (depthwise): the loops refuse
     ((32, 1, 3, 3), 1, 1, 1, np.float16, "im2col"),   # numba's loops are float32 and float64 only
 ])
 def test_the_policy_picks_direct_for_shallow_layers(w_shape, stride, dilation, groups, dtype, expected):
+    # expected: one algorithm for all three operations, or (forward, input_gradient, filter_gradient)
+    forward, input_gradient, filter_gradient = (expected,) * 3 if isinstance(expected, str) else expected
     depth = w_shape[1] * groups
     x, w = np.zeros((2, depth, 9, 9), dtype), np.zeros(w_shape, dtype)
-    for operation in ("forward", "input_gradient", "filter_gradient"):
-        assert choose_algorithm(w_shape, (x.dtype, w.dtype), stride, 1, dilation, groups, operation) == expected
-    assert conv2d_forward(x, w, stride=stride, pad=(1, 0) if w_shape[2] < 5 else 2, dilation=dilation,
-                          groups=groups)[1].algorithm == expected
+    for operation, chosen in zip(("forward", "input_gradient", "filter_gradient"),
+                                 (forward, input_gradient, filter_gradient)):
+        assert choose_algorithm(w_shape, (x.dtype, w.dtype), stride, 1, dilation, groups, operation) == chosen
+    cache = conv2d_forward(x, w, stride=stride, pad=(1, 0) if w_shape[2] < 5 else 2, dilation=dilation,
+                           groups=groups)[1]
+    assert cache.algorithm == forward
+    assert (cache.input_gradient_algorithm or cache.algorithm) == input_gradient
     layer = Conv2D(w_shape[0], w_shape[2:], stride=stride, pad="same" if stride == 1 else 0, dilation=dilation,
                    groups=groups)
     if dtype in (np.float32, np.float64):
         layer.to(dtype)
         layer.forward(x)
-        assert layer.last_algorithm == expected
+        assert layer.last_algorithm == forward
 
 
 @pytest.mark.parametrize("x_dtype, w_dtype", [
