@@ -66,8 +66,13 @@ def test_stride_two_picks_every_other_position():
         np.testing.assert_array_equal(out[0, 0], x[0, 0, ::2, ::2])
 
 
+def strided(array):
+    # neither layout: every other number of a wider array
+    return np.repeat(array, 2, axis=-1)[..., ::2]
+
+
 @pytest.mark.parametrize("case, name", runs(FAST))
-@pytest.mark.parametrize("layout", [np.ascontiguousarray, channel_last], ids=["nchw", "nhwc"])
+@pytest.mark.parametrize("layout", [np.ascontiguousarray, channel_last, strided], ids=["nchw", "nhwc", "strided"])
 @pytest.mark.parametrize("chunks", ["measured", "one example"])
 def test_every_algorithm_matches_the_reference_in_any_layout_and_chunking(case, name, layout, chunks, request):
     if chunks == "one example":
@@ -81,6 +86,27 @@ def test_every_algorithm_matches_the_reference_in_any_layout_and_chunking(case, 
     for label, fast, ref in zip(("dx", "dw", "db"), conv2d_backward(layout(dout), cache),
                                 conv2d_backward_reference(dout, cache_ref)):
         assert_close(fast, ref, name=label)
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("layout", [np.ascontiguousarray, channel_last, strided], ids=["nchw", "nhwc", "strided"])
+def test_auto_computes_dx_by_the_policys_input_gradient_algorithm(case, dtype, layout):
+    # "auto" may compute dx by another algorithm than the forward and dw (a shallow 5×5 layer:
+    # im2col, dx by direct): the three gradients still equal the reference's, in the input's dtype
+    x, w, b, hyper = random_case(case, seed=6)
+    out, cache = conv2d_forward(layout(x.astype(dtype)), w.astype(dtype), b.astype(dtype), **hyper)
+    assert cache.algorithm == choose_algorithm(w.shape, (np.dtype(dtype),) * 2, **hyper)
+    assert (cache.input_gradient_algorithm or cache.algorithm) == choose_algorithm(
+        w.shape, (np.dtype(dtype),) * 2, **hyper, operation="input_gradient")
+    out_ref, cache_ref = conv2d_forward_reference(x, w, b, **hyper)
+    tolerance = 1e-10 if dtype == np.float64 else 1e-5
+    assert_close(out, out_ref, tolerance, name="out")
+    dout = np.random.default_rng(7).standard_normal(out.shape)
+    for label, fast, ref in zip(("dx", "dw", "db"), conv2d_backward(layout(dout.astype(dtype)), cache),
+                                conv2d_backward_reference(dout, cache_ref)):
+        assert fast.dtype == dtype and fast.shape == ref.shape, label
+        assert_close(fast, ref, tolerance, name=label)
 
 
 def halves():
@@ -260,6 +286,22 @@ def test_the_policy_picks_direct_for_shallow_layers(w_shape, stride, dilation, g
         layer.to(dtype)
         layer.forward(x)
         assert layer.last_algorithm == forward
+
+
+@numba
+def test_a_shallow_5x5_layer_runs_im2col_with_direct_dx_and_a_mixed_dout_keeps_im2col():
+    # the policy's split, and its limit: a dout whose dtype direct refuses gets im2col's dx
+    x, w, b, hyper = random_case(CASES[-2], dtype=np.float32)
+    out, cache = conv2d_forward(x, w, b, **hyper)
+    assert (cache.algorithm, cache.input_gradient_algorithm) == ("im2col", "direct")
+    dout = np.random.default_rng(8).standard_normal(out.shape)
+    mixed = conv2d_backward(dout, cache)  # float64 dout, float32 filters
+    same = conv2d_backward(dout.astype(np.float32), cache)
+    for got, want in zip(mixed, same):
+        assert_close(got, want, 1e-5)
+    with use_algorithm("im2col"):
+        assert conv2d_forward(x, w, b, **hyper)[1].input_gradient_algorithm is None
+    assert conv2d_forward(x, w, b, **hyper, algorithm="im2col")[1].input_gradient_algorithm is None
 
 
 @pytest.mark.parametrize("x_dtype, w_dtype", [

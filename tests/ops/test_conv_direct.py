@@ -21,14 +21,27 @@ def _first_layer(dtype, seed=0):
     return [a.astype(dtype) for a in (x, w, b, dout)]
 
 
-def test_results_are_the_same_whatever_the_thread_count(tiny_chunks):
+def _shallow_5x5_layer(dtype, seed=2):
+    # CIFAR-10's first layer (3 → 32, 5×5, pad 2), small: im2col's forward and dw, direct's dx
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((5, 3, 17, 16))
+    w = rng.standard_normal((32, 3, 5, 5)) * 0.1
+    b = rng.standard_normal(32)
+    dout = rng.standard_normal((5, 32, 17, 16))
+    return [a.astype(dtype) for a in (x, w, b, dout)]
+
+
+@pytest.mark.parametrize("layer, pad, algorithm", [(_first_layer, 1, "direct"), (_shallow_5x5_layer, 2, "auto")],
+                         ids=["direct", "im2col with direct dx"])
+def test_results_are_the_same_whatever_the_thread_count(tiny_chunks, layer, pad, algorithm):
     # one partial dw per chunk, summed in the chunks' order: bit for bit equal on 1 and 2 workers
-    x, w, b, dout = _first_layer(np.float32)
+    x, w, b, dout = layer(np.float32)
     results = []
     for threads in (1, 2):
         with threadpool_limits(threads):
-            out, cache = conv2d_forward(x, w, b, pad=1, algorithm="direct")
+            out, cache = conv2d_forward(x, w, b, pad=pad, algorithm=algorithm)
             results.append((out, *conv2d_backward(dout, cache)))
+    assert (cache.input_gradient_algorithm or cache.algorithm) == "direct"
     for single, double in zip(*results):
         np.testing.assert_array_equal(single, double)
 
