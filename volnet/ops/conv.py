@@ -33,8 +33,10 @@ The algorithms, each in a module of its own with the same four functions:
 set_default_algorithm) and the algorithm can compute the convolution, else the policy,
 choose_algorithm. Every forward's cache names the algorithm that ran (`cache.algorithm`;
 a Conv2D layer shows it as `last_algorithm`), and conv2d_backward runs that algorithm's
-backward. A new algorithm is a module with the four functions, registered with
-register_algorithm (docs/contributing.md).
+backward — for dx, under "auto", the policy's input-gradient choice where that is another
+algorithm (`cache.input_gradient_algorithm`: a shallow 5×5 layer's dx by "direct"). A new
+algorithm is a module with the four functions, registered with register_algorithm
+(docs/contributing.md).
 """
 
 from __future__ import annotations
@@ -59,7 +61,9 @@ WINOGRAD_MIN_DEPTH = 16
 # forward+backward and in forward + dw (a first layer's training), at stride 1 and 2, though a
 # 3→64 forward alone was slower (17.9 against 14.5 ms); a
 # 1-deep 5×5 filter (25 taps) and a 3-deep 5×5 (75) are better served by im2col's matrix
-# multiply in the forward pass and forward + dw (docs/performance.md, issue 16).
+# multiply in the forward pass and forward + dw (docs/performance.md, issue 16). Their dx is
+# direct's at any filter size: one multiply and a compiled scatter against col2im's pass per
+# tap (3→32 5×5: half the forward+backward; docs/performance.md, issue 16, second round).
 DIRECT_MAX_DEPTH = 3
 DIRECT_MAX_SIZE = 3
 

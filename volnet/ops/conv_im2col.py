@@ -39,7 +39,10 @@ cache between being written and being multiplied, and one matrix per group of fi
 
     forward   out_chunk = field_rows(chunk, group g) @ W_g + b          (W_g: _filter_matrices)
     dw        dw_g += field_rows(chunk, group g)ᵀ @ dout_chunk_g        (rows recomputed from the
-                                                                        cached padded input)
+                                                                        cached padded input; dout
+                                                                        read where it lies, one
+                                                                        product per example, when
+                                                                        it is not channel-last)
     dx        at stride 1 (and D_g ≥ TRANSPOSED_MIN_DEPTH): dout padded by F_eff − 1 − P and
               correlated with the rotated, transposed filters — the forward pass again;
               otherwise col2im's scatter (add_window_taps) of each tap's dout @ w[:, :, a, b].
