@@ -4,14 +4,18 @@ in volnet/ops/conv.py: DIRECT_MAX_DEPTH, DIRECT_MAX_SIZE).
     pip install numba && python benchmarks/direct.py
 
 For each layer (batch 128, float32) times three things, in rounds that alternate
-algorithm="im2col", algorithm="direct" and PyTorch (torch.nn.functional.conv2d, its threads
-set to volnet's), so that a slow spell of a shared machine hits all three:
+algorithm="im2col", algorithm="direct", algorithm="auto" (the policy, which may compute dx by
+another algorithm than the forward's: a 5×5 layer's by direct) and PyTorch
+(torch.nn.functional.conv2d, its threads set to volnet's), so that a slow spell of a shared
+machine hits all four:
     forward           conv2d_forward
     forward + dw      conv2d_forward and conv2d_backward(input_gradient=False) of a
                       channel-last dout, as a net's first layer trains (PyTorch: an input
                       that needs no gradient)
     forward+backward  dx, dw and db too, of a dout in (N, K, OH, OW) memory as `volnet bench` has it
 Prints a Markdown table of medians (ms) and volnet/PyTorch for each algorithm.
+
+    python benchmarks/direct.py --only F5      the layers whose name holds "F5"
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ KINDS = ("forward", "forward + dw", "forward+backward")
 
 
 def layer_runs(depth, filters, size, stride, pad, hw):
-    """{name: (forward, forward + dw, forward+backward)} as callables, for im2col, direct and torch."""
+    """{name: (forward, forward + dw, forward+backward)} as callables, for im2col, direct, auto and torch."""
     import torch
 
     rng = np.random.default_rng(0)
@@ -42,7 +46,7 @@ def layer_runs(depth, filters, size, stride, pad, hw):
     dout = rng.standard_normal(out.shape, dtype=np.float32)
     dout_channel_last = np.ascontiguousarray(dout.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
     runs = {}
-    for name in ("im2col", "direct"):
+    for name in ("im2col", "direct", "auto"):
         def forward(name=name):
             return conv.conv2d_forward(x, w, b, stride, pad, algorithm=name)[1]
 
@@ -75,21 +79,31 @@ def medians(runs, rounds=7):
     return {name: [1e3 * float(np.median(t[1:])) for t in kinds] for name, kinds in times.items()}
 
 
-def main():
+def main(argv=None):
+    import argparse
+
     import torch
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", metavar="TEXT", default="", help='only the layers whose name holds TEXT, e.g. "F5"')
+    only = parser.parse_args(argv).only
 
     reason = conv.ALGORITHMS["direct"].refusal((1, 1, 3, 3), ("f4", "f4"), (1, 1), (1, 1), (1, 1), 1, "forward")
     if reason is not None:
         raise SystemExit(f"the direct loops cannot run here: {reason}")
     torch.set_num_threads(blas_threads())
-    print("| layer (batch 128) | what | im2col ms | direct ms | PyTorch ms | im2col/PyTorch | direct/PyTorch |")
-    print("|---|---|---:|---:|---:|---:|---:|")
+    print("| layer (batch 128) | what | im2col ms | direct ms | auto ms | PyTorch ms | im2col/PyTorch "
+          "| direct/PyTorch | auto/PyTorch |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for depth, filters, size, stride, pad, hw in LAYERS:
+        layer = f"{depth}→{filters} F{size} S{stride} P{pad} {hw}×{hw}"
+        if only not in layer:
+            continue
         result = medians(layer_runs(depth, filters, size, stride, pad, hw))
         for kind, label in enumerate(KINDS):
-            im2col, direct, theirs = (result[name][kind] for name in ("im2col", "direct", "PyTorch"))
-            print(f"| {depth}→{filters} F{size} S{stride} P{pad} {hw}×{hw} | {label} | {im2col:.1f} | {direct:.1f} "
-                  f"| {theirs:.1f} | {im2col / theirs:.2f} | {direct / theirs:.2f} |", flush=True)
+            im2col, direct, auto, theirs = (result[name][kind] for name in ("im2col", "direct", "auto", "PyTorch"))
+            print(f"| {layer} | {label} | {im2col:.1f} | {direct:.1f} | {auto:.1f} | {theirs:.1f} "
+                  f"| {im2col / theirs:.2f} | {direct / theirs:.2f} | {auto / theirs:.2f} |", flush=True)
 
 
 if __name__ == "__main__":

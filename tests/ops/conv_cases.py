@@ -4,7 +4,9 @@
 # dilation, grouped and depthwise convolution, both of im2col's ways to dx, and the 3×3
 # stride-1 layers that Winograd computes (deep enough for the policy, odd output sizes), and
 # shallow first layers as the direct loops take them (D = 1–3, F = 1–7, strides 1 and 2,
-# pads 0–3, odd widths, whose last column ends a pair of positions alone, K not a multiple of 8).
+# pads 0–3, odd widths, whose last column ends a pair of positions alone, K not a multiple of 8),
+# and one with at least 256 output positions per example (im2col's dw then reads an
+# (N, K, OH, OW) dout where it lies, conv_im2col.IN_PLACE_MIN_POSITIONS).
 import numpy as np
 
 CASES = [
@@ -34,6 +36,8 @@ CASES = [
     (2, 3, 7, 5, 7, 1, 1, 2, 0, 1, 1),      # shallow: 1×1 filters at stride 2
     (2, 2, 9, 9, 3, 3, 3, 2, 3, 1, 1),      # shallow: pad 3 > F − 1 at stride 2
     (2, 1, 6, 6, 40, 3, 3, 1, 1, 1, 1),     # shallow: K = 40 filters, not a multiple of 8
+    (1, 3, 17, 16, 4, 5, 5, 1, 2, 1, 1),    # shallow 5×5, 272 outputs: dw reads dout in place, dx by direct
+    (2, 4, 16, 17, 6, 3, 3, 1, 1, 1, 2),    # two groups, 272 outputs: dw in place per group, dx by col2im
 ]
 
 

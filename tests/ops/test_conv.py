@@ -66,8 +66,13 @@ def test_stride_two_picks_every_other_position():
         np.testing.assert_array_equal(out[0, 0], x[0, 0, ::2, ::2])
 
 
+def strided(array):
+    # neither layout: every other number of a wider array
+    return np.repeat(array, 2, axis=-1)[..., ::2]
+
+
 @pytest.mark.parametrize("case, name", runs(FAST))
-@pytest.mark.parametrize("layout", [np.ascontiguousarray, channel_last], ids=["nchw", "nhwc"])
+@pytest.mark.parametrize("layout", [np.ascontiguousarray, channel_last, strided], ids=["nchw", "nhwc", "strided"])
 @pytest.mark.parametrize("chunks", ["measured", "one example"])
 def test_every_algorithm_matches_the_reference_in_any_layout_and_chunking(case, name, layout, chunks, request):
     if chunks == "one example":
@@ -81,6 +86,27 @@ def test_every_algorithm_matches_the_reference_in_any_layout_and_chunking(case, 
     for label, fast, ref in zip(("dx", "dw", "db"), conv2d_backward(layout(dout), cache),
                                 conv2d_backward_reference(dout, cache_ref)):
         assert_close(fast, ref, name=label)
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("layout", [np.ascontiguousarray, channel_last, strided], ids=["nchw", "nhwc", "strided"])
+def test_auto_computes_dx_by_the_policys_input_gradient_algorithm(case, dtype, layout):
+    # "auto" may compute dx by another algorithm than the forward and dw (a shallow 5×5 layer:
+    # im2col, dx by direct): the three gradients still equal the reference's, in the input's dtype
+    x, w, b, hyper = random_case(case, seed=6)
+    out, cache = conv2d_forward(layout(x.astype(dtype)), w.astype(dtype), b.astype(dtype), **hyper)
+    assert cache.algorithm == choose_algorithm(w.shape, (np.dtype(dtype),) * 2, **hyper)
+    assert (cache.input_gradient_algorithm or cache.algorithm) == choose_algorithm(
+        w.shape, (np.dtype(dtype),) * 2, **hyper, operation="input_gradient")
+    out_ref, cache_ref = conv2d_forward_reference(x, w, b, **hyper)
+    tolerance = 1e-10 if dtype == np.float64 else 1e-5
+    assert_close(out, out_ref, tolerance, name="out")
+    dout = np.random.default_rng(7).standard_normal(out.shape)
+    for label, fast, ref in zip(("dx", "dw", "db"), conv2d_backward(layout(dout.astype(dtype)), cache),
+                                conv2d_backward_reference(dout, cache_ref)):
+        assert fast.dtype == dtype and fast.shape == ref.shape, label
+        assert_close(fast, ref, tolerance, name=label)
 
 
 def halves():
@@ -233,27 +259,49 @@ def test_the_policy_picks_winograd_for_deep_3x3_stride_1_layers(monkeypatch, w_s
     ((32, 2, 3, 3), 1, 1, 1, np.float64, "direct"),
     ((16, 2, 1, 1), 1, 1, 1, np.float32, "direct"),
     ((32, 3, 3, 1), 1, 1, 1, np.float32, "direct"),
-    ((32, 1, 5, 5), 1, 1, 1, np.float32, "im2col"),   # larger than DIRECT_MAX_SIZE: the matrix multiply
-    ((32, 3, 5, 5), 1, 1, 1, np.float32, "im2col"),
-    ((32, 1, 7, 7), 1, 1, 1, np.float32, "im2col"),
+    # larger than DIRECT_MAX_SIZE: the matrix multiply for the forward and dw; dx by direct's scatter
+    ((32, 1, 5, 5), 1, 1, 1, np.float32, ("im2col", "direct", "im2col")),
+    ((32, 3, 5, 5), 1, 1, 1, np.float32, ("im2col", "direct", "im2col")),
+    ((32, 1, 7, 7), 2, 1, 1, np.float32, ("im2col", "direct", "im2col")),
     ((32, 4, 3, 3), 1, 1, 1, np.float32, "im2col"),   # deeper than DIRECT_MAX_DEPTH
     ((32, 1, 3, 3), 1, 2, 1, np.float32, "im2col"),   # dilation: not measured
     ((6, 1, 3, 3), 1, 1, 3, np.float32, "im2col"),    # three groups (depthwise): the loops refuse
     ((32, 1, 3, 3), 1, 1, 1, np.float16, "im2col"),   # numba's loops are float32 and float64 only
 ])
 def test_the_policy_picks_direct_for_shallow_layers(w_shape, stride, dilation, groups, dtype, expected):
+    # expected: one algorithm for all three operations, or (forward, input_gradient, filter_gradient)
+    forward, input_gradient, filter_gradient = (expected,) * 3 if isinstance(expected, str) else expected
     depth = w_shape[1] * groups
     x, w = np.zeros((2, depth, 9, 9), dtype), np.zeros(w_shape, dtype)
-    for operation in ("forward", "input_gradient", "filter_gradient"):
-        assert choose_algorithm(w_shape, (x.dtype, w.dtype), stride, 1, dilation, groups, operation) == expected
-    assert conv2d_forward(x, w, stride=stride, pad=(1, 0) if w_shape[2] < 5 else 2, dilation=dilation,
-                          groups=groups)[1].algorithm == expected
+    for operation, chosen in zip(("forward", "input_gradient", "filter_gradient"),
+                                 (forward, input_gradient, filter_gradient)):
+        assert choose_algorithm(w_shape, (x.dtype, w.dtype), stride, 1, dilation, groups, operation) == chosen
+    cache = conv2d_forward(x, w, stride=stride, pad=(1, 0) if w_shape[2] < 5 else 2, dilation=dilation,
+                           groups=groups)[1]
+    assert cache.algorithm == forward
+    assert (cache.input_gradient_algorithm or cache.algorithm) == input_gradient
     layer = Conv2D(w_shape[0], w_shape[2:], stride=stride, pad="same" if stride == 1 else 0, dilation=dilation,
                    groups=groups)
     if dtype in (np.float32, np.float64):
         layer.to(dtype)
         layer.forward(x)
-        assert layer.last_algorithm == expected
+        assert layer.last_algorithm == forward
+
+
+@numba
+def test_a_shallow_5x5_layer_runs_im2col_with_direct_dx_and_a_mixed_dout_keeps_im2col():
+    # the policy's split, and its limit: a dout whose dtype direct refuses gets im2col's dx
+    x, w, b, hyper = random_case(CASES[-2], dtype=np.float32)
+    out, cache = conv2d_forward(x, w, b, **hyper)
+    assert (cache.algorithm, cache.input_gradient_algorithm) == ("im2col", "direct")
+    dout = np.random.default_rng(8).standard_normal(out.shape)
+    mixed = conv2d_backward(dout, cache)  # float64 dout, float32 filters
+    same = conv2d_backward(dout.astype(np.float32), cache)
+    for got, want in zip(mixed, same):
+        assert_close(got, want, 1e-5)
+    with use_algorithm("im2col"):
+        assert conv2d_forward(x, w, b, **hyper)[1].input_gradient_algorithm is None
+    assert conv2d_forward(x, w, b, **hyper, algorithm="im2col")[1].input_gradient_algorithm is None
 
 
 @pytest.mark.parametrize("x_dtype, w_dtype", [

@@ -12,23 +12,30 @@ from volnet.ops.conv import conv2d_backward, conv2d_backward_reference, conv2d_f
 pytest.importorskip("numba")
 
 
-def _first_layer(dtype, seed=0):
+def _layer(dtype, seed=0, input_shape=(6, 1, 28, 27), size=3):
+    # 32 filters of size×size over input_shape (N, D, H, W), with dout for a "same" padding;
+    # by default the Fashion-MNIST first layer (1 → 32, 3×3), odd width
     rng = np.random.default_rng(seed)
-    x = rng.standard_normal((6, 1, 28, 27))
-    w = rng.standard_normal((32, 1, 3, 3)) * 0.3
+    x = rng.standard_normal(input_shape)
+    w = rng.standard_normal((32, input_shape[1], size, size)) * 0.3
     b = rng.standard_normal(32)
-    dout = rng.standard_normal((6, 32, 28, 27))
+    dout = rng.standard_normal((input_shape[0], 32, *input_shape[2:]))
     return [a.astype(dtype) for a in (x, w, b, dout)]
 
 
-def test_results_are_the_same_whatever_the_thread_count(tiny_chunks):
+# CIFAR-10's first layer (3 → 32, 5×5, pad 2), small: im2col's forward and dw, direct's dx
+@pytest.mark.parametrize("layer, pad, algorithm", [(dict(), 1, "direct"),
+                                                   (dict(input_shape=(5, 3, 17, 16), size=5), 2, "auto")],
+                         ids=["direct", "im2col with direct dx"])
+def test_results_are_the_same_whatever_the_thread_count(tiny_chunks, layer, pad, algorithm):
     # one partial dw per chunk, summed in the chunks' order: bit for bit equal on 1 and 2 workers
-    x, w, b, dout = _first_layer(np.float32)
+    x, w, b, dout = _layer(np.float32, **layer)
     results = []
     for threads in (1, 2):
         with threadpool_limits(threads):
-            out, cache = conv2d_forward(x, w, b, pad=1, algorithm="direct")
+            out, cache = conv2d_forward(x, w, b, pad=pad, algorithm=algorithm)
             results.append((out, *conv2d_backward(dout, cache)))
+    assert (cache.input_gradient_algorithm or cache.algorithm) == "direct"
     for single, double in zip(*results):
         np.testing.assert_array_equal(single, double)
 
@@ -36,7 +43,7 @@ def test_results_are_the_same_whatever_the_thread_count(tiny_chunks):
 def test_a_float32_first_layer_agrees_with_the_float64_reference():
     # the Fashion-MNIST first layer (1 → 32, 3×3, pad 1), odd width, as the policy gives it:
     # float32 sums of 9 products per output and of 6·28·27 per dw, relative to the largest
-    x, w, b, dout = _first_layer(np.float64, seed=1)
+    x, w, b, dout = _layer(np.float64, seed=1)
     out, cache = conv2d_forward(*(a.astype(np.float32) for a in (x, w, b)), pad=1)
     assert cache.algorithm == "direct"
     out_ref, cache_ref = conv2d_forward_reference(x, w, b, pad=1)

@@ -1,13 +1,15 @@
 # im2col's two layouts: volnet's rows and the CS231n notes' X_col, whose recipe
 # (W_row = w.reshape(K, -1); out = W_row @ X_col + b) must reproduce the convolution exactly.
-# Also: col2im is im2col's adjoint, and im2col's two ways to dx agree (volnet/ops/conv_im2col.py).
+# Also: col2im is im2col's adjoint, im2col's two ways to dx agree, and dw's two ways to read
+# dout agree (volnet/ops/conv_im2col.py).
 import numpy as np
 import pytest
 
 from tests.ops.conv_cases import CASES, case_id, random_case
-from volnet.ops import conv2d_forward_reference, im2col
-from volnet.ops.conv_im2col import (col2im, conv2d_backward_im2col, conv2d_forward_im2col, dx_by_col2im,
-                                    dx_by_transposed_convolution, field_rows)
+from volnet.ops import conv2d_forward_reference, conv_im2col, im2col
+from volnet.ops.conv_im2col import (col2im, conv2d_backward_im2col, conv2d_filter_gradient_im2col,
+                                    conv2d_forward_im2col, dx_by_col2im, dx_by_transposed_convolution, field_rows)
+from volnet.ops.conv_reference import conv2d_backward_reference
 from volnet.ops.geometry import output_size, pair
 from volnet.ops.layout import pad_channel_last, window_view
 
@@ -108,3 +110,26 @@ def test_both_ways_of_computing_dx_agree(case):
     transposed = dx_by_transposed_convolution(pad_channel_last(dout, full), w, x.shape[2:], dilation, groups)
     by_col2im = dx_by_col2im(pad_channel_last(dout, (0, 0)), w, x.shape[2:], (1, 1), pad, dilation, groups, x.dtype)
     np.testing.assert_allclose(transposed, by_col2im, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+@pytest.mark.parametrize("in_place", [True, False], ids=["in place", "channel-last copy"])
+def test_dw_reads_dout_in_place_or_from_a_channel_last_copy_alike(case, in_place, monkeypatch):
+    # IN_PLACE_MIN_POSITIONS decides how dw reads an (N, K, OH, OW) dout: one product per
+    # example where it lies, or a chunk's rows from a channel-last copy; both are the
+    # reference's gradients, with and without dx, and so is the filter gradient alone
+    monkeypatch.setattr(conv_im2col, "IN_PLACE_MIN_POSITIONS", 1 if in_place else 10 ** 9)
+    x, w, b, hyper = random_case(case, seed=7)
+    out, cache = conv2d_forward_im2col(x, w, b, **hyper)
+    dout = np.random.default_rng(8).standard_normal(out.shape)
+    dx_ref, dw_ref, db_ref = conv2d_backward_reference(dout, conv2d_forward_reference(x, w, b, **hyper)[1])
+    tolerance = dict(rtol=1e-10, atol=1e-10 * max(1.0, np.abs(dw_ref).max()))
+    for dout_given in (dout, np.repeat(dout, 2, axis=-1)[..., ::2]):  # contiguous and strided (N, K, OH, OW)
+        dx, dw, db = conv2d_backward_im2col(dout_given, cache)
+        np.testing.assert_allclose(dx, dx_ref, rtol=1e-10, atol=1e-10 * max(1.0, np.abs(dx_ref).max()))
+        np.testing.assert_allclose(dw, dw_ref, **tolerance)
+        np.testing.assert_allclose(db, db_ref, **tolerance)
+        _, dw_only, _ = conv2d_backward_im2col(dout_given, cache, input_gradient=False)
+        np.testing.assert_array_equal(dw_only, dw)
+        np.testing.assert_allclose(conv2d_filter_gradient_im2col(x, dout_given, w.shape[2:], **hyper), dw_ref,
+                                   **tolerance)

@@ -33,8 +33,10 @@ The algorithms, each in a module of its own with the same four functions:
 set_default_algorithm) and the algorithm can compute the convolution, else the policy,
 choose_algorithm. Every forward's cache names the algorithm that ran (`cache.algorithm`;
 a Conv2D layer shows it as `last_algorithm`), and conv2d_backward runs that algorithm's
-backward. A new algorithm is a module with the four functions, registered with
-register_algorithm (docs/contributing.md).
+backward — for dx, under "auto", the policy's input-gradient choice where that is another
+algorithm (`cache.input_gradient_algorithm`: a shallow 5×5 layer's dx by "direct"). A new
+algorithm is a module with the four functions, registered with register_algorithm
+(docs/contributing.md).
 """
 
 from __future__ import annotations
@@ -59,7 +61,9 @@ WINOGRAD_MIN_DEPTH = 16
 # forward+backward and in forward + dw (a first layer's training), at stride 1 and 2, though a
 # 3→64 forward alone was slower (17.9 against 14.5 ms); a
 # 1-deep 5×5 filter (25 taps) and a 3-deep 5×5 (75) are better served by im2col's matrix
-# multiply in the forward pass and forward + dw (docs/performance.md, issue 16).
+# multiply in the forward pass and forward + dw (docs/performance.md, issue 16). Their dx is
+# direct's at any filter size: one multiply and a compiled scatter against col2im's pass per
+# tap (3→32 5×5: half the forward+backward; docs/performance.md, issue 16, second round).
 DIRECT_MAX_DEPTH = 3
 DIRECT_MAX_SIZE = 3
 
@@ -134,13 +138,16 @@ def choose_algorithm(w_shape, dtypes, stride=1, pad=0, dilation=1, groups=1, ope
     WINOGRAD_MIN_DEPTH deep, both operands float32 or both float64, where numba loads and
     VOLNET_WINOGRAD is not 0 (conv_winograd.refusal has the exact rule); "direct" for
     shallow layers — inputs at most DIRECT_MAX_DEPTH deep, filters at most DIRECT_MAX_SIZE
-    (3×3) along each side, no dilation, one group, both operands float32 or both
-    float64, where numba loads (conv_direct.refusal); "im2col" for every other convolution. (Inside im2col, dx at stride 1 is a convolution of dout or col2im:
-    that choice is the im2col algorithm's own.)
+    (3×3) along each side (for the input gradient, filters of any size), no dilation, one
+    group, both operands float32 or both float64, where numba loads (conv_direct.refusal);
+    "im2col" for every other convolution. (Inside im2col, dx at stride 1 is a convolution of
+    dout or col2im: that choice is the im2col algorithm's own.)
 
     Args:
         w_shape: (K, D/G, FH, FW). dtypes: the two operands' dtypes (x and w for the forward).
-        operation: "forward", "input_gradient" or "filter_gradient".
+        operation: "forward", "input_gradient" or "filter_gradient". conv2d_backward computes
+            dx by the policy's "input_gradient" choice where that differs from the forward's
+            algorithm (a shallow 5×5 layer: im2col's forward and dw, direct's dx).
     """
     return _choose(w_shape, dtypes, pair(stride, "stride"), pair(pad, "pad"), pair(dilation, "dilation"), groups,
                    operation)
@@ -151,8 +158,8 @@ def _choose(w_shape, dtypes, stride, pad, dilation, groups, operation):
     if (len(w_shape) == 4 and w_shape[1] >= WINOGRAD_MIN_DEPTH and winograd_allowed()
             and ALGORITHMS["winograd"].refusal(w_shape, dtypes, stride, pad, dilation, groups, operation) is None):
         return "winograd"
-    if (len(w_shape) == 4 and w_shape[1] <= DIRECT_MAX_DEPTH and max(w_shape[2:]) <= DIRECT_MAX_SIZE
-            and dilation == (1, 1)
+    if (len(w_shape) == 4 and w_shape[1] <= DIRECT_MAX_DEPTH
+            and (max(w_shape[2:]) <= DIRECT_MAX_SIZE or operation == "input_gradient") and dilation == (1, 1)
             and ALGORITHMS["direct"].refusal(w_shape, dtypes, stride, pad, dilation, groups, operation) is None):
         return "direct"
     return "im2col"
@@ -217,10 +224,15 @@ def resolve_algorithm(algorithm, w_shape, dtypes, stride, pad, dilation, groups,
 
 
 class ConvCache(NamedTuple):
-    """What conv2d_forward returns beside out: the name of the algorithm that ran, and what its backward needs."""
+    """What conv2d_forward returns beside out: the name of the algorithm that ran, what its
+    backward needs, and the algorithm of dx with the convolution it needs (w, (H, W), stride,
+    pad, dilation, groups as pairs) when that is another one (the policy's "input_gradient"
+    choice), else None."""
 
     algorithm: str
     saved: tuple
+    input_gradient_algorithm: str | None = None
+    convolution: tuple | None = None
 
 
 @one_blas_thread
@@ -239,17 +251,32 @@ def conv2d_forward(x, w, b=None, stride=1, pad=0, dilation=1, groups=1, algorith
     """
     name = resolve_algorithm(algorithm, w.shape, (x.dtype, w.dtype), stride, pad, dilation, groups)
     out, saved = ALGORITHMS[name].forward(x, w, b, stride, pad, dilation, groups)
-    return out, ConvCache(name, saved)
+    # an algorithm named computes everything; "auto" asks the policy for dx too
+    dx_name = name if algorithm != AUTO else resolve_algorithm(AUTO, w.shape, (x.dtype, w.dtype), stride, pad,
+                                                               dilation, groups, "input_gradient")
+    if dx_name == name:
+        return out, ConvCache(name, saved)
+    convolution = (w, x.shape[2:], pair(stride, "stride"), pair(pad, "pad"), pair(dilation, "dilation"), groups)
+    return out, ConvCache(name, saved, dx_name, convolution)
 
 
 @one_blas_thread
 def conv2d_backward(dout, cache: ConvCache, input_gradient=True):
-    """dx (N, D, H, W), dw (K, D/G, FH, FW), db (K,) by the algorithm that ran the forward.
+    """dx (N, D, H, W), dw (K, D/G, FH, FW), db (K,) by the algorithm that ran the forward, dx
+    by cache.input_gradient_algorithm where the forward named one (and it takes dout's dtype).
 
     With input_gradient=False dx is None (a net's first layer: nothing uses the gradient of
     the images); db is None when the forward had no bias.
     """
-    return ALGORITHMS[cache.algorithm].backward(dout, cache.saved, input_gradient)
+    backward = ALGORITHMS[cache.algorithm].backward
+    if input_gradient and cache.input_gradient_algorithm is not None:
+        dx_algorithm = ALGORITHMS[cache.input_gradient_algorithm]
+        w, input_hw, stride, pad, dilation, groups = cache.convolution
+        if dx_algorithm.refusal(w.shape, (dout.dtype, w.dtype), stride, pad, dilation, groups,
+                                "input_gradient") is None:
+            _, dw, db = backward(dout, cache.saved, False)
+            return dx_algorithm.input_gradient(dout, w, input_hw, stride, pad, dilation, groups), dw, db
+    return backward(dout, cache.saved, input_gradient)
 
 
 def _check_depths(operation, depth, filters, w_shape, groups):

@@ -36,7 +36,7 @@ import numpy as np
 
 from volnet.ops import compiled
 from volnet.ops.geometry import conv_geometry, conv_gradient_geometry
-from volnet.ops.layout import is_channel_last, pad_channel_last, unpad_channel_last
+from volnet.ops.layout import as_channel_last, pad_channel_last, unpad_channel_last
 from volnet.ops.parallel import map_batch, one_blas_thread
 
 # the loops take the taps of a field three at a time (direct_kernels.py)
@@ -103,11 +103,6 @@ def _pair_weights(width, dtype):
     return (np.arange(width) + 1 < width).astype(dtype)
 
 
-def _channel_last(dout):
-    """dout (N, K, OH, OW) as a C-contiguous (N, OH, OW, K) array: a view when it lies so in memory."""
-    return dout.transpose(0, 2, 3, 1) if is_channel_last(dout) else pad_channel_last(dout, (0, 0))
-
-
 def _direct_forward(x, w, b, stride, pad, dilation, out_hw):
     """out (N, K, OH, OW), a view of channel-last memory, and x_pad (N, Hp, Wp, D), the padded
     channel-last input that the filter gradient reads."""
@@ -142,20 +137,26 @@ def _direct_filter_gradient(x_pad, dout_nhwc, filter_hw, stride, dilation):
     return np.ascontiguousarray(dw.transpose(3, 2, 0, 1)), sum(db_part for _, db_part in parts)
 
 
-def _direct_input_gradient(dout_nhwc, w, input_hw, stride, pad, dilation):
-    """dx (N, D, H, W), a view of channel-last memory, from dout (N, OH, OW, K): each chunk's
-    field gradients dout @ Wᵀ (one BLAS multiply, T numbers per output position) added where
-    their taps read; rows and columns that no window reads get 0."""
-    n_examples, depth = len(dout_nhwc), w.shape[1]
-    dx_pad = np.zeros((n_examples, input_hw[0] + 2 * pad[0], input_hw[1] + 2 * pad[1], depth), dout_nhwc.dtype)
+def _direct_input_gradient(dout, w, input_hw, stride, pad, dilation):
+    """dx (N, D, H, W), a view of channel-last memory, from dout (N, K, OH, OW) in any memory
+    layout: each example's field gradients, its (OH·OW, K) dout rows @ Wᵀ (one BLAS multiply,
+    T numbers per output position; BLAS reads (N, K, OH, OW) memory as the rows' transpose,
+    so dout is never copied), added where their taps read; rows and columns that no window
+    reads get 0."""
+    n_examples, filters, oh, ow = dout.shape
+    depth = w.shape[1]
+    dx_pad = np.zeros((n_examples, input_hw[0] + 2 * pad[0], input_hw[1] + 2 * pad[1], depth), dout.dtype)
     fields = Fields(dx_pad.shape[1:], w.shape[2:], stride, dilation)
     weights_transposed, dx_flat = fields.weights(w).T.astype(dx_pad.dtype, copy=False), dx_pad.reshape(n_examples, -1)
 
     def input_gradient_chunk(examples):
-        _kernels().add_field_gradients(np.matmul(dout_nhwc[examples], weights_transposed), dx_flat[examples],
-                                       *fields.steps())
+        dout_rows = dout[examples].reshape(-1, filters, oh * ow).transpose(0, 2, 1)
+        field_gradients = np.matmul(dout_rows, weights_transposed).reshape(-1, oh, ow, len(fields.taps))
+        _kernels().add_field_gradients(field_gradients, dx_flat[examples], *fields.steps())
 
-    map_batch(input_gradient_chunk, n_examples, max(dx_flat.shape[1], dout_nhwc[0].size), "matrix")
+    # chunks sized by the largest of the input's gradient, dout and the field gradients
+    map_batch(input_gradient_chunk, n_examples, max(dx_flat.shape[1], oh * ow * max(filters, len(fields.taps))),
+              "matrix")
     return unpad_channel_last(dx_pad, pad, input_hw)
 
 
@@ -177,9 +178,10 @@ def conv2d_forward_direct(x, w, b=None, stride=1, pad=0, dilation=1, groups=1):
 def conv2d_backward_direct(dout, cache, input_gradient=True):
     """Backward of conv2d_forward_direct: dx (None when input_gradient is False), dw, db (or None)."""
     input_shape, x_pad, w, has_bias, stride, pad, dilation = cache
-    dout_nhwc = _channel_last(dout)
+    dout_nhwc = as_channel_last(dout)
     dw, db = _direct_filter_gradient(x_pad, dout_nhwc, w.shape[2:], stride, dilation)
-    dx = _direct_input_gradient(dout_nhwc, w, input_shape[2:], stride, pad, dilation) if input_gradient else None
+    dx = (_direct_input_gradient(dout_nhwc.transpose(0, 3, 1, 2), w, input_shape[2:], stride, pad, dilation)
+          if input_gradient else None)
     return dx, dw.astype(w.dtype, copy=False), db.astype(w.dtype, copy=False) if has_bias else None
 
 
@@ -190,7 +192,7 @@ def conv2d_input_gradient_direct(dout, w, input_hw, stride=1, pad=0, dilation=1,
     stride, pad, dilation = conv_gradient_geometry("conv2d_input_gradient", input_hw, w.shape[2:], dout.shape[2:],
                                                    stride, pad, dilation)
     _refuse(w.shape, (dout.dtype, w.dtype), stride, pad, dilation, groups, "input_gradient")
-    return _direct_input_gradient(_channel_last(dout), w, tuple(input_hw), stride, pad, dilation)
+    return _direct_input_gradient(dout, w, tuple(input_hw), stride, pad, dilation)
 
 
 @one_blas_thread
@@ -200,5 +202,5 @@ def conv2d_filter_gradient_direct(x, dout, filter_hw, stride=1, pad=0, dilation=
                                                    stride, pad, dilation)
     w_shape = (dout.shape[1], x.shape[1] // groups, *filter_hw)
     _refuse(w_shape, (x.dtype, dout.dtype), stride, pad, dilation, groups, "filter_gradient")
-    return _direct_filter_gradient(pad_channel_last(x, pad), _channel_last(dout), tuple(filter_hw), stride,
+    return _direct_filter_gradient(pad_channel_last(x, pad), as_channel_last(dout), tuple(filter_hw), stride,
                                    dilation)[0]

@@ -39,7 +39,10 @@ cache between being written and being multiplied, and one matrix per group of fi
 
     forward   out_chunk = field_rows(chunk, group g) @ W_g + b          (W_g: _filter_matrices)
     dw        dw_g += field_rows(chunk, group g)ᵀ @ dout_chunk_g        (rows recomputed from the
-                                                                        cached padded input)
+                                                                        cached padded input; dout
+                                                                        read where it lies, one
+                                                                        product per example, when
+                                                                        it is not channel-last)
     dx        at stride 1 (and D_g ≥ TRANSPOSED_MIN_DEPTH): dout padded by F_eff − 1 − P and
               correlated with the rotated, transposed filters — the forward pass again;
               otherwise col2im's scatter (add_window_taps) of each tap's dout @ w[:, :, a, b].
@@ -52,12 +55,16 @@ from __future__ import annotations
 import numpy as np
 
 from volnet.ops.geometry import conv_geometry, conv_gradient_geometry, effective_size, window_offsets
-from volnet.ops.layout import pad_channel_last, unpad_channel_last, window_view
+from volnet.ops.layout import as_channel_last, is_channel_last, pad_channel_last, unpad_channel_last, window_view
 from volnet.ops.parallel import map_batch, one_blas_thread
 
 # At stride 1, dx is a convolution of dout whose matrix multiply has D_g output columns;
 # below this depth col2im, which moves D_g rather than K numbers per tap, is faster.
 TRANSPOSED_MIN_DEPTH = 16
+# From this many output positions per example on, dw reads a dout that is not channel-last
+# where it lies (one product per example); below, a channel-last copy of it gives each chunk
+# one larger product (docs/performance.md, issue 16, second round: 32×32 outputs gain, 8×8 lose)
+IN_PLACE_MIN_POSITIONS = 256
 
 
 def field_rows(fields: np.ndarray, depth: slice = slice(None)) -> np.ndarray:
@@ -259,17 +266,30 @@ def dx_by_col2im(dout_nhwc, w, input_hw, stride, pad, dilation, groups, dtype):
     return unpad_channel_last(dx_pad, pad, input_hw)
 
 
-def _filter_gradient(fields, dout_nhwc, groups, has_bias):
-    """dw (K, Dg, FH, FW) = Σ over chunks of field_rowsᵀ @ dout rows, per group; db (K,) or None."""
+def _filter_gradient(fields, dout, groups, has_bias):
+    """dw (K, Dg, FH, FW) = Σ over chunks of field_rowsᵀ @ dout rows, per group; db (K,) or None.
+
+    dout (N, K, OH, OW) in any memory layout: where each position's K numbers are neighbours
+    (channel-last) a chunk's dout rows are one (n·OH·OW, K) matrix and one product per chunk;
+    otherwise one (OH·OW, K) matrix per example, which BLAS reads as the transpose of
+    (K, OH·OW) memory, so dout is not copied.
+    """
     n_examples, oh, ow, fh, fw, depth = fields.shape
-    filters = dout_nhwc.shape[3]
+    filters = dout.shape[1]
     per_group, group_depth = filters // groups, depth // groups
 
     def dw_db_chunk(chunk):
-        rows = dout_nhwc[chunk].reshape(-1, filters)
-        dw_part = np.stack([field_rows(fields[chunk], slice(g * group_depth, (g + 1) * group_depth)).T
-                            @ rows[:, g * per_group:(g + 1) * per_group] for g in range(groups)])
-        return dw_part, rows.sum(axis=0)
+        positions = dout[chunk].transpose(0, 2, 3, 1)  # (n, OH, OW, K)
+        if positions.strides[3] == positions.itemsize:  # channel-last: one matrix (a copy only if strided)
+            dout_rows = positions.reshape(1, -1, filters)
+        else:  # (n, OH·OW, K), a view of (N, K, OH, OW) memory
+            dout_rows = dout[chunk].reshape(-1, filters, oh * ow).transpose(0, 2, 1)
+        dw_part = np.stack([
+            np.matmul(field_rows(fields[chunk], slice(g * group_depth, (g + 1) * group_depth))
+                      .reshape(len(dout_rows), -1, fh * fw * group_depth).transpose(0, 2, 1),
+                      dout_rows[:, :, g * per_group:(g + 1) * per_group]).sum(axis=0)
+            for g in range(groups)])
+        return dw_part, dout_rows.sum(axis=(0, 1))
 
     parts = map_batch(dw_db_chunk, n_examples, fields[0].size, "matrix")
     dw_matrices = sum(dw_part for dw_part, _ in parts)
@@ -278,27 +298,40 @@ def _filter_gradient(fields, dout_nhwc, groups, has_bias):
     return dw.reshape(filters, group_depth, fh, fw), db
 
 
+def _read_in_place(dout):
+    """Whether dw reads dout (N, K, OH, OW) where it lies: channel-last memory, or at least
+    IN_PLACE_MIN_POSITIONS outputs per example; else from a channel-last copy."""
+    return is_channel_last(dout) or dout.shape[2] * dout.shape[3] >= IN_PLACE_MIN_POSITIONS
+
+
 @one_blas_thread
 def conv2d_backward_im2col(dout, cache, input_gradient=True):
     """Backward of conv2d_forward_im2col, a chunk of the batch at a time (module doc).
 
     With input_gradient=False only dw and db are computed and dx is None (a net's first
-    layer: nothing uses the gradient of the images). One channel-last copy of dout serves
-    dw, db and dx; it is padded when dx is a convolution of it.
+    layer: nothing uses the gradient of the images). dw reads dout where it lies when each
+    example has at least IN_PLACE_MIN_POSITIONS outputs (or dout is channel-last already);
+    otherwise one channel-last copy of dout serves dw, db and dx (the padded one when dx is a
+    convolution of it).
     """
     input_shape, x_pad, w, has_bias, stride, pad, dilation, groups = cache
     oh, ow = dout.shape[2:]
     transposed = input_gradient and _transposed_suits(w.shape, stride, pad, dilation)
-    border = _full_pad(w.shape, pad, dilation) if transposed else (0, 0)
-    dout_pad = pad_channel_last(dout, border)
-    dout_nhwc = dout_pad[:, border[0]:border[0] + oh, border[1]:border[1] + ow]
+    if transposed:
+        border = _full_pad(w.shape, pad, dilation)
+        dout_pad = pad_channel_last(dout, border)
+        if not _read_in_place(dout):  # the padded copy's interior is the channel-last copy
+            dout = dout_pad[:, border[0]:border[0] + oh, border[1]:border[1] + ow].transpose(0, 3, 1, 2)
+    elif not _read_in_place(dout):
+        dout = as_channel_last(dout).transpose(0, 3, 1, 2)
     fields = window_view(x_pad, w.shape[2:], (oh, ow), stride, dilation)
-    dw, db = _filter_gradient(fields, dout_nhwc, groups, has_bias)
+    dw, db = _filter_gradient(fields, dout, groups, has_bias)
     if not input_gradient:
         return None, dw, db
     if transposed:
         return dx_by_transposed_convolution(dout_pad, w, input_shape[2:], dilation, groups), dw, db
-    return dx_by_col2im(dout_nhwc, w, input_shape[2:], stride, pad, dilation, groups, x_pad.dtype), dw, db
+    return (dx_by_col2im(as_channel_last(dout), w, input_shape[2:], stride, pad, dilation, groups, x_pad.dtype),
+            dw, db)
 
 
 @one_blas_thread
@@ -310,7 +343,7 @@ def conv2d_input_gradient_im2col(dout, w, input_hw, stride=1, pad=0, dilation=1,
     if _transposed_suits(w.shape, stride, pad, dilation):
         return dx_by_transposed_convolution(pad_channel_last(dout, _full_pad(w.shape, pad, dilation)), w,
                                             tuple(input_hw), dilation, groups)
-    return dx_by_col2im(pad_channel_last(dout, (0, 0)), w, tuple(input_hw), stride, pad, dilation, groups,
+    return dx_by_col2im(as_channel_last(dout), w, tuple(input_hw), stride, pad, dilation, groups,
                         np.result_type(dout, w))
 
 
@@ -321,4 +354,5 @@ def conv2d_filter_gradient_im2col(x, dout, filter_hw, stride=1, pad=0, dilation=
     stride, pad, dilation = conv_gradient_geometry("conv2d_filter_gradient", x.shape[2:], filter_hw, dout.shape[2:],
                                                    stride, pad, dilation)
     fields = window_view(pad_channel_last(x, pad), tuple(filter_hw), dout.shape[2:], stride, dilation)
-    return _filter_gradient(fields, pad_channel_last(dout, (0, 0)), groups, has_bias=False)[0]
+    dout = dout if _read_in_place(dout) else as_channel_last(dout).transpose(0, 3, 1, 2)
+    return _filter_gradient(fields, dout, groups, has_bias=False)[0]

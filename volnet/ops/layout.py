@@ -65,6 +65,11 @@ def pad_channel_last(x: np.ndarray, pad: tuple[int, int], grow: tuple[int, int] 
     return x_pad
 
 
+def as_channel_last(x: np.ndarray) -> np.ndarray:
+    """x (N, D, H, W) as a C-contiguous (N, H, W, D) array: a view when it lies so in memory, else a copy."""
+    return x.transpose(0, 2, 3, 1) if is_channel_last(x) else pad_channel_last(x, (0, 0))
+
+
 def unpad_channel_last(x_pad: np.ndarray, pad: tuple[int, int], hw: tuple[int, int]) -> np.ndarray:
     """The inverse of pad_channel_last, without a copy: (N, Hp, Wp, D) -> an (N, D, H, W) view."""
     (pad_h, pad_w), (height, width) = pad, hw
