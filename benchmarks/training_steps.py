@@ -7,8 +7,10 @@ Switches (each "off" is the path volnet took before it):
     absorbing   Sequential's pairs (Layer.absorbs: batch norm + ReLU, ReLU + max pool) / every layer alone
     adam        the optimizer's update: one compiled pass per parameter / NumPy's passes
 
-Each round times every net's step once per setting (the median of 5 steps), so that a change in
-the machine's load hits both settings alike; the table gives the medians over the rounds.
+Each round times every net's step once per setting, so that a change in the machine's load hits
+both settings alike; the table gives the medians over the rounds of the wall time and of the
+process's CPU time (both threads: on a loaded machine, the work a step did rather than how long
+it waited for a core).
 """
 
 from __future__ import annotations
@@ -52,18 +54,16 @@ def adam(on: bool):
 SWITCHES = {"absorbing": absorbing, "adam": adam}
 
 
-def median_step(step, repeats=5):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def timed_step(step):
+    """(wall seconds, CPU seconds) of one step."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    step()
+    return time.perf_counter() - wall, time.process_time() - cpu
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("rounds", nargs="?", type=int, default=7)
+    parser.add_argument("rounds", nargs="?", type=int, default=21)
     parser.add_argument("--only", default="")
     parser.add_argument("--switch", nargs="+", default=list(SWITCHES), choices=list(SWITCHES))
     arguments = parser.parse_args()
@@ -78,13 +78,16 @@ def main():
     for switch in arguments.switch:
         times = {(name, on): [] for name in steps for on in (False, True)}
         for _ in range(arguments.rounds):
-            for on in (False, True):
-                with SWITCHES[switch](on):
-                    for name, step in steps.items():
-                        times[name, on].append(median_step(step))
+            for name, step in steps.items():
+                for on in (False, True):
+                    with SWITCHES[switch](on):
+                        times[name, on].append(timed_step(step))
         for name in steps:
-            off, on = (1e3 * statistics.median(times[name, state]) for state in (False, True))
-            print(f"{switch:10s} {name:26s} off {off:7.1f} ms   on {on:7.1f} ms   {off / on:5.2f}×")
+            (off_wall, off_cpu), (on_wall, on_cpu) = (
+                [1e3 * statistics.median(run[kind] for run in times[name, state]) for kind in (0, 1)]
+                for state in (False, True))
+            print(f"{switch:10s} {name:26s} wall off {off_wall:7.1f} on {on_wall:7.1f} ms ({off_wall / on_wall:4.2f}×)"
+                  f"   CPU off {off_cpu:7.1f} on {on_cpu:7.1f} ms ({off_cpu / on_cpu:4.2f}×)")
     with open("/proc/loadavg") as load:
         print(f"load after: {load.read().split()[0]}")
 

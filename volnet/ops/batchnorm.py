@@ -87,6 +87,18 @@ def _features(x):
     return np.ascontiguousarray(x).reshape(x.shape[0], x.shape[1], -1)
 
 
+def _in_layout_of(dout, cached):
+    """dout as the forward's _features view of x was (cached's shape): the same array when dout has
+    x's memory layout, else one copy into it. A channel-last dout that is not contiguous (the dx
+    of a convolution, a view into its padded array) is copied in memory order, with no transpose:
+    half the time of the backward's passes over it as a strided view (docs/performance.md)."""
+    if dout.ndim == 2:
+        return dout
+    if cached.ndim == 2:
+        return np.ascontiguousarray(dout.transpose(0, 2, 3, 1)).reshape(cached.shape)
+    return np.ascontiguousarray(dout).reshape(cached.shape)
+
+
 def _like(view, x):
     """The inverse of _features: view back in x's shape (N, D) or (N, D, H, W)."""
     if x.ndim == 2:
@@ -251,9 +263,7 @@ def batchnorm_backward(dout, cache):
     same passes.
     """
     cached, mean, gamma, inv_std, training, count, sum_over_batch, positive = cache
-    view = _features(dout)
-    if view.shape != cached.shape:  # dout in another memory layout than the forward's input
-        view = np.ascontiguousarray(dout.transpose(0, 2, 3, 1) if cached.ndim == 2 else dout).reshape(cached.shape)
+    view = _in_layout_of(dout, cached)
     if mean is not None:  # the forward's loops were compiled: so are these, in its dtype
         view = view.astype(cached.dtype, copy=False)
     kernels = None if mean is None else kernels_for(view, cached)
