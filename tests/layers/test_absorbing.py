@@ -129,3 +129,11 @@ def test_a_model_whose_first_layers_are_a_pair_trains_without_the_images_gradien
         grads.append(model.grads)
     for name in grads[0]:
         np.testing.assert_array_equal(grads[0][name], grads[1][name], err_msg=name)
+
+
+def test_a_pair_checks_a_new_input_size_against_both_layers():
+    # layers take any input size they fit; a pair asks the absorbed layer too, which names itself
+    model = v.Sequential([v.Conv2D(2, 3, pad=1), v.ReLU(), v.MaxPool2D()], input_shape=(1, 8, 8))
+    assert model.forward(np.ones((1, 1, 6, 6), np.float32)).shape == (1, 2, 3, 3)
+    with pytest.raises(ValueError, match=r"^MaxPool2D #3 does not fit its 7×7×2 input"):
+        model.forward(np.ones((1, 1, 7, 7), np.float32))

@@ -299,7 +299,12 @@ class Layer:
         """following's output for this layer's input x, as forward checks it (absorbs says when).
         Neither layer then keeps an output of its own: a backward of either one alone raises, and
         backward_absorbing is the pair's backward."""
-        out = self._forward_absorbing(self.check_input(x), following)
+        x = self.check_input(x)
+        middle = x.shape[1:] if self.elementwise else self.output_shape(x.shape[1:])  # following's input
+        if middle != following._checked_shape:  # another input size than last time: does following fit it?
+            following.output_shape(middle)
+            following._checked_shape = middle
+        out = self._forward_absorbing(x, following)
         self.last_output_shape = following.last_output_shape = None
         self.paired_with, following.paired_with = following.label, self.label
         self.pair_output_shape = out.shape
