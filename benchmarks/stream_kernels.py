@@ -1,4 +1,4 @@
-"""Batch norm, ReLU and 2×2 max pooling: the compiled loops against the NumPy passes and PyTorch.
+"""Batch norm, ReLU, batch norm + ReLU and 2×2 max pooling: compiled loops against NumPy passes and PyTorch.
 
     pip install numba && python benchmarks/stream_kernels.py [ROUNDS]
 
@@ -23,8 +23,10 @@ import torch
 from volnet.ops import activation, batchnorm, compiled, pool
 
 # (op, one example's shape (D, H, W), memory of the batch: channel-last or not)
-CASES = [("BatchNorm", (32, 28, 28), True), ("ReLU", (32, 28, 28), True), ("MaxPool 2×2", (32, 28, 28), True),
-         ("BatchNorm", (64, 14, 14), True), ("ReLU", (64, 14, 14), True), ("MaxPool 2×2", (64, 14, 14), True),
+CASES = [("BatchNorm", (32, 28, 28), True), ("ReLU", (32, 28, 28), True), ("BatchNorm + ReLU", (32, 28, 28), True),
+         ("MaxPool 2×2", (32, 28, 28), True),
+         ("BatchNorm", (64, 14, 14), True), ("ReLU", (64, 14, 14), True), ("BatchNorm + ReLU", (64, 14, 14), True),
+         ("MaxPool 2×2", (64, 14, 14), True),
          ("BatchNorm", (64, 16, 16), False)]
 
 
@@ -36,10 +38,10 @@ def volume(rng, shape, channel_last):
 def volnet_calls(op, x, dout):
     """forward() and step() (forward+backward) of volnet's op on x."""
     depth = x.shape[1]
-    if op == "BatchNorm":
+    if op.startswith("BatchNorm"):  # "BatchNorm + ReLU": the pair a net runs as one (BatchNorm.absorbs)
         parameters = [np.ones(depth, np.float32), np.zeros(depth, np.float32)]
         running = [np.zeros(depth, np.float32), np.ones(depth, np.float32)]
-        forward = lambda: batchnorm.batchnorm_forward(x, *parameters, *running)  # noqa: E731
+        forward = lambda: batchnorm.batchnorm_forward(x, *parameters, *running, rectify=op.endswith("ReLU"))  # noqa: E731
         backward = batchnorm.batchnorm_backward
     elif op == "ReLU":
         forward, backward = (lambda: activation.relu_forward(x)), activation.relu_backward
@@ -53,6 +55,7 @@ def torch_calls(op, x, dout, channel_last):
     memory = torch.channels_last if channel_last else torch.contiguous_format
     x_torch, dout_torch = (torch.from_numpy(np.ascontiguousarray(a)).contiguous(memory_format=memory) for a in (x, dout))
     module = {"BatchNorm": lambda: torch.nn.BatchNorm2d(x.shape[1]), "ReLU": torch.nn.ReLU,
+              "BatchNorm + ReLU": lambda: torch.nn.Sequential(torch.nn.BatchNorm2d(x.shape[1]), torch.nn.ReLU()),
               "MaxPool 2×2": lambda: torch.nn.MaxPool2d(2)}[op]()
 
     def forward():

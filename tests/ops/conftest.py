@@ -8,15 +8,3 @@ def tiny_chunks(monkeypatch):
     # a chunk of one example: every loop over chunks runs many times, on the worker threads
     for kind in parallel.CHUNK_NUMBERS:
         monkeypatch.setitem(parallel.CHUNK_NUMBERS, kind, 1)
-
-
-@pytest.fixture(params=["compiled", "numpy"])
-def passes(request, monkeypatch):
-    # batch norm, ReLU and max pooling once through numba's loops and once through the NumPy
-    # passes they fall back to without numba (volnet.ops.compiled)
-    from volnet.ops import compiled
-    if request.param == "numpy":
-        monkeypatch.setattr(compiled, "stream_kernels", lambda: None)
-    elif compiled.stream_kernels() is None:
-        pytest.skip("the compiled loops need numba")
-    return request.param

@@ -5,7 +5,8 @@
 import numpy as np
 import pytest
 
-from tests.ops.layouts import LAYOUTS, channel_last
+from tests.ops.layouts import LAYOUTS, channel_last, padded_channel_last
+from volnet.ops.activation import relu_backward_reference, relu_forward_reference
 from volnet.ops.batchnorm import (batchnorm_backward, batchnorm_backward_reference, batchnorm_forward,
                                   batchnorm_forward_reference)
 from volnet.ops.layout import is_channel_last
@@ -18,8 +19,10 @@ def statistics(rng, depth):
     return rng.standard_normal(depth), rng.random(depth) + 0.5
 
 
-# (shape, x's layout, dout's layout): volumes in both layouts each, vectors in their one
-RUNS = [(shape, x_layout, dout_layout) for shape in SHAPES for x_layout in LAYOUTS for dout_layout in LAYOUTS
+# (shape, x's layout, dout's layout): volumes in both layouts each (dout also as a conv's dx passes
+# it back, padded), vectors in their one
+RUNS = [(shape, x_layout, dout_layout) for shape in SHAPES for x_layout in LAYOUTS
+        for dout_layout in (*LAYOUTS, padded_channel_last)
         if len(shape) == 4 or x_layout is dout_layout is np.ascontiguousarray]
 
 
@@ -45,6 +48,33 @@ def test_fast_matches_the_reference_in_any_layout_and_slicing(shape, training, x
         np.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-12, err_msg=name)
     for g, e in zip(fast_running, running):
         np.testing.assert_allclose(g, e, rtol=1e-12)
+    if len(shape) == 4 and x_layout is channel_last:
+        assert is_channel_last(out)
+
+
+@pytest.mark.parametrize("shape, x_layout, dout_layout", RUNS)
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_rectify_gives_the_relu_of_batch_norm_and_the_gradient_through_both(shape, x_layout, dout_layout, training,
+                                                                              dtype, passes, tiny_chunks):
+    # batch norm with the ReLU after it (rectify=True) against the two references one after the other
+    rng = np.random.default_rng(9)
+    x, dout = rng.normal(0.5, 2.0, shape), rng.standard_normal(shape)
+    gamma, beta = rng.standard_normal(shape[1]), rng.standard_normal(shape[1])
+    mean, var = statistics(rng, shape[1])
+    normalised, cache_ref = batchnorm_forward_reference(x, gamma, beta, mean.copy(), var.copy(), training=training)
+    expected_out, positive = relu_forward_reference(normalised)
+    expected = (expected_out, *batchnorm_backward_reference(relu_backward_reference(dout, positive), cache_ref))
+    cast = [a.astype(dtype) for a in (x, dout, gamma, beta, mean, var)]
+    running = [cast[4].copy(), cast[5].copy()]
+    out, cache = batchnorm_forward(x_layout(cast[0]), cast[2], cast[3], *running, training=training, rectify=True)
+    got = (out, *batchnorm_backward(dout_layout(cast[1]), cache))
+    # float64: summation order only; float32: its rounding, grown by sums of up to ~200 numbers
+    tolerance = dict(rtol=1e-10, atol=1e-12) if dtype == np.float64 else dict(rtol=1e-4, atol=1e-4)
+    for name, g, e in zip(("out", "dx", "dgamma", "dbeta"), got, expected):
+        assert g.dtype == dtype, name
+        np.testing.assert_allclose(g, e, **tolerance, err_msg=name)
+    assert np.all(out >= 0)
     if len(shape) == 4 and x_layout is channel_last:
         assert is_channel_last(out)
 

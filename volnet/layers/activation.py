@@ -5,6 +5,7 @@ from __future__ import annotations
 from volnet.gradients.numerical import VOLUME, LayerCase, away_from_zero
 from volnet.layers.base import Layer
 from volnet.layers.cost import one_per_number
+from volnet.layers.pool import MaxPool2D
 from volnet.layers.registry import register
 from volnet.layers.twin import Module
 from volnet.layers.words import NUMBER, Word
@@ -47,6 +48,18 @@ class ReLU(_Elementwise):
     forward_op, backward_op = ops.relu_forward, ops.relu_backward
     torch_kind, onnx_op = "ReLU", "Relu"
     word = Word("relu", "relu", "relu", "relu")
+
+    def absorbs(self, following):
+        """Max pooling after a ReLU: max(0, ·) commutes with the windows' maximum, so the pair pools
+        first and rectifies the F·F times smaller output (the same numbers; the gradient too, since
+        a window whose maximum is not positive gives its inputs 0 either way)."""
+        return isinstance(following, MaxPool2D)
+
+    def _forward_absorbing(self, x, pool):
+        return self._forward(pool._forward(x))
+
+    def _backward_absorbing(self, dout, pool):
+        return pool._backward(self._backward(dout))
 
     def to_convnetjs(self, net):
         net.elementwise("relu")

@@ -84,6 +84,8 @@ class Layer:
                               its row in the summary (and the rows nested under it), its
                               words in the model diagram, whether it draws a box there
         compute_bound         whether the benchmark turns its multiply-adds into GFLOP/s
+        absorbs               whether it can do the next layer's work in its own passes
+                              (a Sequential then runs the two as one)
         gradient_cases        its cases for the numerical gradient check
         torch_modules         its PyTorch twin (None: it has none)
         to_onnx               its ONNX nodes (None: ONNX export refuses it)
@@ -113,6 +115,10 @@ class Layer:
         self.recording = False
         self.recorded_output: np.ndarray | None = None
         self.recorded_gradient: np.ndarray | None = None
+        # see absorbs(): the label() method of the other layer of the pair the last forward ran this
+        # one in, if it did (not the layer itself: attributes that are layers are this layer's children)
+        self.paired_with = None
+        self.pair_output_shape: tuple[int, ...] | None = None
 
     # -- naming ---------------------------------------------------------------------------
     def config(self) -> dict:
@@ -261,6 +267,11 @@ class Layer:
             ValueError: dout's shape differs from that of the last forward's output.
         """
         expected = self.last_output_shape
+        if expected is None and self.paired_with is not None:
+            raise RuntimeError(f"{self.label()}: its last forward ran as one pass with {self.paired_with()} "
+                               f"(a Sequential runs a pair as one where Layer.absorbs says so), which has no "
+                               f"backward of this layer alone; call the model's backward, or run forward on this "
+                               f"layer by itself first")
         if expected is None:
             raise RuntimeError(f"{self.label()}: backward called before forward; run forward(x) on a batch first, "
                                f"then backward(dout) with the gradient of the loss with respect to its output")
@@ -273,6 +284,54 @@ class Layer:
 
     def __call__(self, x):
         return self.forward(x)
+
+    # -- two layers in one pass -------------------------------------------------------------
+    def absorbs(self, following: "Layer") -> bool:
+        """Whether this layer can do `following`'s work too (the layer after it in a Sequential):
+        forward_absorbing(x, following) then gives following.forward(self.forward(x)) and
+        backward_absorbing the gradient of this layer's input, in fewer passes over the
+        activations, with the same results to rounding. A Sequential asks at each forward, of
+        each pair of neighbours where neither records (record() wants every layer's own output).
+        By default no; batch norm absorbs the ReLU after it, a ReLU the max pooling after it."""
+        return False
+
+    def forward_absorbing(self, x: np.ndarray, following: "Layer") -> np.ndarray:
+        """following's output for this layer's input x, as forward checks it (absorbs says when).
+        Neither layer then keeps an output of its own: a backward of either one alone raises, and
+        backward_absorbing is the pair's backward."""
+        x = self.check_input(x)
+        middle = x.shape[1:] if self.elementwise else self.output_shape(x.shape[1:])  # following's input
+        if middle != following._checked_shape:  # another input size than last time: does following fit it?
+            following.output_shape(middle)
+            following._checked_shape = middle
+        out = self._forward_absorbing(x, following)
+        self.last_output_shape = following.last_output_shape = None
+        self.paired_with, following.paired_with = following.label, self.label
+        self.pair_output_shape = out.shape
+        return out
+
+    def backward_absorbing(self, dout: np.ndarray, following: "Layer") -> np.ndarray:
+        """dx for dout, the gradient of the loss with respect to the pair's output (the last
+        forward_absorbing's); adds both layers' parameters' gradients.
+
+        Raises:
+            RuntimeError, TypeError, ValueError: as backward, for the pair's output.
+        """
+        if getattr(dout, "shape", None) != self.pair_output_shape:
+            if self.pair_output_shape is None:
+                raise RuntimeError(f"{self.label()}: backward_absorbing called before forward_absorbing")
+            raise ValueError(f"{self.label()} with {following.label()}: backward got dout of shape "
+                             f"{getattr(dout, 'shape', None)}, but their last forward as one pass gave an output of "
+                             f"shape {self.pair_output_shape}; dout must have that shape")
+        return self._backward_absorbing(dout, following)
+
+    def _forward_absorbing(self, x: np.ndarray, following: "Layer") -> np.ndarray:
+        """The computation of forward_absorbing, for a checked x; layers whose absorbs can say yes define it."""
+        raise NotImplementedError(f"{type(self).__name__} absorbs no layer")
+
+    def _backward_absorbing(self, dout: np.ndarray, following: "Layer") -> np.ndarray:
+        """The computation of backward_absorbing."""
+        raise NotImplementedError(f"{type(self).__name__} absorbs no layer")
 
     # -- parameters and state ---------------------------------------------------------------
     def children(self) -> list[tuple[str, "Layer"]]:

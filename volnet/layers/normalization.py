@@ -8,6 +8,7 @@ import numpy as np
 
 from volnet.distributed.world import World
 from volnet.gradients.numerical import VOLUME, LayerCase, away_from_zero
+from volnet.layers.activation import ReLU
 from volnet.layers.base import Buffer, Layer, Parameter
 from volnet.layers.cost import Cost
 from volnet.layers.registry import register
@@ -58,16 +59,27 @@ class BatchNorm(Layer):
         self.running_mean = Buffer(np.zeros(depth, dtype=self.dtype))
         self.running_var = Buffer(np.ones(depth, dtype=self.dtype))
 
-    def _forward(self, x):
+    def _forward(self, x, rectify=False):
         out, self.cache = batchnorm_forward(x, self.gamma.data, self.beta.data, self.running_mean.data,
                                             self.running_var.data, self.training, self.momentum, self.eps,
-                                            self.world.sum)
+                                            self.world.sum, rectify)
         return out
 
     def _backward(self, dout):
         dx, dgamma, dbeta = batchnorm_backward(dout, self.cache)
         self._accumulate(gamma=dgamma, beta=dbeta)
         return dx
+
+    def absorbs(self, following):
+        """A ReLU after batch norm: max(0, ·) is applied as each output is written, and its mask
+        used as each gradient is read (volnet.ops.batchnorm, rectify=True)."""
+        return isinstance(following, ReLU)
+
+    def _forward_absorbing(self, x, relu):
+        return self._forward(x, rectify=True)
+
+    def _backward_absorbing(self, dout, relu):
+        return self._backward(dout)
 
     # -- what the layer is ---------------------------------------------------------------------
     def cost(self, input_shape, output_shape):

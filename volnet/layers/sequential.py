@@ -55,6 +55,7 @@ class Sequential(Layer):
                             f"Sequential(layer, layer, ...) or Sequential([layer, layer, ...]), and give input_shape, "
                             f"seed and dtype by keyword")
         self.seed = seed
+        self.units: list[tuple[Layer, Layer | None]] = []  # what the last forward ran: see _units
         self.number_layers()
         if input_shape is not None:
             self.build(input_shape, dtype=dtype, rng=np.random.default_rng(seed))
@@ -94,9 +95,27 @@ class Sequential(Layer):
             shape = layer.build(shape, dtype=self.dtype, rng=rng)
         return shape
 
+    def _units(self) -> list[tuple[Layer, Layer | None]]:
+        """The layers in the order they run, as (layer, None), or (layer, following) where layer
+        absorbs the layer after it (Layer.absorbs: batch norm and the ReLU after it, in one pass).
+        Asked at each forward, so that a layer recording (record(): each layer's own output) or a
+        changed list of layers is seen at once; a pair is never formed with a recording layer."""
+        units, position = [], 0
+        while position < len(self.layers):
+            layer = self.layers[position]
+            following = self.layers[position + 1] if position + 1 < len(self.layers) else None
+            if following is not None and not (layer.recording or following.recording) and layer.absorbs(following):
+                units.append((layer, following))
+                position += 2
+            else:
+                units.append((layer, None))
+                position += 1
+        return units
+
     def _forward(self, x):
-        for layer in self.layers:
-            x = layer.forward(x)
+        self.units = self._units()
+        for layer, following in self.units:
+            x = layer.forward(x) if following is None else layer.forward_absorbing(x, following)
         return x
 
     def backward(self, dout, input_gradient=True):
@@ -109,16 +128,25 @@ class Sequential(Layer):
         return None
 
     def _backward(self, dout):
-        for layer in reversed(self.layers):
-            dout = layer.backward(dout)
+        for unit in reversed(self.units):
+            dout = self._unit_backward(unit, dout)
         return dout
 
     def _backward_parameters(self, dout):
-        if not self.layers:
+        if not self.units:
             return
-        for layer in reversed(self.layers[1:]):
-            dout = layer.backward(dout)
-        self.layers[0].backward_parameters(dout)
+        for unit in reversed(self.units[1:]):
+            dout = self._unit_backward(unit, dout)
+        layer, following = self.units[0]
+        if following is None:
+            layer.backward_parameters(dout)
+        else:  # a pair computes its input's gradient anyway
+            layer.backward_absorbing(dout, following)
+
+    @staticmethod
+    def _unit_backward(unit, dout):
+        layer, following = unit
+        return layer.backward(dout) if following is None else layer.backward_absorbing(dout, following)
 
     # -- what the layer is ---------------------------------------------------------------------
     def spec(self, spec_of):

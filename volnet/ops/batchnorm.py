@@ -87,6 +87,18 @@ def _features(x):
     return np.ascontiguousarray(x).reshape(x.shape[0], x.shape[1], -1)
 
 
+def _in_layout_of(dout, cached):
+    """dout as the forward's _features view of x was (cached's shape): the same array when dout has
+    x's memory layout, else one copy into it. A channel-last dout that is not contiguous (the dx
+    of a convolution, a view into its padded array) is copied in memory order, with no transpose:
+    half the time of the backward's passes over it as a strided view (docs/performance.md)."""
+    if dout.ndim == 2:
+        return dout
+    if cached.ndim == 2:
+        return np.ascontiguousarray(dout.transpose(0, 2, 3, 1)).reshape(cached.shape)
+    return np.ascontiguousarray(dout).reshape(cached.shape)
+
+
 def _like(view, x):
     """The inverse of _features: view back in x's shape (N, D) or (N, D, H, W)."""
     if x.ndim == 2:
@@ -136,7 +148,7 @@ def _whole_batch(partial):
 
 @one_blas_thread
 def batchnorm_forward(x, gamma, beta, running_mean, running_var, training=True, momentum=0.1, eps=1e-5,
-                      sum_over_batch=_whole_batch):
+                      sum_over_batch=_whole_batch, rectify=False):
     """Normalise each feature (depth slice). Updates running_mean/var in place when training.
 
     float32 and float64 go through the compiled loops where numba loads (volnet.ops.compiled):
@@ -148,6 +160,9 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training=True, 
         x: (N, D) or (N, D, H, W). gamma, beta, running_mean, running_var: (D,).
         sum_over_batch: float64 partial sums (k,) -> their sums over the whole batch when x is
             one process's share of it (module doc); by default x is the whole batch.
+        rectify: also apply the ReLU that follows batch norm in most nets, in the same pass:
+            out = max(0, γ·x̂ + β), and the backward then takes the gradient of that (saves the
+            ReLU's own passes over the activations; volnet.layers.BatchNorm.absorbs).
     Returns:
         out (same shape and memory layout as x), cache for batchnorm_backward.
     """
@@ -173,19 +188,24 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training=True, 
     inv_std = (1.0 / np.sqrt(var + eps)).astype(x.dtype)
     gain, offset = (gamma * inv_std).astype(x.dtype), beta.astype(x.dtype)
     out = np.empty_like(view)
+    positive = np.empty_like(view, dtype=bool) if rectify else None
 
     def normalise(rows):
-        """out = γ·x̂ + β = (x − μ)·(γ/√(σ² + ε)) + β, while the rows are in cache."""
+        """out = γ·x̂ + β = (x − μ)·(γ/√(σ² + ε)) + β (and the ReLU), while the rows are in cache."""
         if kernels:
-            kernels.normalise(_slices(view[rows]), shift, gain, offset, _slices(out[rows]))
+            kernels.normalise(_slices(view[rows]), shift, gain, offset, _slices(out[rows]),
+                              None if positive is None else _slices(positive[rows]))
             return
         np.multiply(centered[rows], _per_feature(gain, view), out=out[rows])
         out[rows] += _per_feature(offset, view)
+        if positive is not None:  # as relu_forward's NumPy passes
+            np.maximum(out[rows], 0, out=out[rows])
+            np.greater(out[rows], 0, out=positive[rows])
 
     map_chunks(normalise, chunks)
     # x̂ = (x − μ)·inv_std is folded into per-feature factors: the cache keeps x − μ, or x and μ
     cached = (view, shift) if kernels else (centered, None)
-    return _like(out, x), (*cached, gamma, inv_std, training, count, sum_over_batch)
+    return _like(out, x), (*cached, gamma, inv_std, training, count, sum_over_batch, positive)
 
 
 def _enough(count):
@@ -238,17 +258,20 @@ def batchnorm_backward(dout, cache):
         dγ = σ⁻¹·Σ dout·c        dx = γσ⁻¹·(dout − dβ/M − c·(σ⁻¹·dγ/M))
     With a batch spread over processes, dx takes the sums over the whole batch and dγ, dβ
     are this process's share of them (module doc). Two passes, compiled where the forward's were
-    (c computed on the fly from x and μ): the two sums, then dx.
+    (c computed on the fly from x and μ): the two sums, then dx. After a forward with
+    rectify=True, dout is the gradient of max(0, out): dout·1[out > 0] takes its place, in the
+    same passes.
     """
-    cached, mean, gamma, inv_std, training, count, sum_over_batch = cache
-    view = _features(dout)
-    if view.shape != cached.shape:  # dout in another memory layout than the forward's input
-        view = np.ascontiguousarray(dout.transpose(0, 2, 3, 1) if cached.ndim == 2 else dout).reshape(cached.shape)
+    cached, mean, gamma, inv_std, training, count, sum_over_batch, positive = cache
+    view = _in_layout_of(dout, cached)
     if mean is not None:  # the forward's loops were compiled: so are these, in its dtype
         view = view.astype(cached.dtype, copy=False)
     kernels = None if mean is None else kernels_for(view, cached)
     if mean is not None and not kernels:  # a compiled forward, then numba switched off: c = x − μ by NumPy
         cached, mean = cached - _per_feature(mean.astype(cached.dtype), cached), None
+    if positive is not None and not kernels:  # the ReLU's backward, as relu_backward's NumPy pass
+        view = np.multiply(view, positive)
+    mask = positive if kernels else None
     chunks = _row_slices(view)
 
     def partial_sums(part):
@@ -256,7 +279,8 @@ def batchnorm_backward(dout, cache):
         if not kernels:
             return _sum(view[part]), _sum_of_products(view[part], cached[part])
         sums = np.zeros((2, view.shape[1]))
-        kernels.gradient_sums(_slices(view[part]), _slices(cached[part]), mean, sums)
+        kernels.gradient_sums(_slices(view[part]), None if mask is None else _slices(mask[part]),
+                              _slices(cached[part]), mean, sums)
         return sums
 
     sums = _feature_sums(partial_sums, chunks)
@@ -272,8 +296,8 @@ def batchnorm_backward(dout, cache):
     def gradient(part):
         """dx = γσ⁻¹·(dout − through_mean − c·through_var); in inference both through terms are 0."""
         if kernels:
-            kernels.input_gradient(_slices(view[part]), _slices(cached[part]), mean, scale, through_mean, through_var,
-                                   _slices(dx[part]))
+            kernels.input_gradient(_slices(view[part]), None if mask is None else _slices(mask[part]),
+                                   _slices(cached[part]), mean, scale, through_mean, through_var, _slices(dx[part]))
         elif training:
             np.multiply(cached[part], _per_feature(through_var, view), out=dx[part])
             np.subtract(view[part], dx[part], out=dx[part])

@@ -15,6 +15,8 @@ depend on how many threads ran.
         normalise            out = (x − μ)·gain + offset
         gradient_sums        Σ dout, Σ dout·(x − μ)
         input_gradient       dx = scale·(dout − through_mean − (x − μ)·through_var)
+      the last three with an optional mask `positive`: batch norm and the ReLU after it in the same passes
+      (out = max(0, ·) and positive = · > 0 forward; dout·positive in place of dout backward)
     ReLU, a flat run of memory:
         rectify              out = max(0, x), positive = x > 0
     max pooling 2×2 stride 2 of a channel-last volume, (n, H, W, D) -> (n, H/2, W/2, D):
@@ -58,26 +60,50 @@ def feature_moments(x, shift, sums):
 
 
 @_compile
-def normalise(x, mean, gain, offset, out):
-    """out (A, D, B) = (x − μ)·gain + offset, μ, gain and offset per feature (D,) in x's dtype."""
+def _rectified(value, zero, positive, a, d, b):
+    """value, or with positive (A, D, B) given, max(0, value) with positive[a, d, b] = value > 0 (the
+    ReLU after batch norm: a NaN stays NaN and is not positive, as in rectify). `positive is None`
+    is known when numba compiles, so a loop without the ReLU keeps no test of it."""
+    if positive is None:
+        return value
+    positive[a, d, b] = value > zero
+    return zero if value <= zero else value
+
+
+@_compile
+def _masked(gradient, zero, positive, a, d, b):
+    """gradient, or with positive given, gradient·positive[a, d, b]: the ReLU's backward, a multiply
+    by its mask as relu_backward's (so a NaN or inf gradient stays non-finite where the mask is 0)."""
+    if positive is None:
+        return gradient
+    return gradient if positive[a, d, b] else gradient * zero
+
+
+@_compile
+def normalise(x, mean, gain, offset, out, positive):
+    """out (A, D, B) = (x − μ)·gain + offset, μ, gain and offset per feature (D,) in x's dtype; with
+    positive (A, D, B) bool given (None: plain batch norm), the ReLU after it too (_rectified)."""
+    zero = out.dtype.type(0)
     if x.shape[2] == 1:
         for a in range(x.shape[0]):
             for d in range(x.shape[1]):
-                out[a, d, 0] = (x[a, d, 0] - mean[d]) * gain[d] + offset[d]
+                out[a, d, 0] = _rectified((x[a, d, 0] - mean[d]) * gain[d] + offset[d], zero, positive, a, d, 0)
         return
     for a in range(x.shape[0]):
         for d in range(x.shape[1]):
             for b in range(x.shape[2]):
-                out[a, d, b] = (x[a, d, b] - mean[d]) * gain[d] + offset[d]
+                out[a, d, b] = _rectified((x[a, d, b] - mean[d]) * gain[d] + offset[d], zero, positive, a, d, b)
 
 
 @_compile
-def gradient_sums(dout, x, mean, sums):
-    """dout, x (A, D, B), mean (D,) -> adds to sums (2, D) float64 Σ dout and Σ dout·(x − μ)."""
+def gradient_sums(dout, positive, x, mean, sums):
+    """dout, x (A, D, B), mean (D,) -> adds to sums (2, D) float64 Σ dout and Σ dout·(x − μ); with
+    positive given, dout is the gradient of the ReLU after batch norm, and dout·positive is summed."""
+    zero = dout.dtype.type(0)
     if x.shape[2] == 1:
         for a in range(x.shape[0]):
             for d in range(x.shape[1]):
-                gradient = np.float64(dout[a, d, 0])
+                gradient = np.float64(_masked(dout[a, d, 0], zero, positive, a, d, 0))
                 sums[0, d] += gradient
                 sums[1, d] += gradient * (x[a, d, 0] - mean[d])
         return
@@ -85,7 +111,7 @@ def gradient_sums(dout, x, mean, sums):
         for d in range(x.shape[1]):
             first = second = 0.0
             for b in range(x.shape[2]):
-                gradient = np.float64(dout[a, d, b])
+                gradient = np.float64(_masked(dout[a, d, b], zero, positive, a, d, b))
                 first += gradient
                 second += gradient * (x[a, d, b] - mean[d])
             sums[0, d] += first
@@ -93,17 +119,21 @@ def gradient_sums(dout, x, mean, sums):
 
 
 @_compile
-def input_gradient(dout, x, mean, scale, through_mean, through_var, dx):
-    """dx (A, D, B) = scale·(dout − through_mean − (x − μ)·through_var), all per feature (D,)."""
+def input_gradient(dout, positive, x, mean, scale, through_mean, through_var, dx):
+    """dx (A, D, B) = scale·(dout − through_mean − (x − μ)·through_var), all per feature (D,); with
+    positive given, dout·positive in place of dout (as gradient_sums)."""
+    zero = dout.dtype.type(0)
     if x.shape[2] == 1:
         for a in range(x.shape[0]):
             for d in range(x.shape[1]):
-                dx[a, d, 0] = scale[d] * (dout[a, d, 0] - through_mean[d] - (x[a, d, 0] - mean[d]) * through_var[d])
+                gradient = _masked(dout[a, d, 0], zero, positive, a, d, 0)
+                dx[a, d, 0] = scale[d] * (gradient - through_mean[d] - (x[a, d, 0] - mean[d]) * through_var[d])
         return
     for a in range(x.shape[0]):
         for d in range(x.shape[1]):
             for b in range(x.shape[2]):
-                dx[a, d, b] = scale[d] * (dout[a, d, b] - through_mean[d] - (x[a, d, b] - mean[d]) * through_var[d])
+                gradient = _masked(dout[a, d, b], zero, positive, a, d, b)
+                dx[a, d, b] = scale[d] * (gradient - through_mean[d] - (x[a, d, b] - mean[d]) * through_var[d])
 
 
 @_compile

@@ -33,6 +33,21 @@ import math
 import numpy as np
 
 from volnet.layers import Layer, Parameter
+from volnet.ops import compiled
+from volnet.ops.parallel import map_split
+
+# a parameter of at least this many numbers is updated in slices on all cores (the compiled pass)
+SPLIT_NUMBERS = 1 << 16
+
+
+def update_kernels_for(*arrays):
+    """volnet.optim.update_kernels when numba loads and the arrays are all C-contiguous (so that
+    their flat views are the arrays themselves), of one shape and one dtype, float32 or float64; else None."""
+    if len({(a.shape, a.dtype) for a in arrays}) != 1 or arrays[0].dtype not in compiled.DTYPES:
+        return None
+    if not all(a.flags.c_contiguous for a in arrays):
+        return None
+    return compiled.load("volnet.optim.update_kernels", "updates the parameters with NumPy's passes instead")
 
 
 class Optimizer:
@@ -186,14 +201,25 @@ class Adam(Optimizer):
         return {"betas": list(self.betas), "eps": self.eps}
 
     def update(self, weight, grad, state, t):
+        """One compiled pass over the parameter where numba loads (update_kernels_for; the same
+        bits as the NumPy passes below, which run otherwise)."""
         beta1, beta2 = self.betas
         m, s = state["m"], state["s"]
+        step_size, root_correction = self.lr / (1 - beta1 ** t), math.sqrt(1 - beta2 ** t)
+        kernels = update_kernels_for(weight, grad, m, s)
+        if kernels:
+            scalars = [weight.dtype.type(value) for value in (beta1, 1 - beta1, beta2, 1 - beta2, step_size,
+                                                              root_correction, self.eps)]
+            flat = [array.reshape(-1) for array in (weight, grad, m, s)]
+            parts = 1 if weight.size < SPLIT_NUMBERS else None
+            map_split(lambda part: kernels.adam(*(array[part] for array in flat), *scalars), weight.size, parts)
+            return
         m *= beta1
         m += (1 - beta1) * grad
         s *= beta2
         s += (1 - beta2) * grad * grad
-        denominator = np.sqrt(s) / math.sqrt(1 - beta2 ** t) + self.eps
-        weight -= (self.lr / (1 - beta1 ** t)) * (m / denominator)
+        denominator = np.sqrt(s) / root_correction + self.eps
+        weight -= step_size * (m / denominator)
 
 
 class AdamW(Adam):
