@@ -50,7 +50,9 @@ def test_pairs_give_the_numbers_of_the_layers_one_by_one(architecture, shape, dt
     dout = rng.standard_normal(out.shape).astype(dtype)
     dx = models[0].backward(dout)
     assert pairs(models[0]), "the architecture has pairs"
+    models[1].record()  # a layer that records is never paired: blocks nested in the reference run one by one too
     expected_out, expected_dx = layer_by_layer(models[1], x, dout)
+    assert not pairs(models[1])
     # float64 agrees to summation order (the compiled loops vectorise the paired sums differently);
     # float32 to its rounding of a few sums
     tolerance = dict(rtol=1e-12, atol=1e-13) if dtype == np.float64 else dict(rtol=1e-5, atol=1e-6)
@@ -137,3 +139,41 @@ def test_a_pair_checks_a_new_input_size_against_both_layers():
     assert model.forward(np.ones((1, 1, 6, 6), np.float32)).shape == (1, 2, 3, 3)
     with pytest.raises(ValueError, match=r"^MaxPool2D #3 does not fit its 7×7×2 input"):
         model.forward(np.ones((1, 1, 7, 7), np.float32))
+
+
+@pytest.mark.parametrize("alone", [0, 1])
+def test_a_pair_has_no_backward_after_a_forward_of_one_of_its_layers_alone(alone):
+    # the pair's cache is gone once either layer ran by itself: the pair's backward says so, never a
+    # gradient from a mixed cache
+    for architecture, shape in [("conv3-4 bn relu fc3", (4, 6, 6)), ("conv3-4 relu pool fc3", (4, 6, 6))]:
+        model = build_model(architecture, (1, 6, 6), seed=0)
+        x = np.random.default_rng(5).standard_normal((2, 1, 6, 6)).astype(np.float32)
+        out = model.forward(x)
+        first, second = model[1], model[2]
+        pair_out = first.pair_output_shape
+        (first if alone == 0 else second).forward(np.ones((2, *shape), np.float32) if alone == 0
+                                                  else np.ones((2, *first.output_shape(shape)), np.float32))
+        with pytest.raises(RuntimeError, match=r"backward_absorbing needs the pair's forward_absorbing first"):
+            first.backward_absorbing(np.zeros(pair_out, np.float32), second)
+        with pytest.raises(RuntimeError):
+            model.backward(np.ones_like(out))
+
+
+@pytest.mark.parametrize("architecture", ["conv1-2/nobias relu pool fc3", "conv1-2/nobias bn relu pool fc3"])
+def test_pairs_agree_with_the_layers_at_ties_and_zeros(architecture, passes):
+    # whole-number inputs through a 1×1 conv give exact zeros and equal maxima in the pool windows
+    rng = np.random.default_rng(6)
+    x = np.round(rng.normal(0, 1.5, (4, 1, 6, 6)))
+    models = [build_model(architecture, (1, 6, 6), seed=2, dtype=np.float64) for _ in range(2)]
+    for model in models:
+        model[0].params["weight"][...] = np.array([1.0, -1.0]).reshape(2, 1, 1, 1)
+    out = models[0].forward(x)
+    dout = rng.standard_normal(out.shape)
+    dx = models[0].backward(dout)
+    assert pairs(models[0])
+    models[1].record()
+    expected_out, expected_dx = layer_by_layer(models[1], x, dout)
+    np.testing.assert_allclose(out, expected_out, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(dx, expected_dx, rtol=1e-12, atol=1e-13)
+    for name, grad in models[0].grads.items():
+        np.testing.assert_allclose(grad, models[1].grads[name], rtol=1e-12, atol=1e-13, err_msg=name)

@@ -206,6 +206,27 @@ def test_fast_version_on_winograd(case):
         np.testing.assert_allclose(fast, reference, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("filter_size", [3, 4, 5])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_auto_gives_a_shallow_output_of_any_filter_size_to_direct(filter_size, dtype):
+    # a transposed convolution is a convolution's input gradient: "auto" asks the policy for that
+    # operation, which gives layers at most DIRECT_MAX_DEPTH deep (here its 3 output depths) to direct
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((2, 8, 5, 6)).astype(dtype)
+    w = rng.standard_normal((8, 3, filter_size, filter_size)).astype(dtype)
+    b = rng.standard_normal(3).astype(dtype)
+    out, cache = conv_transpose2d_forward(x, w, b, stride=2, pad=1)
+    assert cache.forward_algorithm == "direct"
+    expected, reference_cache = conv_transpose2d_forward_reference(x, w, b, stride=2, pad=1)
+    tolerance = dict(rtol=1e-4, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(out, expected, **tolerance)
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    for fast, reference in zip(conv_transpose2d_backward(dout, cache),
+                               conv_transpose2d_backward_reference(dout, reference_cache)):
+        np.testing.assert_allclose(fast, reference, **tolerance)
+
+
 def test_fast_backward_without_the_input_gradient():
     x, w, b, params = random_case(CASES[3], seed=1)
     out, cache = conv_transpose2d_forward(x, w, b, **params)

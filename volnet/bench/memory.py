@@ -9,16 +9,17 @@ gradients, work buffers — and, for PyTorch only, Adam's two moment arrays, whi
 creates at the first step while volnet creates them with the optimizer (2 × 4 bytes per
 parameter; the benchmark reports the parameter count so this can be taken into account).
 Like PyTorch's libraries, what volnet loads once per process is not counted either: with
-numba installed, a copy of the model takes one step on two examples before the baseline and
-is dropped, which loads
-every compiled loop the step uses (numba, and the Winograd, direct, batch norm, ReLU and
-pooling loops); what stays resident after it is reported apart ("kernels_mib").
+numba installed, a fresh build of the model takes one step on two examples before the
+measured model is built, and is dropped, which loads every compiled loop the step uses
+(numba, and the Winograd, direct, batch norm, ReLU and pooling loops); what stays resident
+after it is reported apart ("kernels_mib").
 
 measure_in_subprocess runs measure() in a fresh interpreter, which prints it as JSON.
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import resource
 import subprocess
@@ -42,12 +43,29 @@ def _reset_peak() -> bool:
         return False
 
 
+def _load_compiled_loops(spec: str, input_shape, x, labels) -> None:
+    """One training step of a fresh build of spec on two examples, dropped afterwards: it loads
+    every compiled loop a step of spec uses. Then the C allocator hands back what it can."""
+    from volnet.bench.steps import volnet_step
+
+    volnet_step(spec, input_shape, x[:2], labels[:2])[0]()
+    try:
+        ctypes.CDLL(None).malloc_trim(0)  # glibc keeps freed heap memory resident otherwise
+    except (OSError, AttributeError):
+        pass
+
+
 def measure(framework: str, spec: str, input_shape, steps: int = 3) -> dict:
     """Peak extra memory (MiB) of `steps` training steps of `spec` in this process."""
     from volnet.bench.steps import batch, torch_step, volnet_step
     from volnet.ops import compiled
 
     x, labels = batch(input_shape)
+    kernels_kib = 0
+    if framework == "volnet" and compiled.numba_installed():
+        before = _status_kib("VmRSS")
+        _load_compiled_loops(spec, input_shape, x, labels)
+        kernels_kib = max(_status_kib("VmRSS") - before, 0)
     step, model = volnet_step(spec, input_shape, x, labels)
     parameters = sum(p.data.size for p in model.parameters().values())
     if framework == "torch":
@@ -58,13 +76,6 @@ def measure(framework: str, spec: str, input_shape, steps: int = 3) -> dict:
         torch.set_num_threads(blas_threads())
         step, _ = torch_step(model, x, labels)
         del model
-    kernels_kib = 0
-    if framework == "volnet" and compiled.numba_installed():
-        before = _status_kib("VmRSS")
-        warm_up = volnet_step(spec, input_shape, x[:2], labels[:2])[0]
-        warm_up()
-        del warm_up  # and with it the copy of the model
-        kernels_kib = max(_status_kib("VmRSS") - before, 0)
     baseline = _status_kib("VmRSS")
     reset = _reset_peak()
     for _ in range(steps):

@@ -220,6 +220,7 @@ class Layer:
         """
         out = self._forward(self.check_input(x))
         self.last_output_shape = out.shape
+        self.paired_with = self.pair_output_shape = None  # its cache is its own again, not a pair's
         if self.recording:
             self.recorded_output = out
         return out
@@ -317,9 +318,10 @@ class Layer:
         Raises:
             RuntimeError, TypeError, ValueError: as backward, for the pair's output.
         """
+        if self.pair_output_shape is None or following.paired_with is None:
+            raise RuntimeError(f"{self.label()} with {following.label()}: backward_absorbing needs the pair's "
+                               f"forward_absorbing first (none ran, or a forward of one of the two alone ran since)")
         if getattr(dout, "shape", None) != self.pair_output_shape:
-            if self.pair_output_shape is None:
-                raise RuntimeError(f"{self.label()}: backward_absorbing called before forward_absorbing")
             raise ValueError(f"{self.label()} with {following.label()}: backward got dout of shape "
                              f"{getattr(dout, 'shape', None)}, but their last forward as one pass gave an output of "
                              f"shape {self.pair_output_shape}; dout must have that shape")

@@ -223,7 +223,10 @@ def conv_transpose2d_forward(x, w, b=None, stride=1, pad=0, output_pad=0, dilati
 
     Args:
         as conv_transpose2d_forward_reference, and algorithm: the convolution algorithm the
-        convolution's ops run ("auto", "reference", "im2col", "winograd": volnet.ops.conv).
+        convolution's ops run ("auto", "reference", "im2col", "winograd", "direct": volnet.ops.conv).
+        "auto" asks the policy for a convolution's input gradient (choose_algorithm's
+        operation="input_gradient"), so a transposed convolution with at most
+        DIRECT_MAX_DEPTH output depths per group and any filter size runs "direct".
 
     Returns:
         out (N, K, OH, OW), OH = (H − 1)·S − 2P + dil·(FH − 1) + op + 1; cache for
