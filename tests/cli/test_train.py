@@ -152,8 +152,8 @@ def test_a_recipe_sets_every_setting_and_flags_beside_it_replace_its_values(tmp_
                  "--batch-size", "64", "--tta", "--quiet", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert out.count("recipe fashion-3min: ") == 1
-    assert ("given instead: --dataset sample (the recipe's fashion-mnist), --epochs 1 (the recipe's 2), --batch-size "
-            "64 (the recipe's 128), --limit 600 (the recipe's none)") in out
+    assert (f"given instead: --dataset sample (the recipe's fashion-mnist), --epochs 1 (the recipe's "
+            f"{recipe.config.epochs}), --batch-size 64 (the recipe's 128), --limit 600 (the recipe's none)") in out
     assert "--tta" not in out
     assert load_config(tmp_path) == recipe.with_settings(dataset="sample", epochs=1, batch_size=64, limit=600, tta=True)
     assert "(each averaged with its mirror image)" in out
