@@ -87,6 +87,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", metavar="TEXT", default="", help='only the layers whose name holds TEXT, e.g. "F5"')
     only = parser.parse_args(argv).only
+    names = [f"{depth}→{filters} F{size} S{stride} P{pad} {hw}×{hw}" for depth, filters, size, stride, pad, hw in LAYERS]
+    if not any(only in name for name in names):
+        parser.error(f"--only {only!r} names no layer; the layers are {', '.join(names)}")
 
     reason = conv.ALGORITHMS["direct"].refusal((1, 1, 3, 3), ("f4", "f4"), (1, 1), (1, 1), (1, 1), 1, "forward")
     if reason is not None:
@@ -95,8 +98,7 @@ def main(argv=None):
     print("| layer (batch 128) | what | im2col ms | direct ms | auto ms | PyTorch ms | im2col/PyTorch "
           "| direct/PyTorch | auto/PyTorch |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
-    for depth, filters, size, stride, pad, hw in LAYERS:
-        layer = f"{depth}→{filters} F{size} S{stride} P{pad} {hw}×{hw}"
+    for layer, (depth, filters, size, stride, pad, hw) in zip(names, LAYERS):
         if only not in layer:
             continue
         result = medians(layer_runs(depth, filters, size, stride, pad, hw))

@@ -67,7 +67,11 @@ def main():
     parser.add_argument("--only", default="")
     parser.add_argument("--switch", nargs="+", default=list(SWITCHES), choices=list(SWITCHES))
     arguments = parser.parse_args()
+    if arguments.rounds < 1:
+        parser.error(f"rounds must be at least 1, got {arguments.rounds}")
     nets = [(name, spec, shape) for name, spec, shape in NETS if arguments.only in name]
+    if not nets:
+        parser.error(f"--only {arguments.only!r} names no net; the nets are {', '.join(name for name, *_ in NETS)}")
     steps = {}
     for name, spec, shape in nets:
         x, labels = batch(shape)
