@@ -44,7 +44,7 @@ import numpy as np
 from volnet.ops import compiled
 from volnet.ops.conv_im2col import transposed_filters
 from volnet.ops.geometry import conv_geometry, conv_gradient_geometry
-from volnet.ops.layout import is_channel_last, pad_channel_last, unpad_channel_last
+from volnet.ops.layout import as_channel_last, pad_channel_last, unpad_channel_last
 from volnet.ops.parallel import map_batch, one_blas_thread
 
 G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]])
@@ -135,10 +135,8 @@ def _winograd_backward(dout, x_pad, w, pad, input_hw, input_gradient=True, dw_dt
     kernels, (tiles, grow) = _kernels(), _tiling(dout.shape[2:])
     n_examples, filters = dout.shape[:2]
     depth = x_pad.shape[3]
-    if grow == (0, 0) and is_channel_last(dout):  # the gradient a net passes back: read in place, no copy
-        dy = dout.transpose(0, 2, 3, 1)
-    else:
-        dy = pad_channel_last(dout, (0, 0), grow)
+    # the gradient a net passes back is read in place where it lies channel-last (as_channel_last)
+    dy = as_channel_last(dout) if grow == (0, 0) else pad_channel_last(dout, (0, 0), grow)
     U_transposed = np.ascontiguousarray(_filter_tiles(w).transpose(0, 2, 1)) if input_gradient else None  # (16, K, D)
     dx_pad = np.zeros_like(x_pad) if input_gradient else None
 

@@ -5,7 +5,7 @@ the sum, the same for s, √s, the division, ...), each writing an intermediate 
 here reads w, g, m and s once and writes w, m and s once. It is compiled by numba (optional,
 loaded by volnet.ops.compiled.load like the ops' loops) *without* fastmath, with the scalars in
 the arrays' dtype, so that every operation rounds as NumPy's does: the result is the same bits
-as the NumPy passes (tests/optim/test_optimizers.py). NumPy's error model (a division by zero
+as the NumPy passes (tests/optim/test_update_kernels.py). NumPy's error model (a division by zero
 gives inf or NaN, as in NumPy, instead of raising) is what lets the loop vectorise: with
 Python's, every division tests its divisor, and the loop ran 3.7× slower.
 """
